@@ -117,7 +117,11 @@ mod tests {
         ];
         for (raw, expected) in cases {
             assert_eq!(UserId::parse(raw).map(UserId::get), *expected, "{raw:?}");
-            assert_eq!(ChannelId::parse(raw).map(ChannelId::get), *expected, "{raw:?}");
+            assert_eq!(
+                ChannelId::parse(raw).map(ChannelId::get),
+                *expected,
+                "{raw:?}"
+            );
         }
         let long = "9".repeat(10_000);
         assert_eq!(GuildId::parse(&long), Err(IdError::Overflow));

@@ -30,12 +30,18 @@ impl Timestamp {
 
     /// This timestamp moved forward by `d` (saturating).
     pub fn plus(self, d: Duration) -> Self {
-        Self(self.0.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)))
+        Self(
+            self.0
+                .saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+        )
     }
 
     /// This timestamp moved back by `d` (saturating).
     pub fn minus(self, d: Duration) -> Self {
-        Self(self.0.saturating_sub(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)))
+        Self(
+            self.0
+                .saturating_sub(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+        )
     }
 
     /// Time elapsed from `earlier` to `self`; zero when `earlier` is later.
@@ -117,7 +123,12 @@ mod tests {
 
     #[test]
     fn durations_are_humanized_in_the_largest_sensible_unit() {
-        let cases = [(5, "5s"), (300, "5m"), (72 * 3600, "72h"), (5 * 86_400 + 3600, "5d 1h")];
+        let cases = [
+            (5, "5s"),
+            (300, "5m"),
+            (72 * 3600, "72h"),
+            (5 * 86_400 + 3600, "5d 1h"),
+        ];
         for (secs, text) in cases {
             assert_eq!(humanize(Duration::from_secs(secs)), text);
         }

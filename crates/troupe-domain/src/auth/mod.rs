@@ -76,7 +76,12 @@ pub struct UserAuth {
 impl UserAuth {
     /// A token issued at `now`, living `ttl`.
     pub fn issue(user: UserId, token: AccessToken, now: Timestamp, ttl: Duration) -> Self {
-        Self { user, token, created_at: now, expires_at: now.plus(ttl) }
+        Self {
+            user,
+            token,
+            created_at: now,
+            expires_at: now.plus(ttl),
+        }
     }
 
     pub fn is_expired(&self, now: Timestamp) -> bool {
@@ -119,7 +124,11 @@ pub struct PendingAuthorization {
 
 impl PendingAuthorization {
     pub fn new(state: String, user: UserId, now: Timestamp) -> Self {
-        Self { state, user, created_at: now }
+        Self {
+            state,
+            user,
+            created_at: now,
+        }
     }
 
     /// Usable by `user` until 15 minutes after it was created.
@@ -131,7 +140,9 @@ impl PendingAuthorization {
 /// Strips Discord `||spoiler||` markup (and surrounding whitespace) from a pasted code.
 pub fn strip_spoiler(raw: &str) -> &str {
     let t = raw.trim();
-    t.strip_prefix("||").and_then(|r| r.strip_suffix("||")).map_or(t, str::trim)
+    t.strip_prefix("||")
+        .and_then(|r| r.strip_suffix("||"))
+        .map_or(t, str::trim)
 }
 
 #[cfg(test)]
@@ -161,16 +172,35 @@ mod tests {
         assert_eq!(AccessToken::parse(""), Err(AuthError::EmptyToken));
         assert_eq!(AccessToken::parse("   "), Err(AuthError::EmptyToken));
         assert_eq!(AccessToken::parse("a b"), Err(AuthError::TokenCharacters));
-        assert_eq!(AccessToken::parse("a\u{200b}b"), Err(AuthError::TokenCharacters));
-        assert_eq!(AccessToken::parse(&"t".repeat(10_000)), Err(AuthError::TokenTooLong));
+        assert_eq!(
+            AccessToken::parse("a\u{200b}b"),
+            Err(AuthError::TokenCharacters)
+        );
+        assert_eq!(
+            AccessToken::parse(&"t".repeat(10_000)),
+            Err(AuthError::TokenTooLong)
+        );
         assert!(AccessToken::parse(" abc.DEF-123_~ ").is_ok());
     }
 
     #[test]
     fn tokens_expire_after_their_ttl_and_warn_in_the_last_week() {
-        let a = UserAuth::issue(UserId::new(7).unwrap(), AccessToken::parse("t").unwrap(), Timestamp::EPOCH, DEFAULT_TOKEN_TTL);
+        let a = UserAuth::issue(
+            UserId::new(7).unwrap(),
+            AccessToken::parse("t").unwrap(),
+            Timestamp::EPOCH,
+            DEFAULT_TOKEN_TTL,
+        );
         let day = |d: u64| Timestamp::EPOCH.plus(Duration::from_secs(d * 86_400));
-        let cases = [(0, false, 30, false), (22, false, 8, false), (23, false, 7, false), (24, false, 6, true), (29, false, 1, true), (30, true, 0, false), (40, true, 0, false)];
+        let cases = [
+            (0, false, 30, false),
+            (22, false, 8, false),
+            (23, false, 7, false),
+            (24, false, 6, true),
+            (29, false, 1, true),
+            (30, true, 0, false),
+            (40, true, 0, false),
+        ];
         for (at, expired, left, warn) in cases {
             assert_eq!(a.is_expired(day(at)), expired, "day {at}");
             assert_eq!(a.days_left(day(at)), left, "day {at}");
@@ -183,14 +213,26 @@ mod tests {
     #[test]
     fn pending_authorizations_are_bound_to_their_user_and_expire() {
         let p = PendingAuthorization::new("abc".into(), UserId::new(1).unwrap(), Timestamp::EPOCH);
-        assert!(p.is_valid_for(UserId::new(1).unwrap(), Timestamp::EPOCH.plus(Duration::from_secs(60))));
+        assert!(p.is_valid_for(
+            UserId::new(1).unwrap(),
+            Timestamp::EPOCH.plus(Duration::from_secs(60))
+        ));
         assert!(!p.is_valid_for(UserId::new(2).unwrap(), Timestamp::EPOCH));
-        assert!(!p.is_valid_for(UserId::new(1).unwrap(), Timestamp::EPOCH.plus(Duration::from_secs(16 * 60))));
+        assert!(!p.is_valid_for(
+            UserId::new(1).unwrap(),
+            Timestamp::EPOCH.plus(Duration::from_secs(16 * 60))
+        ));
     }
 
     #[test]
     fn spoiler_markup_is_stripped_from_codes() {
-        let cases = [("||abc||", "abc"), ("  || abc ||  ", "abc"), ("abc", "abc"), ("||abc", "||abc"), ("||||", "")];
+        let cases = [
+            ("||abc||", "abc"),
+            ("  || abc ||  ", "abc"),
+            ("abc", "abc"),
+            ("||abc", "||abc"),
+            ("||||", ""),
+        ];
         for (raw, code) in cases {
             assert_eq!(strip_spoiler(raw), code, "{raw:?}");
         }

@@ -56,13 +56,28 @@ impl Conversation {
         autorespond: bool,
         now: Timestamp,
     ) -> Self {
-        let mode = if is_dm || autorespond { ConversationMode::Continuation } else { ConversationMode::MentionOnly };
-        Self { user, channel, personality, last_activity: now, mode, is_dm }
+        let mode = if is_dm || autorespond {
+            ConversationMode::Continuation
+        } else {
+            ConversationMode::MentionOnly
+        };
+        Self {
+            user,
+            channel,
+            personality,
+            last_activity: now,
+            mode,
+            is_dm,
+        }
     }
 
     /// 30 minutes in guilds, 2 hours in DMs.
     pub fn timeout(&self) -> Duration {
-        if self.is_dm { DM_TIMEOUT } else { GUILD_TIMEOUT }
+        if self.is_dm {
+            DM_TIMEOUT
+        } else {
+            GUILD_TIMEOUT
+        }
     }
 
     /// Whether the conversation is still within its window at `now`.
@@ -102,7 +117,12 @@ impl HistoryEntry {
             Some((cut, _)) => content[..cut].to_owned(),
             None => content.to_owned(),
         };
-        Self { speaker, author: author.chars().take(80).collect(), content, at }
+        Self {
+            speaker,
+            author: author.chars().take(80).collect(),
+            content,
+            at,
+        }
     }
 }
 
@@ -115,7 +135,10 @@ pub struct History {
 
 impl History {
     pub fn new(limit: usize) -> Self {
-        Self { limit: limit.max(1), entries: std::collections::VecDeque::new() }
+        Self {
+            limit: limit.max(1),
+            entries: std::collections::VecDeque::new(),
+        }
     }
 
     pub fn push(&mut self, entry: HistoryEntry) {
@@ -165,7 +188,11 @@ mod tests {
             (true, 121, false),
         ];
         for (dm, minutes, live) in cases {
-            assert_eq!(conv(dm, true).is_live(min(minutes)), live, "dm={dm} t={minutes}");
+            assert_eq!(
+                conv(dm, true).is_live(min(minutes)),
+                live,
+                "dm={dm} t={minutes}"
+            );
         }
     }
 
@@ -173,8 +200,14 @@ mod tests {
     fn only_continuation_conversations_continue_without_a_mention() {
         let now = Timestamp::EPOCH.plus(Duration::from_secs(60));
         assert!(conv(false, true).continues_without_mention(now));
-        assert!(!conv(false, false).continues_without_mention(now), "mention-only in a guild");
-        assert!(conv(true, false).continues_without_mention(now), "DMs always continue");
+        assert!(
+            !conv(false, false).continues_without_mention(now),
+            "mention-only in a guild"
+        );
+        assert!(
+            conv(true, false).continues_without_mention(now),
+            "DMs always continue"
+        );
         assert_eq!(conv(true, false).mode, ConversationMode::Continuation);
     }
 
@@ -182,11 +215,20 @@ mod tests {
     fn history_keeps_only_the_newest_entries() {
         let mut h = History::new(3);
         for i in 0..5 {
-            h.push(HistoryEntry::new(Speaker::User, "ann", &format!("m{i}"), Timestamp::from_millis(i)));
+            h.push(HistoryEntry::new(
+                Speaker::User,
+                "ann",
+                &format!("m{i}"),
+                Timestamp::from_millis(i),
+            ));
         }
         let kept: Vec<_> = h.entries().map(|e| e.content.as_str()).collect();
         assert_eq!(kept, ["m2", "m3", "m4"]);
-        assert_eq!(History::new(0).limit, 1, "a zero limit still keeps the last message");
+        assert_eq!(
+            History::new(0).limit,
+            1,
+            "a zero limit still keeps the last message"
+        );
     }
 
     #[test]

@@ -42,7 +42,10 @@ pub enum Responder {
     /// Nobody answers.
     Ignore,
     /// This personality answers.
-    Personality { name: PersonalityName, reason: ResponderReason },
+    Personality {
+        name: PersonalityName,
+        reason: ResponderReason,
+    },
     /// A DM that matched nothing: explain how to start talking.
     DmHint,
 }
@@ -55,7 +58,10 @@ pub fn decide_responder(m: &Incoming) -> Responder {
     if m.from_bot || m.from_own_webhook || m.starts_with_prefix {
         return Responder::Ignore;
     }
-    let answer = |name: &PersonalityName, reason| Responder::Personality { name: name.clone(), reason };
+    let answer = |name: &PersonalityName, reason| Responder::Personality {
+        name: name.clone(),
+        reason,
+    };
     if let Some(name) = &m.reply_to_personality {
         return answer(name, ResponderReason::Reply);
     }
@@ -73,7 +79,11 @@ pub fn decide_responder(m: &Incoming) -> Responder {
     {
         return answer(name, ResponderReason::Continuation);
     }
-    if m.is_dm { Responder::DmHint } else { Responder::Ignore }
+    if m.is_dm {
+        Responder::DmHint
+    } else {
+        Responder::Ignore
+    }
 }
 
 #[cfg(test)]
@@ -96,32 +106,134 @@ mod tests {
         let base = Incoming::default();
         let cases: Vec<(&str, Incoming, &str)> = vec![
             ("plain guild message", base.clone(), "ignore"),
-            ("plain DM", Incoming { is_dm: true, ..base.clone() }, "hint"),
-            ("bots are ignored", Incoming { from_bot: true, mention: n("bob"), ..base.clone() }, "ignore"),
-            ("own webhooks are ignored", Incoming { from_own_webhook: true, activation: n("bob"), ..base.clone() }, "ignore"),
-            ("prefixed messages are not for personalities", Incoming { starts_with_prefix: true, activation: n("bob"), ..base.clone() }, "ignore"),
             (
-                "reply beats mention",
-                Incoming { is_reply: true, reply_to_personality: n("ann"), mention: n("bob"), activation: n("cat"), ..base.clone() },
-                "ann:Reply",
+                "plain DM",
+                Incoming {
+                    is_dm: true,
+                    ..base.clone()
+                },
+                "hint",
             ),
-            ("mention beats activation", Incoming { mention: n("bob"), activation: n("cat"), ..base.clone() }, "bob:Mention"),
             (
-                "activation beats a live conversation",
-                Incoming { activation: n("cat"), live_conversation: n("dan"), autorespond: true, ..base.clone() },
-                "cat:Activation",
-            ),
-            ("live conversation with autorespond", Incoming { live_conversation: n("dan"), autorespond: true, ..base.clone() }, "dan:Continuation"),
-            ("live conversation without autorespond", Incoming { live_conversation: n("dan"), ..base.clone() }, "ignore"),
-            ("DMs always continue", Incoming { is_dm: true, live_conversation: n("dan"), ..base.clone() }, "dan:Continuation"),
-            (
-                "a reply to someone else stops continuation",
-                Incoming { is_reply: true, live_conversation: n("dan"), autorespond: true, ..base.clone() },
+                "bots are ignored",
+                Incoming {
+                    from_bot: true,
+                    mention: n("bob"),
+                    ..base.clone()
+                },
                 "ignore",
             ),
-            ("a reply to someone else in a DM gives no hint", Incoming { is_dm: true, is_reply: true, ..base.clone() }, "ignore"),
-            ("a reply to someone else still lets a mention through", Incoming { is_reply: true, mention: n("bob"), ..base.clone() }, "bob:Mention"),
-            ("a reply to someone else still lets an activation through", Incoming { is_reply: true, activation: n("cat"), ..base.clone() }, "cat:Activation"),
+            (
+                "own webhooks are ignored",
+                Incoming {
+                    from_own_webhook: true,
+                    activation: n("bob"),
+                    ..base.clone()
+                },
+                "ignore",
+            ),
+            (
+                "prefixed messages are not for personalities",
+                Incoming {
+                    starts_with_prefix: true,
+                    activation: n("bob"),
+                    ..base.clone()
+                },
+                "ignore",
+            ),
+            (
+                "reply beats mention",
+                Incoming {
+                    is_reply: true,
+                    reply_to_personality: n("ann"),
+                    mention: n("bob"),
+                    activation: n("cat"),
+                    ..base.clone()
+                },
+                "ann:Reply",
+            ),
+            (
+                "mention beats activation",
+                Incoming {
+                    mention: n("bob"),
+                    activation: n("cat"),
+                    ..base.clone()
+                },
+                "bob:Mention",
+            ),
+            (
+                "activation beats a live conversation",
+                Incoming {
+                    activation: n("cat"),
+                    live_conversation: n("dan"),
+                    autorespond: true,
+                    ..base.clone()
+                },
+                "cat:Activation",
+            ),
+            (
+                "live conversation with autorespond",
+                Incoming {
+                    live_conversation: n("dan"),
+                    autorespond: true,
+                    ..base.clone()
+                },
+                "dan:Continuation",
+            ),
+            (
+                "live conversation without autorespond",
+                Incoming {
+                    live_conversation: n("dan"),
+                    ..base.clone()
+                },
+                "ignore",
+            ),
+            (
+                "DMs always continue",
+                Incoming {
+                    is_dm: true,
+                    live_conversation: n("dan"),
+                    ..base.clone()
+                },
+                "dan:Continuation",
+            ),
+            (
+                "a reply to someone else stops continuation",
+                Incoming {
+                    is_reply: true,
+                    live_conversation: n("dan"),
+                    autorespond: true,
+                    ..base.clone()
+                },
+                "ignore",
+            ),
+            (
+                "a reply to someone else in a DM gives no hint",
+                Incoming {
+                    is_dm: true,
+                    is_reply: true,
+                    ..base.clone()
+                },
+                "ignore",
+            ),
+            (
+                "a reply to someone else still lets a mention through",
+                Incoming {
+                    is_reply: true,
+                    mention: n("bob"),
+                    ..base.clone()
+                },
+                "bob:Mention",
+            ),
+            (
+                "a reply to someone else still lets an activation through",
+                Incoming {
+                    is_reply: true,
+                    activation: n("cat"),
+                    ..base.clone()
+                },
+                "cat:Activation",
+            ),
         ];
         for (what, incoming, expected) in cases {
             assert_eq!(who(decide_responder(&incoming)), expected, "{what}");

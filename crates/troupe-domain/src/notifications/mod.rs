@@ -69,7 +69,11 @@ impl Version {
         let core = raw.split(['-', '+']).next()?;
         let mut parts = core.split('.');
         let mut next = || parts.next().and_then(|p| p.parse::<u64>().ok());
-        let v = Self { major: next()?, minor: next()?, patch: next()? };
+        let v = Self {
+            major: next()?,
+            minor: next()?,
+            patch: next()?,
+        };
         parts.next().is_none().then_some(v)
     }
 
@@ -112,7 +116,11 @@ pub struct NotificationPreference {
 impl Default for NotificationPreference {
     /// A user with no record: opted in, level `minor`.
     fn default() -> Self {
-        Self { opted_in: true, level: NotificationLevel::Minor, last_notified: None }
+        Self {
+            opted_in: true,
+            level: NotificationLevel::Minor,
+            last_notified: None,
+        }
     }
 }
 
@@ -121,7 +129,10 @@ impl NotificationPreference {
     /// (their own record, else `fallback`).
     pub fn wants_notification(&self, current: Version, fallback: Version) -> bool {
         let seen = self.last_notified.unwrap_or(fallback);
-        self.opted_in && seen.change_to(current).is_some_and(|c| self.level.includes(c))
+        self.opted_in
+            && seen
+                .change_to(current)
+                .is_some_and(|c| self.level.includes(c))
     }
 }
 
@@ -135,9 +146,32 @@ mod tests {
 
     #[test]
     fn versions_parse_with_optional_prefix_and_suffix() {
-        assert_eq!(v("1.2.3"), Version { major: 1, minor: 2, patch: 3 });
-        assert_eq!(v("v2.1.0-beta.1+build5"), Version { major: 2, minor: 1, patch: 0 });
-        for bad in ["", "1", "1.2", "1.2.3.4", "a.b.c", "-1.0.0", "1..3", &"9".repeat(10_000)] {
+        assert_eq!(
+            v("1.2.3"),
+            Version {
+                major: 1,
+                minor: 2,
+                patch: 3
+            }
+        );
+        assert_eq!(
+            v("v2.1.0-beta.1+build5"),
+            Version {
+                major: 2,
+                minor: 1,
+                patch: 0
+            }
+        );
+        for bad in [
+            "",
+            "1",
+            "1.2",
+            "1.2.3.4",
+            "a.b.c",
+            "-1.0.0",
+            "1..3",
+            &"9".repeat(10_000),
+        ] {
             assert!(Version::parse(bad).is_none(), "{bad:?}");
         }
     }
@@ -182,9 +216,15 @@ mod tests {
         assert_eq!(p.level, NotificationLevel::Minor);
         assert!(p.wants_notification(v("1.1.0"), v("1.0.0")));
         assert!(!p.wants_notification(v("1.0.1"), v("1.0.0")));
-        let out = NotificationPreference { opted_in: false, ..p };
+        let out = NotificationPreference {
+            opted_in: false,
+            ..p
+        };
         assert!(!out.wants_notification(v("2.0.0"), v("1.0.0")));
-        let seen = NotificationPreference { last_notified: Some(v("1.1.0")), ..p };
+        let seen = NotificationPreference {
+            last_notified: Some(v("1.1.0")),
+            ..p
+        };
         assert!(!seen.wants_notification(v("1.1.0"), v("1.0.0")));
     }
 }

@@ -1,6 +1,8 @@
 //! The `Personality` aggregate.
 
-use super::values::{Alias, AvatarUrl, DisplayName, ErrorMessage, ModelId, PersonalityName, Prompt};
+use super::values::{
+    Alias, AvatarUrl, DisplayName, ErrorMessage, ModelId, PersonalityName, Prompt,
+};
 use crate::events::DomainEvent;
 use crate::ids::UserId;
 use crate::time::Timestamp;
@@ -72,9 +74,18 @@ impl Personality {
         profile: Profile,
         now: Timestamp,
     ) -> (Self, DomainEvent) {
-        let event = DomainEvent::PersonalityCreated { name: name.clone(), owner };
-        let personality =
-            Self { name, owner, profile, aliases: Vec::new(), created_at: now, updated_at: now };
+        let event = DomainEvent::PersonalityCreated {
+            name: name.clone(),
+            owner,
+        };
+        let personality = Self {
+            name,
+            owner,
+            profile,
+            aliases: Vec::new(),
+            created_at: now,
+            updated_at: now,
+        };
         (personality, event)
     }
 
@@ -87,7 +98,14 @@ impl Personality {
         created_at: Timestamp,
         updated_at: Timestamp,
     ) -> Self {
-        Self { name, owner, profile, aliases, created_at, updated_at }
+        Self {
+            name,
+            owner,
+            profile,
+            aliases,
+            created_at,
+            updated_at,
+        }
     }
 
     pub fn name(&self) -> &PersonalityName {
@@ -122,7 +140,9 @@ impl Personality {
         if self.can_be_managed_by(actor) {
             Ok(())
         } else {
-            Err(PersonalityError::NotOwner { name: self.name.clone() })
+            Err(PersonalityError::NotOwner {
+                name: self.name.clone(),
+            })
         }
     }
 
@@ -137,53 +157,94 @@ impl Personality {
         if lowered == self.name.key() {
             return None;
         }
-        Alias::parse(lowered).ok().filter(|a| !a.equals_name(&self.name) && !self.has_alias(a))
+        Alias::parse(lowered)
+            .ok()
+            .filter(|a| !a.equals_name(&self.name) && !self.has_alias(a))
     }
 
     /// Adds an alias after an ownership check. Registry-wide uniqueness is checked by the
     /// caller against the repository before saving.
-    pub fn add_alias(&mut self, actor: Actor, alias: Alias, now: Timestamp) -> Result<DomainEvent, PersonalityError> {
+    pub fn add_alias(
+        &mut self,
+        actor: Actor,
+        alias: Alias,
+        now: Timestamp,
+    ) -> Result<DomainEvent, PersonalityError> {
         self.ensure_manageable_by(actor)?;
         self.attach_alias(alias, now)
     }
 
     /// Adds an alias without an ownership check (creation-time aliases of one's own new
     /// personality, and alias moves already authorised by the caller).
-    pub fn attach_alias(&mut self, alias: Alias, now: Timestamp) -> Result<DomainEvent, PersonalityError> {
+    pub fn attach_alias(
+        &mut self,
+        alias: Alias,
+        now: Timestamp,
+    ) -> Result<DomainEvent, PersonalityError> {
         if alias.equals_name(&self.name) {
-            return Err(PersonalityError::AliasEqualsName { name: self.name.clone() });
+            return Err(PersonalityError::AliasEqualsName {
+                name: self.name.clone(),
+            });
         }
         if self.has_alias(&alias) {
-            return Err(PersonalityError::AliasAlreadyPresent { alias, name: self.name.clone() });
+            return Err(PersonalityError::AliasAlreadyPresent {
+                alias,
+                name: self.name.clone(),
+            });
         }
         self.aliases.push(alias.clone());
         self.updated_at = now;
-        Ok(DomainEvent::AliasAdded { name: self.name.clone(), alias })
+        Ok(DomainEvent::AliasAdded {
+            name: self.name.clone(),
+            alias,
+        })
     }
 
     /// Removes an alias (after an ownership check).
-    pub fn remove_alias(&mut self, actor: Actor, alias: &Alias, now: Timestamp) -> Result<DomainEvent, PersonalityError> {
+    pub fn remove_alias(
+        &mut self,
+        actor: Actor,
+        alias: &Alias,
+        now: Timestamp,
+    ) -> Result<DomainEvent, PersonalityError> {
         self.ensure_manageable_by(actor)?;
         self.detach_alias(alias, now)
     }
 
     /// Removes an alias without an ownership check (the losing side of an authorised move).
-    pub fn detach_alias(&mut self, alias: &Alias, now: Timestamp) -> Result<DomainEvent, PersonalityError> {
+    pub fn detach_alias(
+        &mut self,
+        alias: &Alias,
+        now: Timestamp,
+    ) -> Result<DomainEvent, PersonalityError> {
         let before = self.aliases.len();
         self.aliases.retain(|a| a != alias);
         if self.aliases.len() == before {
-            return Err(PersonalityError::AliasMissing { alias: alias.clone(), name: self.name.clone() });
+            return Err(PersonalityError::AliasMissing {
+                alias: alias.clone(),
+                name: self.name.clone(),
+            });
         }
         self.updated_at = now;
-        Ok(DomainEvent::AliasRemoved { name: self.name.clone(), alias: alias.clone() })
+        Ok(DomainEvent::AliasRemoved {
+            name: self.name.clone(),
+            alias: alias.clone(),
+        })
     }
 
     /// Replaces the profile (after an ownership check).
-    pub fn update_profile(&mut self, actor: Actor, profile: Profile, now: Timestamp) -> Result<DomainEvent, PersonalityError> {
+    pub fn update_profile(
+        &mut self,
+        actor: Actor,
+        profile: Profile,
+        now: Timestamp,
+    ) -> Result<DomainEvent, PersonalityError> {
         self.ensure_manageable_by(actor)?;
         self.profile = profile;
         self.updated_at = now;
-        Ok(DomainEvent::ProfileUpdated { name: self.name.clone() })
+        Ok(DomainEvent::ProfileUpdated {
+            name: self.name.clone(),
+        })
     }
 
     /// Consumes the personality for deletion (after an ownership check). The repository removes
@@ -196,7 +257,9 @@ impl Personality {
     /// Whether the avatar and profile are current: fetched within `max_age` (local
     /// personalities are always current).
     pub fn profile_is_current(&self, now: Timestamp, max_age: crate::Duration) -> bool {
-        self.profile.fetched_at.is_none_or(|at| now.since(at) <= max_age)
+        self.profile
+            .fetched_at
+            .is_none_or(|at| now.since(at) <= max_age)
     }
 }
 
@@ -214,24 +277,50 @@ mod tests {
         Alias::parse(s).unwrap()
     }
     fn owner() -> Actor {
-        Actor { user: user(1), is_bot_owner: false }
+        Actor {
+            user: user(1),
+            is_bot_owner: false,
+        }
     }
     fn stranger() -> Actor {
-        Actor { user: user(2), is_bot_owner: false }
+        Actor {
+            user: user(2),
+            is_bot_owner: false,
+        }
     }
     fn bot_owner() -> Actor {
-        Actor { user: user(3), is_bot_owner: true }
+        Actor {
+            user: user(3),
+            is_bot_owner: true,
+        }
     }
     fn einstein() -> Personality {
         let n = name("einstein");
-        Personality::create(n.clone(), user(1), Profile::local(&n, None), Timestamp::from_millis(10)).0
+        Personality::create(
+            n.clone(),
+            user(1),
+            Profile::local(&n, None),
+            Timestamp::from_millis(10),
+        )
+        .0
     }
 
     #[test]
     fn creating_a_personality_emits_an_event_and_uses_the_local_profile() {
         let n = name("einstein");
-        let (p, event) = Personality::create(n.clone(), user(1), Profile::local(&n, None), Timestamp::from_millis(10));
-        assert_eq!(event, DomainEvent::PersonalityCreated { name: n, owner: user(1) });
+        let (p, event) = Personality::create(
+            n.clone(),
+            user(1),
+            Profile::local(&n, None),
+            Timestamp::from_millis(10),
+        );
+        assert_eq!(
+            event,
+            DomainEvent::PersonalityCreated {
+                name: n,
+                owner: user(1)
+            }
+        );
         assert_eq!(p.display_name().as_str(), "einstein");
         assert_eq!(p.profile().prompt.as_str(), "You are einstein.");
         assert_eq!(p.created_at(), p.updated_at());
@@ -246,8 +335,16 @@ mod tests {
             assert_eq!(p.can_be_managed_by(actor), allowed, "{actor:?}");
             assert_eq!(p.ensure_manageable_by(actor).is_ok(), allowed);
         }
-        assert!(matches!(p.clone().remove(stranger()), Err(PersonalityError::NotOwner { .. })));
-        assert_eq!(p.clone().remove(owner()).unwrap(), DomainEvent::PersonalityRemoved { name: name("einstein") });
+        assert!(matches!(
+            p.clone().remove(stranger()),
+            Err(PersonalityError::NotOwner { .. })
+        ));
+        assert_eq!(
+            p.clone().remove(owner()).unwrap(),
+            DomainEvent::PersonalityRemoved {
+                name: name("einstein")
+            }
+        );
         assert!(p.remove(bot_owner()).is_ok());
     }
 
@@ -257,15 +354,24 @@ mod tests {
         let now = Timestamp::from_millis(20);
         assert_eq!(
             p.add_alias(owner(), alias("albert e"), now).unwrap(),
-            DomainEvent::AliasAdded { name: name("einstein"), alias: alias("albert e") }
+            DomainEvent::AliasAdded {
+                name: name("einstein"),
+                alias: alias("albert e")
+            }
         );
         assert_eq!(p.updated_at(), now);
         assert!(matches!(
             p.add_alias(owner(), alias("ALBERT E"), now),
             Err(PersonalityError::AliasAlreadyPresent { .. })
         ));
-        assert!(matches!(p.add_alias(owner(), alias("Einstein"), now), Err(PersonalityError::AliasEqualsName { .. })));
-        assert!(matches!(p.add_alias(stranger(), alias("ae"), now), Err(PersonalityError::NotOwner { .. })));
+        assert!(matches!(
+            p.add_alias(owner(), alias("Einstein"), now),
+            Err(PersonalityError::AliasEqualsName { .. })
+        ));
+        assert!(matches!(
+            p.add_alias(stranger(), alias("ae"), now),
+            Err(PersonalityError::NotOwner { .. })
+        ));
         assert!(p.add_alias(bot_owner(), alias("ae"), now).is_ok());
         assert_eq!(p.aliases().len(), 2);
     }
@@ -275,9 +381,15 @@ mod tests {
         let mut p = einstein();
         let now = Timestamp::from_millis(20);
         p.add_alias(owner(), alias("ae"), now).unwrap();
-        assert!(matches!(p.remove_alias(stranger(), &alias("ae"), now), Err(PersonalityError::NotOwner { .. })));
+        assert!(matches!(
+            p.remove_alias(stranger(), &alias("ae"), now),
+            Err(PersonalityError::NotOwner { .. })
+        ));
         assert!(p.remove_alias(owner(), &alias("AE"), now).is_ok());
-        assert!(matches!(p.remove_alias(owner(), &alias("ae"), now), Err(PersonalityError::AliasMissing { .. })));
+        assert!(matches!(
+            p.remove_alias(owner(), &alias("ae"), now),
+            Err(PersonalityError::AliasMissing { .. })
+        ));
     }
 
     #[test]
@@ -287,19 +399,33 @@ mod tests {
         profile.display_name = DisplayName::parse("Angel Dust").unwrap();
         let p = Personality::create(n, user(1), profile, Timestamp::EPOCH).0;
         assert_eq!(p.auto_alias(), Some(alias("angel dust")));
-        assert_eq!(p.auto_alias().unwrap().as_str(), "angel dust", "lower-cased");
+        assert_eq!(
+            p.auto_alias().unwrap().as_str(),
+            "angel dust",
+            "lower-cased"
+        );
 
         // Same as the name (case-insensitively): no alias.
         let n = name("Lilith");
         let mut profile = Profile::local(&n, None);
         profile.display_name = DisplayName::parse("LILITH").unwrap();
-        assert_eq!(Personality::create(n, user(1), profile, Timestamp::EPOCH).0.auto_alias(), None);
+        assert_eq!(
+            Personality::create(n, user(1), profile, Timestamp::EPOCH)
+                .0
+                .auto_alias(),
+            None
+        );
 
         // Not a valid alias (emoji, another script): no alias, and no error.
         let n = name("lilith");
         let mut profile = Profile::local(&n, None);
         profile.display_name = DisplayName::parse("Лилит 🌙").unwrap();
-        assert_eq!(Personality::create(n, user(1), profile, Timestamp::EPOCH).0.auto_alias(), None);
+        assert_eq!(
+            Personality::create(n, user(1), profile, Timestamp::EPOCH)
+                .0
+                .auto_alias(),
+            None
+        );
     }
 
     #[test]
@@ -308,10 +434,16 @@ mod tests {
         let mut profile = p.profile().clone();
         profile.fetched_at = Some(Timestamp::from_millis(1000));
         profile.display_name = DisplayName::parse("Albert").unwrap();
-        assert!(p.update_profile(stranger(), profile.clone(), Timestamp::from_millis(5)).is_err());
+        assert!(
+            p.update_profile(stranger(), profile.clone(), Timestamp::from_millis(5))
+                .is_err()
+        );
         assert_eq!(
-            p.update_profile(owner(), profile, Timestamp::from_millis(1000)).unwrap(),
-            DomainEvent::ProfileUpdated { name: name("einstein") }
+            p.update_profile(owner(), profile, Timestamp::from_millis(1000))
+                .unwrap(),
+            DomainEvent::ProfileUpdated {
+                name: name("einstein")
+            }
         );
         let day = crate::Duration::from_secs(86_400);
         assert!(p.profile_is_current(Timestamp::from_millis(1000).plus(day), day));

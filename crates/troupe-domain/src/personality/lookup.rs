@@ -49,12 +49,18 @@ pub fn mention_candidates(content: &str, mention_char: char, max_words: usize) -
     let mut out: Vec<String> = Vec::new();
     let words: Vec<&str> = content.split_whitespace().collect();
     for (i, word) in words.iter().enumerate() {
-        let Some(first) = word.strip_prefix(mention_char) else { continue };
+        let Some(first) = word.strip_prefix(mention_char) else {
+            continue;
+        };
         if first.is_empty() {
             continue;
         }
         let mut phrase = String::new();
-        for (n, w) in std::iter::once(first).chain(words[i + 1..].iter().copied()).take(max_words).enumerate() {
+        for (n, w) in std::iter::once(first)
+            .chain(words[i + 1..].iter().copied())
+            .take(max_words)
+            .enumerate()
+        {
             if n > 0 {
                 phrase.push(' ');
             }
@@ -83,7 +89,15 @@ mod tests {
         let owner = UserId::new(1).unwrap();
         let mut p = Personality::create(n, owner, profile, Timestamp::EPOCH).0;
         for a in aliases {
-            p.add_alias(Actor { user: owner, is_bot_owner: false }, Alias::parse(a).unwrap(), Timestamp::EPOCH).unwrap();
+            p.add_alias(
+                Actor {
+                    user: owner,
+                    is_bot_owner: false,
+                },
+                Alias::parse(a).unwrap(),
+                Timestamp::EPOCH,
+            )
+            .unwrap();
         }
         p
     }
@@ -96,15 +110,19 @@ mod tests {
             make("bobby", "Rob", &[]),
         ];
         let cases = [
-            ("rob", "rob"),       // name beats bob's alias and bobby's display name
+            ("rob", "rob"), // name beats bob's alias and bobby's display name
             ("ROB", "rob"),
-            ("bobby b", "rob"),   // alias
-            ("Bobby", "bobby"),   // name beats rob's display name
-            ("robert", "bob"),    // display name
+            ("bobby b", "rob"), // alias
+            ("Bobby", "bobby"), // name beats rob's display name
+            ("robert", "bob"),  // display name
             ("  Bobby   B ", "rob"),
         ];
         for (query, expected) in cases {
-            assert_eq!(resolve(query, &all).map(|p| p.name().as_str()), Some(expected), "{query:?}");
+            assert_eq!(
+                resolve(query, &all).map(|p| p.name().as_str()),
+                Some(expected),
+                "{query:?}"
+            );
         }
         for miss in ["", "   ", "nobody", "ro", "\u{200b}rob"] {
             assert!(resolve(miss, &all).is_none(), "{miss:?}");

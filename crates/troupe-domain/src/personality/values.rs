@@ -38,8 +38,16 @@ pub enum NameError {
     NotAUrl { what: &'static str },
 }
 
-fn check_identifier(raw: &str, what: &'static str, min: usize, max: usize) -> Result<String, NameError> {
-    if raw.chars().any(|c| is_invisible(c) || (c.is_control() && !c.is_whitespace())) {
+fn check_identifier(
+    raw: &str,
+    what: &'static str,
+    min: usize,
+    max: usize,
+) -> Result<String, NameError> {
+    if raw
+        .chars()
+        .any(|c| is_invisible(c) || (c.is_control() && !c.is_whitespace()))
+    {
         return Err(NameError::Invisible { what });
     }
     let value = collapse_spaces(raw);
@@ -53,10 +61,9 @@ fn check_identifier(raw: &str, what: &'static str, min: usize, max: usize) -> Re
     if len > max {
         return Err(NameError::TooLong { what, max });
     }
-    if let Some(found) = value
-        .chars()
-        .find(|&c| !(is_latin_letter(c) || c.is_ascii_digit() || matches!(c, ' ' | '-' | '_' | '.')))
-    {
+    if let Some(found) = value.chars().find(|&c| {
+        !(is_latin_letter(c) || c.is_ascii_digit() || matches!(c, ' ' | '-' | '_' | '.'))
+    }) {
         return Err(NameError::InvalidCharacter { what, found });
     }
     let key = fold(&value);
@@ -138,7 +145,10 @@ impl PersonalityName {
 
     pub fn parse(raw: &str) -> Result<Self, NameError> {
         let value = check_identifier(raw, "a personality name", Self::MIN_LEN, Self::MAX_LEN)?;
-        Ok(Self { key: fold(&value), value })
+        Ok(Self {
+            key: fold(&value),
+            value,
+        })
     }
 }
 
@@ -148,7 +158,10 @@ impl Alias {
 
     pub fn parse(raw: &str) -> Result<Self, NameError> {
         let value = check_identifier(raw, "an alias", Self::MIN_LEN, Self::MAX_LEN)?;
-        Ok(Self { key: fold(&value), value })
+        Ok(Self {
+            key: fold(&value),
+            value,
+        })
     }
 
     /// True when this alias reads the same as `name` (case-insensitive).
@@ -168,20 +181,32 @@ impl DisplayName {
 
     pub fn parse(raw: &str) -> Result<Self, NameError> {
         let what = "a display name";
-        if raw.chars().any(|c| is_invisible(c) || (c.is_control() && !c.is_whitespace())) {
+        if raw
+            .chars()
+            .any(|c| is_invisible(c) || (c.is_control() && !c.is_whitespace()))
+        {
             return Err(NameError::Invisible { what });
         }
         let value = collapse_spaces(raw);
         match value.chars().count() {
             0 => Err(NameError::Empty { what }),
-            n if n > Self::MAX_LEN => Err(NameError::TooLong { what, max: Self::MAX_LEN }),
-            _ => Ok(Self { key: fold(&value), value }),
+            n if n > Self::MAX_LEN => Err(NameError::TooLong {
+                what,
+                max: Self::MAX_LEN,
+            }),
+            _ => Ok(Self {
+                key: fold(&value),
+                value,
+            }),
         }
     }
 
     /// The display name for a locally defined personality: its name.
     pub fn from_name(name: &PersonalityName) -> Self {
-        Self { value: name.as_str().to_owned(), key: name.key().to_owned() }
+        Self {
+            value: name.as_str().to_owned(),
+            key: name.key().to_owned(),
+        }
     }
 }
 
@@ -251,12 +276,14 @@ impl ModelId {
             return Err(NameError::Empty { what });
         }
         if value.chars().count() > Self::MAX_LEN {
-            return Err(NameError::TooLong { what, max: Self::MAX_LEN });
+            return Err(NameError::TooLong {
+                what,
+                max: Self::MAX_LEN,
+            });
         }
-        if let Some(found) = value
-            .chars()
-            .find(|&c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '/' | '@')))
-        {
+        if let Some(found) = value.chars().find(|&c| {
+            !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '/' | '@'))
+        }) {
             return Err(NameError::InvalidCharacter { what, found });
         }
         Ok(Self(value.to_owned()))
@@ -285,17 +312,23 @@ impl AvatarUrl {
         let what = "an avatar URL";
         let value = raw.trim();
         if value.len() > Self::MAX_LEN {
-            return Err(NameError::TooLong { what, max: Self::MAX_LEN });
+            return Err(NameError::TooLong {
+                what,
+                max: Self::MAX_LEN,
+            });
         }
         let rest = value
             .strip_prefix("https://")
             .or_else(|| value.strip_prefix("http://"))
             .ok_or(NameError::NotAUrl { what })?;
         let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-        let valid = !host.is_empty()
-            && value.chars().all(|c| c.is_ascii_graphic())
-            && !host.contains('@');
-        if valid { Ok(Self(value.to_owned())) } else { Err(NameError::NotAUrl { what }) }
+        let valid =
+            !host.is_empty() && value.chars().all(|c| c.is_ascii_graphic()) && !host.contains('@');
+        if valid {
+            Ok(Self(value.to_owned()))
+        } else {
+            Err(NameError::NotAUrl { what })
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -320,36 +353,113 @@ mod tests {
             ("R2D2", "R2D2"),
         ];
         for (raw, shown) in ok {
-            assert_eq!(PersonalityName::parse(raw).unwrap().as_str(), shown, "{raw:?}");
+            assert_eq!(
+                PersonalityName::parse(raw).unwrap().as_str(),
+                shown,
+                "{raw:?}"
+            );
         }
         let fifty = "a".repeat(50);
         assert!(PersonalityName::parse(&fifty).is_ok());
 
         let bad: &[(&str, NameError)] = &[
-            ("", NameError::Empty { what: "a personality name" }),
-            ("   ", NameError::Empty { what: "a personality name" }),
-            ("a", NameError::TooShort { what: "a personality name", min: 2 }),
-            ("a!", NameError::InvalidCharacter { what: "a personality name", found: '!' }),
-            ("<@123>", NameError::InvalidCharacter { what: "a personality name", found: '<' }),
-            ("robert'); drop", NameError::InvalidCharacter { what: "a personality name", found: '\'' }),
-            ("ein\u{200b}stein", NameError::Invisible { what: "a personality name" }),
-            ("bell\u{7}", NameError::Invisible { what: "a personality name" }),
-            ("rtl\u{202e}x", NameError::Invisible { what: "a personality name" }),
+            (
+                "",
+                NameError::Empty {
+                    what: "a personality name",
+                },
+            ),
+            (
+                "   ",
+                NameError::Empty {
+                    what: "a personality name",
+                },
+            ),
+            (
+                "a",
+                NameError::TooShort {
+                    what: "a personality name",
+                    min: 2,
+                },
+            ),
+            (
+                "a!",
+                NameError::InvalidCharacter {
+                    what: "a personality name",
+                    found: '!',
+                },
+            ),
+            (
+                "<@123>",
+                NameError::InvalidCharacter {
+                    what: "a personality name",
+                    found: '<',
+                },
+            ),
+            (
+                "robert'); drop",
+                NameError::InvalidCharacter {
+                    what: "a personality name",
+                    found: '\'',
+                },
+            ),
+            (
+                "ein\u{200b}stein",
+                NameError::Invisible {
+                    what: "a personality name",
+                },
+            ),
+            (
+                "bell\u{7}",
+                NameError::Invisible {
+                    what: "a personality name",
+                },
+            ),
+            (
+                "rtl\u{202e}x",
+                NameError::Invisible {
+                    what: "a personality name",
+                },
+            ),
             // Cyrillic 'а' looks like Latin 'a': a different script, refused.
-            ("\u{0430}dmin", NameError::InvalidCharacter { what: "a personality name", found: '\u{0430}' }),
-            ("ＡＢＣ", NameError::InvalidCharacter { what: "a personality name", found: 'Ａ' }),
-            ("😀😀", NameError::InvalidCharacter { what: "a personality name", found: '😀' }),
+            (
+                "\u{0430}dmin",
+                NameError::InvalidCharacter {
+                    what: "a personality name",
+                    found: '\u{0430}',
+                },
+            ),
+            (
+                "ＡＢＣ",
+                NameError::InvalidCharacter {
+                    what: "a personality name",
+                    found: 'Ａ',
+                },
+            ),
+            (
+                "😀😀",
+                NameError::InvalidCharacter {
+                    what: "a personality name",
+                    found: '😀',
+                },
+            ),
         ];
         for (raw, err) in bad {
             assert_eq!(PersonalityName::parse(raw).unwrap_err(), *err, "{raw:?}");
         }
         assert_eq!(
             PersonalityName::parse(&"a".repeat(51)).unwrap_err(),
-            NameError::TooLong { what: "a personality name", max: 50 }
+            NameError::TooLong {
+                what: "a personality name",
+                max: 50
+            }
         );
         assert_eq!(
             PersonalityName::parse(&"x".repeat(10_000)).unwrap_err(),
-            NameError::TooLong { what: "a personality name", max: 50 }
+            NameError::TooLong {
+                what: "a personality name",
+                max: 50
+            }
         );
     }
 
@@ -358,10 +468,16 @@ mod tests {
         for name in RESERVED_NAMES {
             for variant in [name.to_string(), name.to_uppercase(), format!("  {name} ")] {
                 assert!(
-                    matches!(PersonalityName::parse(&variant), Err(NameError::Reserved(_))),
+                    matches!(
+                        PersonalityName::parse(&variant),
+                        Err(NameError::Reserved(_))
+                    ),
                     "{variant:?}"
                 );
-                assert!(matches!(Alias::parse(&variant), Err(NameError::Reserved(_))), "{variant:?}");
+                assert!(
+                    matches!(Alias::parse(&variant), Err(NameError::Reserved(_))),
+                    "{variant:?}"
+                );
             }
         }
         assert!(PersonalityName::parse("helper").is_ok());
@@ -369,8 +485,14 @@ mod tests {
 
     #[test]
     fn names_and_aliases_compare_case_insensitively() {
-        assert_eq!(PersonalityName::parse("Einstein").unwrap(), PersonalityName::parse("EINSTEIN").unwrap());
-        assert_eq!(Alias::parse("Angel  DUST").unwrap(), Alias::parse("angel dust").unwrap());
+        assert_eq!(
+            PersonalityName::parse("Einstein").unwrap(),
+            PersonalityName::parse("EINSTEIN").unwrap()
+        );
+        assert_eq!(
+            Alias::parse("Angel  DUST").unwrap(),
+            Alias::parse("angel dust").unwrap()
+        );
         assert_eq!(Alias::parse("Angel DUST").unwrap().key(), "angel dust");
         assert_eq!(Alias::parse("Angel DUST").unwrap().as_str(), "Angel DUST");
         let name = PersonalityName::parse("Lilith").unwrap();
@@ -384,18 +506,27 @@ mod tests {
         assert_eq!(Alias::parse("albert e").unwrap().as_str(), "albert e");
         assert!(Alias::parse(&"a".repeat(51)).is_err());
         assert!(Alias::parse("").is_err());
-        assert!(Alias::parse("tab\tbed").is_ok(), "whitespace collapses to one space");
+        assert!(
+            Alias::parse("tab\tbed").is_ok(),
+            "whitespace collapses to one space"
+        );
         assert_eq!(Alias::parse("tab\tbed").unwrap().as_str(), "tab bed");
         assert!(Alias::parse("zero\u{feff}width").is_err());
     }
 
     #[test]
     fn display_names_accept_any_script_but_no_invisible_characters() {
-        assert_eq!(DisplayName::parse(" Ángel 🌸 ").unwrap().as_str(), "Ángel 🌸");
+        assert_eq!(
+            DisplayName::parse(" Ángel 🌸 ").unwrap().as_str(),
+            "Ángel 🌸"
+        );
         assert_eq!(DisplayName::parse("Лилит").unwrap().key(), "лилит");
         assert!(DisplayName::parse("").is_err());
         assert!(DisplayName::parse("\u{200b}").is_err());
-        assert!(DisplayName::parse("new\nline").is_ok(), "newline collapses to a space");
+        assert!(
+            DisplayName::parse("new\nline").is_ok(),
+            "newline collapses to a space"
+        );
         assert!(DisplayName::parse("nul\0").is_err());
         assert!(DisplayName::parse(&"d".repeat(80)).is_ok());
         assert!(DisplayName::parse(&"d".repeat(81)).is_err());
@@ -404,7 +535,10 @@ mod tests {
 
     #[test]
     fn prompts_keep_newlines_and_refuse_other_control_characters() {
-        assert_eq!(Prompt::parse("  You are X.\nBe kind.\t ").unwrap().as_str(), "You are X.\nBe kind.");
+        assert_eq!(
+            Prompt::parse("  You are X.\nBe kind.\t ").unwrap().as_str(),
+            "You are X.\nBe kind."
+        );
         assert!(Prompt::parse("").is_err());
         assert!(Prompt::parse("esc\u{1b}[31m").is_err());
         assert!(Prompt::parse(&"p".repeat(4000)).is_ok());
@@ -426,7 +560,15 @@ mod tests {
         for ok in ["https://cdn.example/a.png", "http://127.0.0.1:8080/x?y=1"] {
             assert!(AvatarUrl::parse(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "ftp://x", "https://", "javascript:alert(1)", "https://a b", "https://user@evil", "https://x/\u{202e}"] {
+        for bad in [
+            "",
+            "ftp://x",
+            "https://",
+            "javascript:alert(1)",
+            "https://a b",
+            "https://user@evil",
+            "https://x/\u{202e}",
+        ] {
             assert!(AvatarUrl::parse(bad).is_err(), "{bad}");
         }
         assert!(AvatarUrl::parse(&format!("https://x/{}", "a".repeat(10_000))).is_err());

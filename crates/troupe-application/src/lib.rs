@@ -1,0 +1,19 @@
+//! Troupe's use cases. The command model (`CommandRequest` in, `CommandOutcome` out) and the
+//! command-system port both command systems implement; the command catalog and prefix parser;
+//! the new (domain-driven) command system with one handler per command; the message flow;
+//! feature flags and the router.
+//!
+//! Depends on troupe-domain and troupe-ports only: no adapter crate, no sqlx, twilight, axum or
+//! reqwest. Everything here is driven through ports, so it runs the same over in-memory fakes,
+//! SQL stores, Discord or the console.
+
+pub mod command;
+pub mod context;
+pub mod model;
+
+pub use command::{Category, CommandName};
+pub use context::{AppConfig, Deps};
+pub use model::{
+    Arguments, CommandOutcome, CommandRequest, CommandSystem, FollowUp, Invoker, Location,
+    OutcomeClass, Permissions, ReferenceId, Reply, RequestSource, SystemKind,
+};

@@ -1,0 +1,58 @@
+//! The driven ports of Troupe: every trait the application core needs from the outside world
+//! (storage, the AI provider, the profile source, the OAuth provider, the chat platform, the
+//! clock, the flag store, the data directory), each documented as a contract, with its error
+//! enum (expected variants plus one `Unexpected` bucket).
+//!
+//! Ports are `Send + Sync` and used as `Arc<dyn Port>`. This crate knows the domain types and
+//! nothing of sqlx, twilight, axum or reqwest. With the `mocks` feature every trait also has a
+//! mockall mock (`MockPersonalityRepository`, …).
+
+mod ai;
+mod auth;
+mod clock;
+mod conversation;
+mod error;
+mod flags;
+mod personality;
+mod platform;
+mod preferences;
+mod processed;
+mod volume;
+
+pub use ai::{
+    AiChat, AiError, ChatMessage, ChatRequest, ChatRole, ProfileError, ProfileSource, SourceProfile,
+};
+pub use auth::{AuthProvider, AuthProviderError, AuthRepository, IssuedToken};
+pub use clock::{Clock, SystemClock};
+pub use conversation::{ConversationRepository, PersonalityMessage};
+pub use error::StoreError;
+pub use flags::{FlagAuditEntry, FlagChange, FlagStore, StoredFlag};
+pub use personality::{Page, PersonalityRepository};
+pub use platform::{
+    ChatPlatform, DmMessage, DmMessageKind, Embed, EmbedField, OutgoingMessage, PersonaIdentity,
+    PlatformError, PlatformStatus,
+};
+pub use preferences::PreferencesRepository;
+pub use processed::ProcessedMessages;
+pub use volume::{DataVolume, VolumeError, VolumeReport};
+
+#[cfg(feature = "mocks")]
+pub use ai::{MockAiChat, MockProfileSource};
+#[cfg(feature = "mocks")]
+pub use auth::{MockAuthProvider, MockAuthRepository};
+#[cfg(feature = "mocks")]
+pub use clock::MockClock;
+#[cfg(feature = "mocks")]
+pub use conversation::MockConversationRepository;
+#[cfg(feature = "mocks")]
+pub use flags::MockFlagStore;
+#[cfg(feature = "mocks")]
+pub use personality::MockPersonalityRepository;
+#[cfg(feature = "mocks")]
+pub use platform::MockChatPlatform;
+#[cfg(feature = "mocks")]
+pub use preferences::MockPreferencesRepository;
+#[cfg(feature = "mocks")]
+pub use processed::MockProcessedMessages;
+#[cfg(feature = "mocks")]
+pub use volume::MockDataVolume;
