@@ -7,9 +7,13 @@
 //! reqwest. Everything here is driven through ports, so it runs the same over in-memory fakes,
 //! SQL stores, Discord or the console.
 
+pub mod catalog;
 pub mod command;
 pub mod context;
+pub mod guard;
+pub mod handlers;
 pub mod model;
+pub mod parser;
 
 pub use command::{Category, CommandName};
 pub use context::{AppConfig, Deps};

@@ -1,0 +1,1 @@
+//! The prefix parser: message text → command name and arguments (commands.md §1).
