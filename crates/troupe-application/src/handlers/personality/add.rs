@@ -1,0 +1,202 @@
+//! `add <name> [alias] [model:<model>] [avatar:<url>] [| prompt…]`: registers a personality
+//! owned by the caller, with its aliases, in one store call.
+
+use troupe_domain::personality::{
+    Alias, AvatarUrl, ModelId, NameError, Personality, PersonalityName, Profile, Prompt,
+};
+use troupe_ports::StoreError;
+
+use crate::handlers::HandlerResult;
+use crate::handlers::common::{ReplyExt, alias_holder, alias_list, bold, code, outcome, plain};
+use crate::{CommandOutcome, CommandRequest, Deps, OutcomeClass};
+
+/// Parses every argument first, then refuses a taken name or alias, fetches the profile (when
+/// a profile source is configured), and stores the personality with the requested alias and the
+/// display-name auto-alias: `PersonalityCreated`, then `AliasAdded` for each alias.
+pub(crate) async fn run(deps: &Deps, request: &CommandRequest) -> HandlerResult {
+    let args = match Parsed::from(request) {
+        Ok(args) => args,
+        Err(refusal) => return Ok(refusal.outcome()),
+    };
+    if let Some(existing) = deps.personalities.get(&args.name).await? {
+        return Ok(name_taken(existing.name()));
+    }
+    if let Some(alias) = &args.alias
+        && let Some(holder) = alias_holder(deps, alias).await?
+    {
+        return Ok(alias_taken(alias, &holder));
+    }
+    let now = deps.clock.now();
+    let mut profile = Profile::local(&args.name, args.prompt);
+    if let Some(source) = &deps.profiles {
+        let Some(fetched) = source.fetch(args.name.as_str()).await? else {
+            return Ok(outcome(
+                OutcomeClass::NotFound,
+                "Unknown to the profile source",
+                format!(
+                    "The profile source knows no personality named {}.",
+                    code(args.name.as_str())
+                ),
+            ));
+        };
+        profile.display_name = fetched.display_name;
+        profile.avatar_url = fetched.avatar_url;
+        profile.error_message = fetched.error_message;
+        profile.fetched_at = Some(now);
+    }
+    if args.avatar.is_some() {
+        profile.avatar_url = args.avatar;
+    }
+    profile.model = args.model;
+
+    let (mut personality, created) =
+        Personality::create(args.name, request.invoker.id, profile, now);
+    let mut events = vec![created];
+    if let Some(alias) = args.alias
+        && let Ok(event) = personality.attach_alias(alias, now)
+    {
+        events.push(event);
+    }
+    if let Some(auto) = personality.auto_alias()
+        && alias_holder(deps, &auto).await?.is_none()
+        && let Ok(event) = personality.attach_alias(auto, now)
+    {
+        events.push(event);
+    }
+    match deps.personalities.insert(&personality).await {
+        Ok(()) => {}
+        Err(StoreError::NameTaken(name)) => return Ok(name_taken(&name)),
+        Err(StoreError::AliasTaken { alias, owner }) => return Ok(alias_taken(&alias, &owner)),
+        Err(other) => return Err(other.into()),
+    }
+    let mut result = outcome(
+        OutcomeClass::Success,
+        "Personality created",
+        "Your new personality is ready.",
+    )
+    .field("Name", personality.name().as_str())
+    .field("Display name", plain(personality.display_name().as_str()))
+    .field("Aliases", alias_list(personality.aliases()))
+    .field("Owner", format!("<@{}>", personality.owner()))
+    .field(
+        "Talk to it",
+        code(format!(
+            "{}{}",
+            deps.config.mention_char,
+            personality.name()
+        )),
+    )
+    .thumbnail(
+        personality
+            .profile()
+            .avatar_url
+            .as_ref()
+            .map(|u| u.as_str().to_owned()),
+    );
+    result.events = events;
+    Ok(result)
+}
+
+/// The arguments of `add`, each parsed into its value object.
+struct Parsed {
+    name: PersonalityName,
+    alias: Option<Alias>,
+    prompt: Option<Prompt>,
+    avatar: Option<AvatarUrl>,
+    model: Option<ModelId>,
+}
+
+/// Why the arguments of `add` are refused.
+enum ArgError {
+    NoName,
+    Invalid(NameError),
+    AliasEqualsName,
+}
+
+impl From<NameError> for ArgError {
+    fn from(error: NameError) -> Self {
+        Self::Invalid(error)
+    }
+}
+
+impl ArgError {
+    fn outcome(&self) -> CommandOutcome {
+        match self {
+            Self::NoName => outcome(
+                OutcomeClass::InvalidInput,
+                "Which name?",
+                "Give the new personality a name, for example: add einstein",
+            ),
+            Self::Invalid(error) => outcome(
+                OutcomeClass::InvalidInput,
+                "Invalid input",
+                format!("Not accepted: {}.", code(error.to_string())),
+            ),
+            Self::AliasEqualsName => outcome(
+                OutcomeClass::InvalidInput,
+                "Alias equals the name",
+                "An alias must differ from the personality's own name.",
+            ),
+        }
+    }
+}
+
+impl Parsed {
+    fn from(request: &CommandRequest) -> Result<Self, ArgError> {
+        let args = &request.args;
+        let name = PersonalityName::parse(args.first().ok_or(ArgError::NoName)?)?;
+        let rest = args.words.get(1..).unwrap_or_default().join(" ");
+        let alias = (!rest.trim().is_empty())
+            .then(|| Alias::parse(&rest))
+            .transpose()?;
+        let prompt = args
+            .tail
+            .as_deref()
+            .filter(|t| !t.trim().is_empty())
+            .map(Prompt::parse)
+            .transpose()?;
+        let avatar = args
+            .options
+            .get("avatar")
+            .map(|raw| AvatarUrl::parse(raw))
+            .transpose()?;
+        let model = args
+            .options
+            .get("model")
+            .map(|raw| ModelId::parse(raw))
+            .transpose()?;
+        if alias.as_ref().is_some_and(|a| a.equals_name(&name)) {
+            return Err(ArgError::AliasEqualsName);
+        }
+        Ok(Self {
+            name,
+            alias,
+            prompt,
+            avatar,
+            model,
+        })
+    }
+}
+
+fn name_taken(name: &PersonalityName) -> CommandOutcome {
+    outcome(
+        OutcomeClass::Conflict,
+        "Name taken",
+        format!(
+            "A personality named {} already exists.",
+            bold(name.as_str())
+        ),
+    )
+}
+
+fn alias_taken(alias: &Alias, holder: &PersonalityName) -> CommandOutcome {
+    outcome(
+        OutcomeClass::Conflict,
+        "Alias taken",
+        format!(
+            "The alias {} already belongs to {}. Choose another alias.",
+            bold(alias.as_str()),
+            bold(holder.as_str())
+        ),
+    )
+}
