@@ -1,0 +1,260 @@
+//! The two sqlx backends behind one [`Store`](crate::Store): connection set-up, transactions,
+//! and the mapping of sqlx errors to port errors.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+use troupe_ports::StoreError;
+
+/// Which database a store uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    Sqlite,
+    Postgres,
+}
+
+impl BackendKind {
+    /// `sqlite` or `postgres`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+impl std::fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How hard SQLite works to keep a committed transaction across a power loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `synchronous = FULL`: a committed transaction survives a crash of the process and of the
+    /// machine (power loss). The default.
+    #[default]
+    Full,
+    /// `synchronous = NORMAL` (with WAL): survives a crash of the process; the last transactions
+    /// may be lost on a power loss. Faster commits.
+    Normal,
+}
+
+/// The connection pool of one backend.
+#[derive(Debug, Clone)]
+pub(crate) enum Backend {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+impl Backend {
+    pub(crate) fn kind(&self) -> BackendKind {
+        match self {
+            Self::Sqlite(_) => BackendKind::Sqlite,
+            Self::Postgres(_) => BackendKind::Postgres,
+        }
+    }
+
+    pub(crate) async fn close(&self) {
+        match self {
+            Self::Sqlite(p) => p.close().await,
+            Self::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool of the store's backend. The body is
+/// written once and compiled once per backend, so the SQL text (with `$1` placeholders, which
+/// SQLite accepts too) is shared.
+macro_rules! on_pool {
+    ($backend:expr, |$pool:ident| $body:expr) => {
+        match $backend {
+            $crate::backend::Backend::Sqlite($pool) => $body,
+            $crate::backend::Backend::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// Write transactions, per backend.
+pub(crate) trait WritePool {
+    type Db: sqlx::Database;
+    /// A transaction that will write. SQLite takes the write lock at once (`BEGIN IMMEDIATE`),
+    /// so a read-then-write transaction never fails on a lock upgrade.
+    async fn begin_write(&self) -> Result<Transaction<'static, Self::Db>, StoreError>;
+    /// A write transaction over the personality registry (names and aliases): serialised with
+    /// every other registry write, so cross-table rules (an alias never equals a name) hold
+    /// under concurrency. SQLite serialises all writes anyway; PostgreSQL takes an advisory lock.
+    async fn begin_registry(&self) -> Result<Transaction<'static, Self::Db>, StoreError>;
+}
+
+/// The advisory lock key of registry writes on PostgreSQL.
+const REGISTRY_LOCK: i64 = 0x7472_6f75_7065; // "troupe"
+
+impl WritePool for SqlitePool {
+    type Db = Sqlite;
+    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        self.begin_with("BEGIN IMMEDIATE").await.map_err(db)
+    }
+    async fn begin_registry(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        self.begin_write().await
+    }
+}
+
+impl WritePool for PgPool {
+    type Db = Postgres;
+    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
+        self.begin().await.map_err(db)
+    }
+    async fn begin_registry(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
+        let mut tx = self.begin().await.map_err(db)?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(REGISTRY_LOCK)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        Ok(tx)
+    }
+}
+
+/// Settings of a connection.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ConnectSettings {
+    pub max_connections: Option<u32>,
+    pub durability: Durability,
+    pub busy_timeout: Duration,
+}
+
+/// Opens the pool the URL names: `sqlite://path` (created when missing) or
+/// `postgres://…` / `postgresql://…`.
+pub(crate) async fn connect(url: &str, settings: ConnectSettings) -> Result<Backend, StoreError> {
+    let scheme = url
+        .split(':')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    match scheme.as_str() {
+        "sqlite" => {
+            let options = SqliteConnectOptions::from_str(url)
+                .map_err(|e| {
+                    StoreError::Unexpected(format!("invalid SQLite database URL: {}", redact(&e)))
+                })?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(match settings.durability {
+                    Durability::Full => SqliteSynchronous::Full,
+                    Durability::Normal => SqliteSynchronous::Normal,
+                })
+                .busy_timeout(settings.busy_timeout)
+                .foreign_keys(true);
+            let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+            let max = if in_memory {
+                1
+            } else {
+                settings.max_connections.unwrap_or(4).max(1)
+            };
+            let mut pool = SqlitePoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(settings.busy_timeout + Duration::from_secs(5));
+            if in_memory {
+                // Every connection to `:memory:` is a database of its own: keep the one alive.
+                pool = pool
+                    .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None);
+            }
+            let pool = pool.connect_with(options).await.map_err(db)?;
+            Ok(Backend::Sqlite(pool))
+        }
+        "postgres" | "postgresql" => {
+            let options = PgConnectOptions::from_str(url).map_err(|e| {
+                StoreError::Unexpected(format!("invalid PostgreSQL database URL: {}", redact(&e)))
+            })?;
+            let pool = PgPoolOptions::new()
+                .max_connections(settings.max_connections.unwrap_or(8).max(1))
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await
+                .map_err(db)?;
+            Ok(Backend::Postgres(pool))
+        }
+        _ => Err(StoreError::Unexpected(format!(
+            "unsupported database URL scheme {scheme:?}: use sqlite://<path> or postgres://<host>/<database>"
+        ))),
+    }
+}
+
+/// The kind of a URL-parse error, without echoing the URL (it may hold a password).
+fn redact(e: &sqlx::Error) -> &'static str {
+    match e {
+        sqlx::Error::Configuration(_) => "the URL could not be parsed",
+        _ => "the URL is not valid",
+    }
+}
+
+/// Maps a sqlx error to a port error: connection problems and lock contention are
+/// `Unavailable` (a retry may succeed), everything else `Unexpected`. Unique and foreign-key
+/// violations are mapped by the callers that expect them (see [`violation`]).
+pub(crate) fn db(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
+        sqlx::Error::Database(d) if is_transient(d.code().as_deref()) => {
+            StoreError::Unavailable(d.message().to_owned())
+        }
+        sqlx::Error::Database(d) => StoreError::Unexpected(format!(
+            "database error {}: {}",
+            d.code().unwrap_or_default(),
+            d.message()
+        )),
+        _ => StoreError::Unexpected(e.to_string()),
+    }
+}
+
+/// SQLite busy/locked (primary codes 5 and 6, any extended code); PostgreSQL connection
+/// exceptions (class 08), serialization failures, deadlocks, shutdowns and too many connections.
+fn is_transient(code: Option<&str>) -> bool {
+    let Some(code) = code else { return false };
+    if let Ok(n) = code.parse::<i32>() {
+        return matches!(n & 0xff, 5 | 6);
+    }
+    code.starts_with("08")
+        || matches!(
+            code,
+            "40001" | "40P01" | "53300" | "57P01" | "57P02" | "57P03"
+        )
+}
+
+/// A constraint violation the caller can turn into an expected error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Violation {
+    Unique,
+    ForeignKey,
+}
+
+/// Which constraint a database error violated, if any.
+pub(crate) fn violation(e: &sqlx::Error) -> Option<Violation> {
+    match e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => Some(Violation::Unique),
+        sqlx::Error::Database(d) if d.is_foreign_key_violation() => Some(Violation::ForeignKey),
+        _ => None,
+    }
+}
+
+/// Converts a count or offset to the `i64` SQL takes (saturating).
+pub(crate) fn to_sql_int(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// Converts a count SQL returned to `u64` (negative counts cannot happen; they become 0).
+pub(crate) fn from_sql_count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}

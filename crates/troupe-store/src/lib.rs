@@ -1,0 +1,143 @@
+//! Troupe's storage adapter: the repositories of every storage port (personalities,
+//! conversations, auth, preferences, processed messages, runtime flags) on SQLite (the
+//! embedded default: one file, WAL, foreign keys) and PostgreSQL (for larger or multi-process
+//! deployments), chosen by the database URL; the migrations of both; tokens encrypted at rest;
+//! verified backups, restore, the integrity check, and the import of the original bot's JSON
+//! files.
+//!
+//! This is the only crate that sees sqlx. It knows the domain and the ports and nothing of
+//! Discord, the AI provider or HTTP. sqlx errors are mapped to [`StoreError`] in private
+//! functions; a token never appears in a log line or an error.
+
+mod backend;
+mod crypto;
+mod migrations;
+mod repo;
+mod rows;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+pub use backend::{BackendKind, Durability};
+pub use crypto::{TokenKey, TokenKeyError};
+pub use troupe_ports::StoreError;
+
+use backend::{Backend, ConnectSettings};
+use crypto::TokenCipher;
+
+/// How to open a store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// The key that encrypts tokens (`TROUPE_TOKEN_KEY`). Without it tokens can be neither
+    /// stored nor read; everything else works.
+    pub token_key: Option<TokenKey>,
+    /// Earlier keys, still accepted for decryption during a key rotation.
+    pub previous_token_keys: Vec<TokenKey>,
+    /// Pool size; defaults to 4 for SQLite and 8 for PostgreSQL.
+    pub max_connections: Option<u32>,
+    /// SQLite `synchronous` setting (PostgreSQL always commits durably).
+    pub durability: Durability,
+    /// How long a SQLite writer waits for the write lock before `Unavailable`.
+    pub busy_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            token_key: None,
+            previous_token_keys: Vec::new(),
+            max_connections: None,
+            durability: Durability::Full,
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A SQLite or PostgreSQL store implementing every storage port. Cheap to clone (one shared
+/// pool); use it as `Arc<dyn Port>` for each port.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    backend: Backend,
+    cipher: TokenCipher,
+    claims: AtomicU64,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.kind())
+            .field("token_key_id", &self.inner.cipher.current_key_id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Connects to the database the URL names: `sqlite://path/to/troupe.db` (the file is
+    /// created when missing; `sqlite::memory:` for a throw-away store) or
+    /// `postgres://user@host/database`. Does not migrate: call [`Self::migrate`] (or use
+    /// [`Self::open`]). An unreachable server is `Unavailable`; a malformed or unsupported URL
+    /// is `Unexpected` (the URL itself is never echoed: it may hold a password).
+    pub async fn connect(url: &str, options: StoreOptions) -> Result<Self, StoreError> {
+        let backend = backend::connect(
+            url,
+            ConnectSettings {
+                max_connections: options.max_connections,
+                durability: options.durability,
+                busy_timeout: options.busy_timeout,
+            },
+        )
+        .await?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                backend,
+                cipher: TokenCipher::new(options.token_key, options.previous_token_keys),
+                claims: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// [`Self::connect`] then [`Self::migrate`].
+    pub async fn open(url: &str, options: StoreOptions) -> Result<Self, StoreError> {
+        let store = Self::connect(url, options).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies the embedded migrations of this backend that are not applied yet.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        migrations::run(&self.inner.backend).await
+    }
+
+    /// The newest migration applied to the database (0 when none).
+    pub async fn schema_version(&self) -> Result<i64, StoreError> {
+        migrations::applied_version(&self.inner.backend).await
+    }
+
+    /// The newest migration this build knows.
+    pub fn latest_schema_version() -> i64 {
+        migrations::LATEST
+    }
+
+    /// Which database this store uses.
+    pub fn kind(&self) -> BackendKind {
+        self.inner.backend.kind()
+    }
+
+    /// Closes the pool, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        self.inner.backend.close().await;
+    }
+
+    pub(crate) fn backend(&self) -> &Backend {
+        &self.inner.backend
+    }
+
+    pub(crate) fn cipher(&self) -> &TokenCipher {
+        &self.inner.cipher
+    }
+}

@@ -1,0 +1,109 @@
+//! Runtime flag values with their audit log.
+
+use async_trait::async_trait;
+use troupe_ports::{FlagAuditEntry, FlagChange, FlagStore, StoreError, StoredFlag};
+
+use crate::Store;
+use crate::backend::{WritePool as _, db, from_sql_count, on_pool, to_sql_int};
+use crate::rows;
+
+#[async_trait]
+impl FlagStore for Store {
+    async fn values(&self) -> Result<Vec<StoredFlag>, StoreError> {
+        let found: Vec<(String, bool, String, i64)> = on_pool!(self.backend(), |pool| {
+            sqlx::query_as("SELECT name, value, updated_by, updated_at FROM flags ORDER BY name")
+                .fetch_all(pool)
+                .await
+        })
+        .map_err(db)?;
+        Ok(found
+            .into_iter()
+            .map(|(name, value, updated_by, at)| StoredFlag {
+                name,
+                value,
+                updated_by,
+                updated_at: rows::ts(at),
+            })
+            .collect())
+    }
+
+    async fn apply(&self, change: &FlagChange) -> Result<Option<bool>, StoreError> {
+        on_pool!(self.backend(), |pool| {
+            let mut tx = pool.begin_write().await?;
+            let old: Option<bool> = sqlx::query_scalar("SELECT value FROM flags WHERE name = $1")
+                .bind(change.name.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+            match change.value {
+                Some(value) => sqlx::query(
+                    "INSERT INTO flags (name, value, updated_by, updated_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (name) DO UPDATE SET value = excluded.value, \
+                     updated_by = excluded.updated_by, updated_at = excluded.updated_at",
+                )
+                .bind(change.name.as_str())
+                .bind(value)
+                .bind(change.actor.as_str())
+                .bind(change.at.as_millis())
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?,
+                None => sqlx::query("DELETE FROM flags WHERE name = $1")
+                    .bind(change.name.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?,
+            };
+            sqlx::query(
+                "INSERT INTO flag_audit (name, old_value, new_value, actor, reason, at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(change.name.as_str())
+            .bind(old)
+            .bind(change.value)
+            .bind(change.actor.as_str())
+            .bind(change.reason.as_str())
+            .bind(change.at.as_millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            tx.commit().await.map_err(db)?;
+            Ok(old)
+        })
+    }
+
+    async fn audit(&self, limit: u64) -> Result<Vec<FlagAuditEntry>, StoreError> {
+        let found: Vec<(String, Option<bool>, Option<bool>, String, String, i64)> =
+            on_pool!(self.backend(), |pool| {
+                sqlx::query_as(
+                    "SELECT name, old_value, new_value, actor, reason, at FROM flag_audit \
+                     ORDER BY id DESC LIMIT $1",
+                )
+                .bind(to_sql_int(limit))
+                .fetch_all(pool)
+                .await
+            })
+            .map_err(db)?;
+        Ok(found
+            .into_iter()
+            .map(|(name, old, new, actor, reason, at)| FlagAuditEntry {
+                name,
+                old,
+                new,
+                actor,
+                reason,
+                at: rows::ts(at),
+            })
+            .collect())
+    }
+
+    async fn version(&self) -> Result<u64, StoreError> {
+        let v: i64 = on_pool!(self.backend(), |pool| {
+            sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM flag_audit")
+                .fetch_one(pool)
+                .await
+        })
+        .map_err(db)?;
+        Ok(from_sql_count(v))
+    }
+}

@@ -1,0 +1,8 @@
+//! The port implementations of [`Store`](crate::Store), one module per port family.
+
+mod auth;
+mod conversation;
+mod flags;
+mod personality;
+mod preferences;
+mod processed;
