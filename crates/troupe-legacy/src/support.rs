@@ -137,10 +137,17 @@ pub(crate) fn bold(name: &str) -> String {
     format!("**{}**", clip(&name.replace('*', "")))
 }
 
-/// A value as a key fact: `` `value` ``. Backticks inside become `'` (a code span cannot hold
-/// them), and long input is clipped.
+/// A value as a key fact: `` `value` ``. Echoed input is made safe: backticks are dropped (a
+/// code span cannot hold them), control characters become spaces, whitespace collapses, and
+/// long input is clipped.
 pub(crate) fn code(value: &str) -> String {
-    format!("`{}`", clip(&value.replace('`', "'")))
+    let cleaned: String = value
+        .chars()
+        .filter(|&c| c != '`')
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let collapsed = cleaned.split_whitespace().collect::<Vec<_>>().join(" ");
+    format!("`{}`", clip(&collapsed))
 }
 
 /// User-provided text outside a key fact: markdown characters escaped so that it can never
@@ -148,7 +155,7 @@ pub(crate) fn code(value: &str) -> String {
 pub(crate) fn plain(text: &str) -> String {
     let mut out = String::new();
     for c in clip(text).chars() {
-        if matches!(c, '\\' | '*' | '_' | '`' | '~' | '|' | '>') {
+        if matches!(c, '\\' | '*' | '_' | '`' | '~' | '|' | '>' | '#') {
             out.push('\\');
         }
         out.push(c);
@@ -177,6 +184,17 @@ pub(crate) fn rest(request: &CommandRequest) -> Option<String> {
         .collect::<Vec<_>>()
         .join(" ");
     (!joined.is_empty()).then_some(joined)
+}
+
+/// Whether the invoker is a bot owner: by the request, or by the configuration.
+pub(crate) fn is_bot_owner(deps: &Deps, request: &CommandRequest) -> bool {
+    request.invoker.is_bot_owner || deps.config.is_bot_owner(request.invoker.id)
+}
+
+/// Whether the invoker is a guild Administrator (never in DMs) or a bot owner.
+pub(crate) fn is_admin_or_bot_owner(deps: &Deps, request: &CommandRequest) -> bool {
+    (!request.location.is_dm() && request.invoker.permissions.administrator)
+        || is_bot_owner(deps, request)
 }
 
 /// Finds a personality by name, alias or display name.
@@ -219,7 +237,8 @@ mod tests {
 
     #[test]
     fn key_fact_helpers_never_let_input_break_out_of_its_span() {
-        assert_eq!(code("a`b"), "`a'b`");
+        assert_eq!(code("a`b``c"), "`abc`");
+        assert_eq!(code("new\nline\u{7}x"), "`new line x`");
         assert_eq!(bold("x**y"), "**xy**");
         assert_eq!(plain("**hi** `x`"), "\\*\\*hi\\*\\* \\`x\\`");
         let long = "é".repeat(4000);

@@ -10,7 +10,7 @@ use troupe_domain::time::humanize;
 use troupe_domain::{DomainEvent, Timestamp};
 use troupe_ports::{AuthProviderError, OutgoingMessage, PlatformError};
 
-use crate::support::{Compose, Res, code, prefix, respond, subcommand};
+use crate::support::{Compose, Res, code, is_admin_or_bot_owner, prefix, respond, subcommand};
 
 /// How many age-restricted channels `verify` lists.
 const LISTED_CHANNELS: usize = 5;
@@ -36,7 +36,7 @@ pub(crate) async fn auth(deps: &Deps, request: &CommandRequest) -> Res {
             "Authentication cannot be run through a proxy system such as PluralKit or Tupperbox. Run it from your own account.",
         ));
     }
-    let may_clean_up = invoker.permissions.administrator || invoker.is_bot_owner;
+    let may_clean_up = is_admin_or_bot_owner(deps, request);
     match sub_key {
         None => {
             let mut names = vec!["start", "code", "status", "revoke"];
@@ -169,12 +169,8 @@ async fn auth_start(deps: &Deps, request: &CommandRequest) -> Res {
 }
 
 async fn auth_code(deps: &Deps, request: &CommandRequest) -> Res {
-    // Everything after `code`, and a `|` tail if a parser split one off, is the pasted code.
-    let mut raw = request.args.words.get(1..).unwrap_or_default().join(" ");
-    if let Some(tail) = &request.args.tail {
-        raw.push('|');
-        raw.push_str(tail);
-    }
+    // Everything after `code` is the pasted code (`|| abc ||` arrives as three words).
+    let raw = request.args.words.get(1..).unwrap_or_default().join(" ");
     let code_text = strip_spoiler(&raw);
     if code_text.is_empty() {
         return Ok(respond(

@@ -2,13 +2,15 @@
 
 use troupe_application::{CommandOutcome, CommandRequest, Deps, OutcomeClass};
 use troupe_domain::personality::{
-    Alias, AvatarUrl, DisplayName, ModelId, Personality, PersonalityName, Profile, Prompt,
+    Alias, AvatarUrl, DisplayName, ModelId, NameError, Personality, PersonalityName, Profile,
+    Prompt,
 };
 use troupe_domain::{DomainEvent, Duration};
 use troupe_ports::StoreError;
 
 use crate::support::{
-    Compose, Failure, Res, alias_list, bold, code, find, plain, prefix, respond, rest, word,
+    Compose, Failure, Res, alias_list, bold, code, find, is_bot_owner, plain, prefix, respond,
+    rest, word,
 };
 
 /// Personalities per `list` page.
@@ -54,8 +56,16 @@ fn alias_taken(alias: &Alias, holder: &PersonalityName) -> CommandOutcome {
     )
 }
 
-fn may_manage(request: &CommandRequest, personality: &Personality) -> bool {
-    request.invoker.is_bot_owner || personality.owner() == request.invoker.id
+fn may_manage(deps: &Deps, request: &CommandRequest, personality: &Personality) -> bool {
+    is_bot_owner(deps, request) || personality.owner() == request.invoker.id
+}
+
+/// A value refused by its parser: the parse error text is the key fact.
+fn refused(title: &str, error: &NameError) -> CommandOutcome {
+    invalid(
+        title,
+        format!("Not accepted: {}.", code(&error.to_string())),
+    )
 }
 
 /// The words from `from` on, joined by single spaces; `None` when nothing is there.
@@ -98,7 +108,7 @@ async fn alias_holder(deps: &Deps, alias: &Alias) -> Result<Option<PersonalityNa
 }
 
 pub(crate) async fn add(deps: &Deps, request: &CommandRequest) -> Res {
-    let Some(raw_name) = word(request, 0).filter(|w| !w.trim().is_empty()) else {
+    let Some(raw_name) = word(request, 0) else {
         return Ok(invalid(
             "Name missing",
             format!(
@@ -109,12 +119,12 @@ pub(crate) async fn add(deps: &Deps, request: &CommandRequest) -> Res {
     };
     let name = match PersonalityName::parse(raw_name) {
         Ok(name) => name,
-        Err(e) => return Ok(invalid("Invalid name", plain(&e.to_string()))),
+        Err(e) => return Ok(refused("Invalid name", &e)),
     };
     let requested_alias = match words_from(request, 1).map(|raw| Alias::parse(&raw)) {
         None => None,
         Some(Ok(alias)) => Some(alias),
-        Some(Err(e)) => return Ok(invalid("Invalid alias", plain(&e.to_string()))),
+        Some(Err(e)) => return Ok(refused("Invalid alias", &e)),
     };
     let prompt = match request
         .args
@@ -126,17 +136,17 @@ pub(crate) async fn add(deps: &Deps, request: &CommandRequest) -> Res {
     {
         None => None,
         Some(Ok(prompt)) => Some(prompt),
-        Some(Err(e)) => return Ok(invalid("Invalid prompt", plain(&e.to_string()))),
+        Some(Err(e)) => return Ok(refused("Invalid prompt", &e)),
     };
     let avatar = match option(request, "avatar").map(AvatarUrl::parse) {
         None => None,
         Some(Ok(url)) => Some(url),
-        Some(Err(e)) => return Ok(invalid("Invalid avatar", plain(&e.to_string()))),
+        Some(Err(e)) => return Ok(refused("Invalid avatar", &e)),
     };
     let model = match option(request, "model").map(ModelId::parse) {
         None => None,
         Some(Ok(model)) => Some(model),
-        Some(Err(e)) => return Ok(invalid("Invalid model", plain(&e.to_string()))),
+        Some(Err(e)) => return Ok(refused("Invalid model", &e)),
     };
     if requested_alias
         .as_ref()
@@ -271,7 +281,7 @@ pub(crate) async fn add(deps: &Deps, request: &CommandRequest) -> Res {
         "Your new personality is ready.",
     )
     .field("Name", name.as_str())
-    .field("Display name", created.display_name().as_str())
+    .field("Display name", plain(created.display_name().as_str()))
     .field("Aliases", alias_list(&created))
     .field("Owner", format!("<@{owner}>"))
     .field(
@@ -301,7 +311,7 @@ pub(crate) async fn remove(deps: &Deps, request: &CommandRequest) -> Res {
     let Some(personality) = find(deps, &query).await? else {
         return Ok(not_found(&query));
     };
-    if !may_manage(request, &personality) {
+    if !may_manage(deps, request, &personality) {
         return Ok(not_owner(personality.name()));
     }
     let name = personality.name().clone();
@@ -352,7 +362,7 @@ pub(crate) async fn info(deps: &Deps, request: &CommandRequest) -> Res {
         "Details of this personality.",
     )
     .field("Name", personality.name().as_str())
-    .field("Display name", personality.display_name().as_str())
+    .field("Display name", plain(personality.display_name().as_str()))
     .field("Aliases", alias_list(&personality))
     .field("Owner", format!("<@{}>", personality.owner()))
     .field("Model", model)
@@ -382,7 +392,7 @@ pub(crate) async fn alias(deps: &Deps, request: &CommandRequest) -> Res {
     let Some(target) = find(deps, &target_query).await? else {
         return Ok(not_found(&target_query));
     };
-    if !may_manage(request, &target) {
+    if !may_manage(deps, request, &target) {
         return Ok(not_owner(target.name()));
     }
     if let Ok(as_name) = PersonalityName::parse(alias.as_str())
@@ -413,7 +423,7 @@ pub(crate) async fn alias(deps: &Deps, request: &CommandRequest) -> Res {
         && holder_name != target_name
         && let Some(holder) = deps.personalities.get(&holder_name).await?
     {
-        if !may_manage(request, &holder) {
+        if !may_manage(deps, request, &holder) {
             return Ok(alias_taken(&alias, &holder_name));
         }
         match deps.personalities.move_alias(&alias, &target_name).await {
@@ -472,12 +482,29 @@ pub(crate) async fn alias(deps: &Deps, request: &CommandRequest) -> Res {
     }))
 }
 
+/// A page number: ASCII digits with an optional sign. Negative numbers count as page 0 and
+/// huge ones as the largest page, so both are reported as out of range, not as "not a number".
+fn page_number(raw: &str) -> Option<u64> {
+    let raw = raw.trim();
+    let (negative, digits) = match raw.strip_prefix('-') {
+        Some(digits) => (true, digits),
+        None => (false, raw.strip_prefix('+').unwrap_or(raw)),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if negative {
+        return Some(0);
+    }
+    Some(digits.parse().unwrap_or(u64::MAX))
+}
+
 pub(crate) async fn list(deps: &Deps, request: &CommandRequest) -> Res {
-    let page = match word(request, 0).map(str::trim) {
-        None | Some("") => 1,
-        Some(raw) => match raw.parse::<u64>() {
-            Ok(page) => page,
-            Err(_) => {
+    let page = match word(request, 0) {
+        None => 1,
+        Some(raw) => match page_number(raw) {
+            Some(page) => page,
+            None => {
                 return Ok(invalid(
                     "Not a page number",
                     "The page must be a whole number, like list 2.",
@@ -534,4 +561,30 @@ pub(crate) async fn list(deps: &Deps, request: &CommandRequest) -> Res {
     }
     text.push_str(&code(&format!("page {page} of {pages}")));
     Ok(respond(OutcomeClass::Success, "Your personalities", text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::page_number;
+
+    #[test]
+    fn page_numbers_are_whole_numbers_and_out_of_range_ones_stay_numbers() {
+        let cases = [
+            ("1", Some(1)),
+            (" 2 ", Some(2)),
+            ("+3", Some(3)),
+            ("0", Some(0)),
+            ("-1", Some(0)),
+            ("99999999999999999999999", Some(u64::MAX)),
+            ("", None),
+            ("-", None),
+            ("two", None),
+            ("1.5", None),
+            ("１", None),
+            ("1\u{200b}", None),
+        ];
+        for (raw, page) in cases {
+            assert_eq!(page_number(raw), page, "{raw:?}");
+        }
+    }
 }

@@ -7,7 +7,10 @@ use troupe_domain::time::humanize;
 use troupe_domain::{DomainEvent, Duration, MessageId};
 use troupe_ports::{DmMessageKind, PlatformStatus};
 
-use crate::support::{Compose, Res, bold, code, on_off, respond, subcommand, word, yes_no};
+use crate::support::{
+    Compose, Res, bold, code, is_admin_or_bot_owner, is_bot_owner, on_off, respond, subcommand,
+    word, yes_no,
+};
 use troupe_application::Deps;
 
 /// How long the `purgbot` report stays before it removes itself.
@@ -73,8 +76,8 @@ pub(crate) async fn status(deps: &Deps, request: &CommandRequest) -> Res {
 
 pub(crate) fn help(deps: &Deps, request: &CommandRequest) -> Res {
     let audience = HelpAudience {
-        is_admin: request.invoker.permissions.administrator,
-        is_bot_owner: request.invoker.is_bot_owner,
+        is_admin: !request.location.is_dm() && request.invoker.permissions.administrator,
+        is_bot_owner: is_bot_owner(deps, request),
     };
     let (class, reply) = help::render(word(request, 0), audience, &deps.config.prefix);
     Ok(CommandOutcome::new(class, reply))
@@ -175,8 +178,7 @@ pub(crate) async fn notifications(deps: &Deps, request: &CommandRequest) -> Res 
 }
 
 pub(crate) async fn debug(deps: &Deps, request: &CommandRequest) -> Res {
-    let invoker = &request.invoker;
-    if !invoker.permissions.administrator && !invoker.is_bot_owner {
+    if !is_admin_or_bot_owner(deps, request) {
         return Ok(respond(
             OutcomeClass::Denied,
             "Not allowed",
@@ -186,7 +188,7 @@ pub(crate) async fn debug(deps: &Deps, request: &CommandRequest) -> Res {
             ),
         ));
     }
-    let user = invoker.id;
+    let user = request.invoker.id;
     let channel = request.location.channel();
     let Some((sub, typed)) = subcommand(request) else {
         let list = [
@@ -382,7 +384,7 @@ pub(crate) async fn purgbot(deps: &Deps, request: &CommandRequest) -> Res {
 }
 
 pub(crate) async fn volumetest(deps: &Deps, request: &CommandRequest) -> Res {
-    if !request.invoker.is_bot_owner {
+    if !is_bot_owner(deps, request) {
         return Ok(respond(
             OutcomeClass::Denied,
             "Not allowed",
@@ -406,7 +408,7 @@ pub(crate) async fn volumetest(deps: &Deps, request: &CommandRequest) -> Res {
 
 /// Bytes in binary units with one decimal: `512 B`, `1.0 KiB`, `3.5 GiB`.
 fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
     if bytes < 1024 {
         return format!("{bytes} B");
     }
@@ -431,7 +433,7 @@ mod tests {
             (1024, "1.0 KiB"),
             (1 << 30, "1.0 GiB"),
             (3 * (1 << 29), "1.5 GiB"),
-            (u64::MAX, "16.0 EiB"),
+            (u64::MAX, "16384.0 PiB"),
         ];
         for (bytes, text) in cases {
             assert_eq!(human_bytes(bytes), text, "{bytes}");
