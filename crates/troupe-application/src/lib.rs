@@ -9,11 +9,17 @@
 
 pub mod catalog;
 pub mod command;
+pub mod compare;
 pub mod context;
+pub mod dispatch;
+pub mod dryrun;
+pub mod flags;
 pub mod guard;
 pub mod handlers;
 pub mod model;
 pub mod parser;
+pub mod router;
+pub mod shadow;
 
 pub use command::{Category, CommandName};
 pub use context::{AppConfig, Deps};

@@ -1,0 +1,196 @@
+//! The front door for commands: parse (or take a slash request), guard against duplicates,
+//! route to a command system, and report what happened.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use troupe_domain::Timestamp;
+
+use crate::command::{Category, CommandName};
+use crate::guard::CommandGuard;
+use crate::model::{
+    CommandOutcome, CommandRequest, Invoker, Location, OutcomeClass, Reply, RequestSource,
+    SystemKind, colour,
+};
+use crate::parser::{Parsed, parse};
+use crate::router::{Route, Router};
+use crate::shadow::ShadowJob;
+
+/// What the dispatcher did with one command, for delivery and metrics.
+#[derive(Debug)]
+pub struct Dispatched {
+    pub outcome: CommandOutcome,
+    /// `None` when no command system ran (unknown command, duplicate).
+    pub command: Option<CommandName>,
+    pub served_by: Option<SystemKind>,
+    pub route: Option<Route>,
+    pub fell_back: bool,
+    /// Run after delivering the outcome (shadow mode).
+    pub shadow: Option<ShadowJob>,
+    pub elapsed: std::time::Duration,
+}
+
+/// One finished command, as reported to an observer (metrics, alerts). No ids, no secrets.
+#[derive(Debug, Clone, Copy)]
+pub struct CommandRecord {
+    pub command: CommandName,
+    pub category: Category,
+    pub system: SystemKind,
+    pub class: OutcomeClass,
+    pub fell_back: bool,
+    pub elapsed: std::time::Duration,
+}
+
+/// Receives a record of every command a system ran.
+pub type CommandObserver = Arc<dyn Fn(&CommandRecord) + Send + Sync>;
+
+/// Parser + guard + router.
+pub struct Dispatcher {
+    prefix: String,
+    guard: CommandGuard,
+    router: Arc<Router>,
+    observer: Option<CommandObserver>,
+}
+
+impl std::fmt::Debug for Dispatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dispatcher")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Dispatcher {
+    pub fn new(
+        prefix: impl Into<String>,
+        guard: CommandGuard,
+        router: Arc<Router>,
+        observer: Option<CommandObserver>,
+    ) -> Self {
+        Self {
+            prefix: prefix.into(),
+            guard,
+            router,
+            observer,
+        }
+    }
+
+    pub fn router(&self) -> &Arc<Router> {
+        &self.router
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Handles a message's text. `None` when it is not a command (the message flow takes it).
+    pub async fn dispatch_text(
+        &self,
+        content: &str,
+        invoker: Invoker,
+        location: Location,
+        source: RequestSource,
+        received_at: Timestamp,
+    ) -> Option<Dispatched> {
+        let started = Instant::now();
+        match parse(content, &self.prefix) {
+            Parsed::NotACommand => None,
+            Parsed::Unknown { name } => Some(Self::rejected(
+                started,
+                format!(
+                    "Unknown command `{}`. Try `{} help` for the list of commands.",
+                    sanitize(&name),
+                    self.prefix
+                ),
+            )),
+            Parsed::Invalid { reason } => Some(Self::rejected(
+                started,
+                format!("{reason} Try `{} help`.", self.prefix),
+            )),
+            Parsed::Command {
+                command,
+                invoked_as,
+                args,
+            } => {
+                let request = CommandRequest {
+                    invoker,
+                    location,
+                    source,
+                    command,
+                    invoked_as,
+                    args,
+                    received_at,
+                };
+                Some(self.dispatch(&request).await)
+            }
+        }
+    }
+
+    /// Handles a parsed request (prefix or slash): guard, route, observe.
+    pub async fn dispatch(&self, request: &CommandRequest) -> Dispatched {
+        let started = Instant::now();
+        let ticket = match self.guard.admit(request).await {
+            crate::guard::Admission::Proceed(ticket) => ticket,
+            other => {
+                let outcome = other.outcome().unwrap_or_else(CommandOutcome::ignored);
+                return Dispatched {
+                    outcome,
+                    command: Some(request.command),
+                    served_by: None,
+                    route: None,
+                    fell_back: false,
+                    shadow: None,
+                    elapsed: started.elapsed(),
+                };
+            }
+        };
+        let routed = self.router.execute(request).await;
+        self.guard.complete(ticket);
+        let elapsed = started.elapsed();
+        if let Some(observer) = &self.observer {
+            observer(&CommandRecord {
+                command: request.command,
+                category: request.command.category(),
+                system: routed.served_by,
+                class: routed.outcome.class,
+                fell_back: routed.fell_back,
+                elapsed,
+            });
+        }
+        Dispatched {
+            outcome: routed.outcome,
+            command: Some(request.command),
+            served_by: Some(routed.served_by),
+            route: Some(routed.route),
+            fell_back: routed.fell_back,
+            shadow: routed.shadow,
+            elapsed,
+        }
+    }
+
+    fn rejected(started: Instant, text: String) -> Dispatched {
+        let reply = Reply {
+            title: Some("Unknown command".into()),
+            text,
+            colour: colour::ERROR,
+            ..Reply::default()
+        };
+        Dispatched {
+            outcome: CommandOutcome::new(OutcomeClass::InvalidInput, reply),
+            command: None,
+            served_by: None,
+            route: None,
+            fell_back: false,
+            shadow: None,
+            elapsed: started.elapsed(),
+        }
+    }
+}
+
+/// Strips markdown and mention characters from echoed user text.
+fn sanitize(raw: &str) -> String {
+    raw.chars()
+        .filter(|c| !matches!(c, '`' | '*' | '_' | '~' | '|' | '@' | '<' | '>'))
+        .take(50)
+        .collect()
+}
