@@ -67,13 +67,16 @@ fn deployment_with_the_new_system_disabled_routes_everything_to_legacy() {
     );
 }
 
+/// The flags a stage adds, and the commands it then serves with the new system.
+type Stage = (&'static [(&'static str, &'static str)], Vec<&'static str>);
+
 #[test]
 fn each_runbook_stage_moves_exactly_its_category() {
     let base = [
         ("FEATURE_FLAG_DDD_COMMANDS_ENABLED", "true"),
         ("FEATURE_FLAG_DDD_COMMANDS_INTEGRATION", "true"),
     ];
-    let stages: [(&[(&str, &str)], Vec<&str>); 4] = [
+    let stages: [Stage; 4] = [
         (
             &[("FEATURE_FLAG_DDD_COMMANDS_UTILITY", "true")],
             union(&[UTILITY]),
