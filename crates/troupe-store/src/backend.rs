@@ -177,7 +177,7 @@ pub(crate) async fn connect(url: &str, settings: ConnectSettings) -> Result<Back
             })?;
             let pool = PgPoolOptions::new()
                 .max_connections(settings.max_connections.unwrap_or(8).max(1))
-                .acquire_timeout(Duration::from_secs(10))
+                .acquire_timeout(settings.busy_timeout)
                 .connect_with(options)
                 .await
                 .map_err(db)?;

@@ -38,7 +38,8 @@ pub struct StoreOptions {
     pub max_connections: Option<u32>,
     /// SQLite `synchronous` setting (PostgreSQL always commits durably).
     pub durability: Durability,
-    /// How long a SQLite writer waits for the write lock before `Unavailable`.
+    /// How long a SQLite writer waits for the write lock, and how long a caller waits for a
+    /// PostgreSQL connection (also when connecting), before `Unavailable`.
     pub busy_timeout: Duration,
 }
 

@@ -172,3 +172,49 @@ impl AuthRepository for Store {
         }))
     }
 }
+
+impl Store {
+    /// Re-encrypts every stored token that is not sealed with the current key (the last step
+    /// of a key rotation, see `docs/adr/0010-store-token-encryption.md`). Runs in one
+    /// transaction; returns how many tokens were rewritten. Fails, changing nothing, when a
+    /// token cannot be decrypted with the configured keys.
+    pub async fn reencrypt_tokens(&self) -> Result<u64, StoreError> {
+        let Some(current) = self.cipher().current_key_id() else {
+            return Err(StoreError::Unexpected(
+                "no token key configured: set TROUPE_TOKEN_KEY before re-encrypting tokens".into(),
+            ));
+        };
+        on_pool!(self.backend(), |pool| {
+            let mut tx = pool.begin_write().await?;
+            let all: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+                "SELECT user_id, token_ciphertext FROM auth_tokens ORDER BY user_id",
+            )
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
+            let mut rewritten = 0;
+            for (raw_user, sealed) in all {
+                if crate::crypto::TokenCipher::key_id_of(&sealed) == Some(current)
+                    && self
+                        .cipher()
+                        .decrypt(rows::user_id(raw_user)?, &sealed)
+                        .is_ok()
+                {
+                    continue;
+                }
+                let user = rows::user_id(raw_user)?;
+                let token = self.cipher().decrypt(user, &sealed)?;
+                let resealed = self.cipher().encrypt(user, &token)?;
+                sqlx::query("UPDATE auth_tokens SET token_ciphertext = $2 WHERE user_id = $1")
+                    .bind(raw_user)
+                    .bind(resealed.as_slice())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                rewritten += 1;
+            }
+            tx.commit().await.map_err(db)?;
+            Ok(rewritten)
+        })
+    }
+}
