@@ -1,0 +1,24 @@
+//! Dev-only test support for Troupe: in-memory fakes of every driven port (the storage ports in
+//! one [`InMemoryStore`], plus [`FakeClock`], [`FakePlatform`], [`FakeVolume`],
+//! [`FakeProfileSource`] and [`FakeAuthProvider`]) with controls to inspect what was done and to
+//! inject failures, and the port [`contract`] suites that every storage adapter must pass.
+//!
+//! This crate knows the domain and the port traits only. It must not know the application
+//! (depending on it would make a dev-dependency cycle), nor any adapter technology (sqlx,
+//! twilight, axum, reqwest): the contract suites talk to stores through the port traits alone,
+//! so they run unchanged against the in-memory, SQLite and PostgreSQL stores.
+
+mod clock;
+pub mod contract;
+mod platform;
+mod providers;
+mod store;
+mod stores;
+mod volume;
+
+pub use clock::FakeClock;
+pub use platform::FakePlatform;
+pub use providers::{FakeAuthProvider, FakeProfileSource, IntoAccessToken};
+pub use store::InMemoryStore;
+pub use stores::Stores;
+pub use volume::FakeVolume;
