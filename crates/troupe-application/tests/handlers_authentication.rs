@@ -22,7 +22,7 @@ async fn auth_relayed_by_a_proxy_system_is_refused() {
     let world = World::new().with_auth_provider();
     for words in [&["start"][..], &["status"], &[]] {
         let outcome = world.run(req(C::Auth, words).via_proxy().in_dm()).await;
-        assert_refused(&outcome, OutcomeClass::Denied);
+        assert_no_state_change(&outcome, OutcomeClass::Denied);
     }
     assert!(
         world
@@ -38,7 +38,7 @@ async fn auth_relayed_by_a_proxy_system_is_refused() {
 async fn auth_without_subcommand_lists_them_with_cleanup_only_for_admins() {
     let world = World::new().with_auth_provider();
     let member = world.run(req(C::Auth, &[])).await;
-    assert_refused(&member, OutcomeClass::Info);
+    assert_no_state_change(&member, OutcomeClass::Info);
     assert_eq!(
         spans(&member),
         ["`start`", "`code`", "`status`", "`revoke`"]
@@ -59,7 +59,7 @@ async fn auth_without_subcommand_lists_them_with_cleanup_only_for_admins() {
 async fn auth_with_an_unknown_subcommand_echoes_it() {
     let world = World::new().with_auth_provider();
     let outcome = world.run(req(C::Auth, &["login"])).await;
-    assert_refused(&outcome, OutcomeClass::InvalidInput);
+    assert_no_state_change(&outcome, OutcomeClass::InvalidInput);
     assert_eq!(spans(&outcome), ["`login`"]);
 }
 
@@ -67,7 +67,7 @@ async fn auth_with_an_unknown_subcommand_echoes_it() {
 async fn auth_start_without_a_provider_explains_that_none_is_needed() {
     let world = World::new();
     let outcome = world.run(req(C::Auth, &["start"]).in_dm()).await;
-    assert_refused(&outcome, OutcomeClass::Info);
+    assert_no_state_change(&outcome, OutcomeClass::Info);
 }
 
 #[tokio::test]
@@ -148,7 +148,7 @@ async fn auth_code_in_a_guild_is_refused_deleted_and_never_used() {
     let outcome = NewSystem::new(deps)
         .execute(&req(C::Auth, &["code", "secret-code"]).into())
         .await;
-    assert_refused(&outcome, OutcomeClass::Denied);
+    assert_no_state_change(&outcome, OutcomeClass::Denied);
     assert_eq!(outcome.follow_ups, [FollowUp::DeleteInvokingMessage]);
     assert!(!outcome.reply.as_ref().unwrap().text.contains("secret-code"));
     assert!(world.store.token(user(OWNER)).await.unwrap().is_none());
@@ -158,7 +158,7 @@ async fn auth_code_in_a_guild_is_refused_deleted_and_never_used() {
 async fn auth_code_in_a_guild_is_deleted_even_when_relayed_by_a_proxy() {
     let world = World::new().with_auth_provider();
     let outcome = world.run(req(C::Auth, &["code", "abc"]).via_proxy()).await;
-    assert_refused(&outcome, OutcomeClass::Denied);
+    assert_no_state_change(&outcome, OutcomeClass::Denied);
     assert_eq!(outcome.follow_ups, [FollowUp::DeleteInvokingMessage]);
 }
 
@@ -167,7 +167,7 @@ async fn auth_code_without_a_code_asks_for_one() {
     let world = World::new().with_auth_provider();
     for words in [&["code"][..], &["code", "||||"], &["code", "||", "||"]] {
         let outcome = world.run(req(C::Auth, words).in_dm()).await;
-        assert_refused(&outcome, OutcomeClass::InvalidInput);
+        assert_no_state_change(&outcome, OutcomeClass::InvalidInput);
     }
 }
 
@@ -175,14 +175,14 @@ async fn auth_code_without_a_code_asks_for_one() {
 async fn auth_code_without_a_provider_explains_that_none_is_needed() {
     let world = World::new();
     let outcome = world.run(req(C::Auth, &["code", "abc"]).in_dm()).await;
-    assert_refused(&outcome, OutcomeClass::Info);
+    assert_no_state_change(&outcome, OutcomeClass::Info);
 }
 
 #[tokio::test]
 async fn auth_code_refused_by_the_provider_is_an_invalid_or_expired_code() {
     let world = World::new().with_auth_provider();
     let outcome = world.run(req(C::Auth, &["code", "wrong"]).in_dm()).await;
-    assert_refused(&outcome, OutcomeClass::InvalidInput);
+    assert_no_state_change(&outcome, OutcomeClass::InvalidInput);
     assert!(is_ephemeral(&outcome));
     assert!(world.store.token(user(OWNER)).await.unwrap().is_none());
 }
@@ -255,7 +255,7 @@ async fn store_token(world: &World, created_days_ago: u64, ttl_days: u64) {
 async fn auth_status_without_a_token_says_not_authenticated() {
     let world = World::new().with_auth_provider();
     let outcome = world.run(req(C::Auth, &["status"])).await;
-    assert_refused(&outcome, OutcomeClass::Success);
+    assert_no_state_change(&outcome, OutcomeClass::Success);
     assert!(is_ephemeral(&outcome));
     assert_eq!(fields(&outcome), [("Authenticated".into(), "no".into())]);
 }
@@ -327,7 +327,7 @@ async fn auth_cleanup_is_refused_to_members_without_administrator() {
         req(C::Auth, &["cleanup"]).in_dm().admin(),
     ] {
         let outcome = world.run(request).await;
-        assert_refused(&outcome, OutcomeClass::Denied);
+        assert_no_state_change(&outcome, OutcomeClass::Denied);
         assert_eq!(spans(&outcome), ["`Administrator`"]);
     }
     assert_eq!(world.store.count_tokens().await.unwrap(), 1);
@@ -360,7 +360,7 @@ async fn auth_cleanup_deletes_expired_tokens_for_admins_and_bot_owners() {
 async fn verify_in_a_dm_explains_where_to_run_it() {
     let world = World::new();
     let outcome = world.run(req(C::Verify, &[]).in_dm()).await;
-    assert_refused(&outcome, OutcomeClass::Denied);
+    assert_no_state_change(&outcome, OutcomeClass::Denied);
     assert!(is_ephemeral(&outcome));
     assert!(
         world
@@ -384,7 +384,7 @@ async fn verify_when_already_verified_says_so() {
         .await
         .unwrap();
     let outcome = world.run(req(C::Verify, &[]).in_sfw_channel()).await;
-    assert_refused(&outcome, OutcomeClass::Info);
+    assert_no_state_change(&outcome, OutcomeClass::Info);
     assert!(is_ephemeral(&outcome));
 }
 
@@ -442,7 +442,7 @@ async fn verify_elsewhere_succeeds_when_the_caller_sees_age_restricted_channels_
 async fn verify_without_any_age_restricted_channel_explains_how_to_verify() {
     let world = World::new();
     let outcome = world.run(req(C::Verify, &[]).in_sfw_channel()).await;
-    assert_refused(&outcome, OutcomeClass::Denied);
+    assert_no_state_change(&outcome, OutcomeClass::Denied);
     assert!(is_ephemeral(&outcome));
     assert!(
         world

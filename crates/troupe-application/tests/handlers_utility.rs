@@ -160,11 +160,11 @@ async fn help_for_a_command_or_alias_shows_its_usage() {
 async fn help_for_an_unknown_or_restricted_command_says_so() {
     let world = World::new();
     let unknown = world.run(req(C::Help, &["frobnicate"])).await;
-    assert_refused(&unknown, OutcomeClass::NotFound);
+    assert_no_state_change(&unknown, OutcomeClass::NotFound);
     assert!(spans(&unknown).contains(&"`frobnicate`".to_owned()));
 
     let restricted = world.run(req(C::Help, &["debug"])).await;
-    assert_refused(&restricted, OutcomeClass::Denied);
+    assert_no_state_change(&restricted, OutcomeClass::Denied);
     assert!(spans(&restricted).contains(&"`debug`".to_owned()));
     let allowed = world.run(req(C::Help, &["debug"]).admin()).await;
     assert_eq!(allowed.class, OutcomeClass::Success);
@@ -279,7 +279,7 @@ async fn notifications_level_missing_or_invalid_lists_the_valid_levels() {
     let world = World::new();
     for words in [&["level"][..], &["level", "huge"], &["level", "none"]] {
         let outcome = world.run(req(C::Notifications, words)).await;
-        assert_refused(&outcome, OutcomeClass::InvalidInput);
+        assert_no_state_change(&outcome, OutcomeClass::InvalidInput);
         assert_eq!(
             spans(&outcome),
             ["`major`", "`minor`", "`patch`"],
@@ -300,7 +300,7 @@ async fn notifications_level_missing_or_invalid_lists_the_valid_levels() {
 async fn notifications_with_another_option_echoes_it_as_invalid() {
     let world = World::new();
     let outcome = world.run(req(C::Notifications, &["sometimes"])).await;
-    assert_refused(&outcome, OutcomeClass::InvalidInput);
+    assert_no_state_change(&outcome, OutcomeClass::InvalidInput);
     assert_eq!(spans(&outcome), ["`sometimes`"]);
 }
 
@@ -314,7 +314,7 @@ async fn debug_is_refused_to_members_without_administrator_and_in_dms() {
         req(C::Debug, &["stats"]).in_dm().admin(),
     ] {
         let outcome = world.run(request).await;
-        assert_refused(&outcome, OutcomeClass::Denied);
+        assert_no_state_change(&outcome, OutcomeClass::Denied);
         assert_eq!(spans(&outcome), ["`Administrator`"]);
     }
 }
@@ -323,7 +323,7 @@ async fn debug_is_refused_to_members_without_administrator_and_in_dms() {
 async fn debug_without_subcommand_lists_the_six_subcommands() {
     let world = World::new();
     let outcome = world.run(req(C::Debug, &[]).admin()).await;
-    assert_refused(&outcome, OutcomeClass::Info);
+    assert_no_state_change(&outcome, OutcomeClass::Info);
     assert_eq!(
         spans(&outcome),
         [
@@ -359,7 +359,7 @@ async fn debug_clearwebhooks_drops_the_cache_and_reports_the_count() {
 async fn debug_unverify_removes_the_callers_verification_or_says_there_was_none() {
     let world = World::new();
     let none = world.run(req(C::Debug, &["unverify"]).admin()).await;
-    assert_refused(&none, OutcomeClass::Info);
+    assert_no_state_change(&none, OutcomeClass::Info);
     assert!(spans(&none).is_empty());
 
     world
@@ -394,7 +394,7 @@ async fn debug_clearconversation_clears_the_callers_conversation_in_this_channel
     let none = world
         .run(req(C::Debug, &["clearconversation"]).admin())
         .await;
-    assert_refused(&none, OutcomeClass::Info);
+    assert_no_state_change(&none, OutcomeClass::Info);
 
     let conversation = Conversation::after_exchange(
         user(OWNER),
@@ -513,7 +513,7 @@ async fn debug_stats_counts_what_the_bot_holds() {
 async fn debug_with_an_unknown_subcommand_echoes_it() {
     let world = World::new();
     let outcome = world.run(req(C::Debug, &["explode"]).admin()).await;
-    assert_refused(&outcome, OutcomeClass::InvalidInput);
+    assert_no_state_change(&outcome, OutcomeClass::InvalidInput);
     assert_eq!(spans(&outcome), ["`explode`"]);
 }
 
@@ -545,7 +545,7 @@ async fn purgbot_is_refused_outside_dms() {
         .platform
         .seed_dm_history(channel(CHANNEL), long_history());
     let outcome = world.run(req(C::Purgbot, &[])).await;
-    assert_refused(&outcome, OutcomeClass::Denied);
+    assert_no_state_change(&outcome, OutcomeClass::Denied);
     assert!(spans(&outcome).is_empty());
     assert!(world.platform.deleted().is_empty());
 }
@@ -557,7 +557,7 @@ async fn purgbot_with_another_argument_names_the_valid_ones() {
         .platform
         .seed_dm_history(channel(DM_CHANNEL), long_history());
     let outcome = world.run(req(C::Purgbot, &["everything"]).in_dm()).await;
-    assert_refused(&outcome, OutcomeClass::InvalidInput);
+    assert_no_state_change(&outcome, OutcomeClass::InvalidInput);
     assert_eq!(spans(&outcome), ["`system`", "`all`"]);
     assert!(world.platform.deleted().is_empty());
 }
@@ -612,7 +612,7 @@ async fn volumetest_is_refused_to_everyone_but_bot_owners() {
         req(C::Volumetest, &[]).in_dm(),
     ] {
         let outcome = world.run(request).await;
-        assert_refused(&outcome, OutcomeClass::Denied);
+        assert_no_state_change(&outcome, OutcomeClass::Denied);
     }
     assert_eq!(world.volume.entries(), 0, "nothing was written");
 }

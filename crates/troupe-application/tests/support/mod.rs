@@ -328,9 +328,9 @@ pub fn is_ephemeral(outcome: &CommandOutcome) -> bool {
     outcome.reply.as_ref().is_some_and(|r| r.ephemeral)
 }
 
-/// Asserts the class and that the outcome made no state change.
+/// Asserts the class and that the outcome reports no state change.
 #[track_caller]
-pub fn assert_refused(outcome: &CommandOutcome, class: OutcomeClass) {
+pub fn assert_no_state_change(outcome: &CommandOutcome, class: OutcomeClass) {
     assert_eq!(outcome.class, class, "{outcome:#?}");
     assert!(outcome.events.is_empty(), "{:?}", outcome.events);
 }

@@ -76,7 +76,12 @@ pub(crate) async fn run(deps: &Deps, request: &CommandRequest) -> HandlerResult 
         ) else {
             return Ok(taken(&alias, holder.name()));
         };
-        deps.personalities.move_alias(&alias, target.name()).await?;
+        match deps.personalities.move_alias(&alias, target.name()).await {
+            Ok(()) => {}
+            Err(StoreError::NotFound) => return Ok(personality_not_found(query)),
+            Err(StoreError::AliasTaken { alias, owner }) => return Ok(taken(&alias, &owner)),
+            Err(other) => return Err(other.into()),
+        }
         return Ok(outcome(
             OutcomeClass::Success,
             "Alias moved",
