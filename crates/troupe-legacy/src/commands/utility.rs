@@ -63,7 +63,7 @@ pub(crate) async fn status(deps: &Deps, request: &CommandRequest) -> Res {
         "Here is how things stand.",
     )
     .field("Uptime", humanize(now.since(deps.config.started_at)))
-    .field("Latency", latency_text(platform))
+    .field("Latency", code(&latency_text(platform)))
     .field("Servers", platform.guilds.to_string())
     .field("Authenticated", yes_no(authenticated))
     .field("Age verified", yes_no(verified))
