@@ -1,0 +1,500 @@
+//! Configuration: a TOML file (`troupe.toml`, keys = the environment names in lower case) and
+//! environment variables (which win), validated at start with errors that name the setting.
+//! Secrets are kept in [`Secret`], which never prints its value.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use troupe_application::Category;
+use troupe_application::flags::{EnvFlags, Targeting};
+use troupe_domain::{GuildId, UserId};
+
+/// A secret value: `Debug` and `Display` show `<redacted>`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// A configuration error, naming the setting.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{setting}: {message}")]
+    Invalid { setting: String, message: String },
+    #[error("cannot read the configuration file {path}: {message}")]
+    File { path: String, message: String },
+}
+
+fn invalid(setting: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        setting: setting.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// Every setting Troupe reads (environment name, secret?).
+pub const SETTINGS: &[(&str, bool)] = &[
+    ("DISCORD_TOKEN", true),
+    ("TROUPE_DATA_DIR", false),
+    ("TROUPE_DATABASE_URL", true),
+    ("TROUPE_PREFIX", false),
+    ("TROUPE_MENTION_CHAR", false),
+    ("TROUPE_BOT_OWNERS", false),
+    ("TROUPE_HTTP_ADDR", false),
+    ("TROUPE_ADMIN_TOKEN", true),
+    ("TROUPE_TOKEN_KEY", true),
+    ("TROUPE_TOKEN_KEYS_PREVIOUS", true),
+    ("TROUPE_AI_BASE_URL", false),
+    ("TROUPE_AI_API_KEY", true),
+    ("TROUPE_AI_MODEL", false),
+    ("TROUPE_PROFILE_URL", false),
+    ("TROUPE_OAUTH_AUTHORIZE_URL", false),
+    ("TROUPE_OAUTH_TOKEN_URL", false),
+    ("TROUPE_OAUTH_CLIENT_ID", false),
+    ("TROUPE_OAUTH_CLIENT_SECRET", true),
+    ("TROUPE_OAUTH_REDIRECT_URL", false),
+    ("TROUPE_AGE_GATE", false),
+    ("TROUPE_SHARDS", false),
+    ("TROUPE_SHARD_RANGE", false),
+    ("TROUPE_DISCORD_GATEWAY_URL", false),
+    ("TROUPE_DISCORD_API_PROXY", false),
+    ("TROUPE_LOG_FORMAT", false),
+    ("TROUPE_BACKUP_DIR", false),
+    ("TROUPE_BACKUP_KEEP", false),
+    ("TROUPE_SHADOW_SAMPLE_RATE", false),
+    ("TROUPE_SHADOW_MAX_CONCURRENT", false),
+    ("TROUPE_SHADOW_TIMEOUT_MS", false),
+    ("TROUPE_ROLLOUT_UTILITY_GUILDS", false),
+    ("TROUPE_ROLLOUT_UTILITY_PERCENT", false),
+    ("TROUPE_ROLLOUT_AUTHENTICATION_GUILDS", false),
+    ("TROUPE_ROLLOUT_AUTHENTICATION_PERCENT", false),
+    ("TROUPE_ROLLOUT_CONVERSATION_GUILDS", false),
+    ("TROUPE_ROLLOUT_CONVERSATION_PERCENT", false),
+    ("TROUPE_ROLLOUT_PERSONALITY_GUILDS", false),
+    ("TROUPE_ROLLOUT_PERSONALITY_PERCENT", false),
+];
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub discord_token: Option<Secret>,
+    pub data_dir: PathBuf,
+    pub database_url: Secret,
+    pub prefix: String,
+    pub mention_char: char,
+    pub bot_owners: BTreeSet<UserId>,
+    pub http_addr: SocketAddr,
+    pub admin_token: Option<Secret>,
+    pub token_key: Option<Secret>,
+    pub previous_token_keys: Vec<Secret>,
+    pub ai_base_url: Option<String>,
+    pub ai_api_key: Option<Secret>,
+    pub ai_model: Option<String>,
+    pub profile_url: Option<String>,
+    pub age_gate: bool,
+    pub log_format: Option<LogFormat>,
+    pub backup_dir: PathBuf,
+    pub backup_keep: usize,
+    pub shadow_sample_rate: f64,
+    pub shadow_max_concurrent: usize,
+    pub shadow_timeout_ms: u64,
+    pub flags: EnvFlags,
+    pub targeting: BTreeMap<Category, Targeting>,
+}
+
+impl Config {
+    /// Loads `file` (if given, or `./troupe.toml` when it exists) and the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let default_file = Path::new("troupe.toml");
+        let file = file.or_else(|| default_file.exists().then_some(default_file));
+        let file_values = match file {
+            Some(path) => read_file(path)?,
+            None => BTreeMap::new(),
+        };
+        Self::from_sources(&file_values, std::env::vars())
+    }
+
+    /// Merges file values (already upper-cased keys) with environment variables (which win).
+    pub fn from_sources<I>(file: &BTreeMap<String, String>, env: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = (String, String)>,
+    {
+        let mut values: BTreeMap<String, String> = file.clone();
+        for (key, value) in env {
+            let upper = key.to_ascii_uppercase();
+            if SETTINGS.iter().any(|(name, _)| *name == upper) || upper.starts_with("FEATURE_FLAG_")
+            {
+                values.insert(upper, value);
+            }
+        }
+        let get = |name: &str| {
+            values
+                .get(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+
+        let data_dir = PathBuf::from(get("TROUPE_DATA_DIR").unwrap_or_else(|| "./data".into()));
+        let database_url = get("TROUPE_DATABASE_URL")
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("troupe.db").display()));
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return Err(invalid(
+                "TROUPE_DATABASE_URL",
+                "must start with sqlite:// or postgres://",
+            ));
+        }
+        let prefix = get("TROUPE_PREFIX").unwrap_or_else(|| "!tz".into());
+        if prefix.chars().count() > 10 || prefix.chars().any(char::is_whitespace) {
+            return Err(invalid(
+                "TROUPE_PREFIX",
+                "must be 1–10 characters without spaces",
+            ));
+        }
+        let mention_char = match get("TROUPE_MENTION_CHAR") {
+            None => '@',
+            Some(raw) => {
+                let mut chars = raw.chars();
+                match (chars.next(), chars.next()) {
+                    (Some(c), None) if !c.is_alphanumeric() && !c.is_whitespace() => c,
+                    _ => {
+                        return Err(invalid(
+                            "TROUPE_MENTION_CHAR",
+                            "must be one non-alphanumeric character",
+                        ));
+                    }
+                }
+            }
+        };
+        let bot_owners = match get("TROUPE_BOT_OWNERS") {
+            None => BTreeSet::new(),
+            Some(raw) => raw
+                .split(',')
+                .filter(|s| !s.trim().is_empty())
+                .map(|s| {
+                    UserId::parse(s)
+                        .map_err(|e| invalid("TROUPE_BOT_OWNERS", format!("{:?}: {e}", s.trim())))
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let http_addr = get("TROUPE_HTTP_ADDR")
+            .unwrap_or_else(|| "127.0.0.1:3000".into())
+            .parse()
+            .map_err(|_| invalid("TROUPE_HTTP_ADDR", "must be host:port, e.g. 127.0.0.1:3000"))?;
+        let age_gate = match get("TROUPE_AGE_GATE") {
+            None => true,
+            Some(raw) => troupe_application::flags::parse_bool(&raw)
+                .ok_or_else(|| invalid("TROUPE_AGE_GATE", "must be on or off"))?,
+        };
+        let log_format = match get("TROUPE_LOG_FORMAT").as_deref() {
+            None => None,
+            Some("pretty") => Some(LogFormat::Pretty),
+            Some("json") => Some(LogFormat::Json),
+            Some(_) => return Err(invalid("TROUPE_LOG_FORMAT", "must be pretty or json")),
+        };
+        let backup_dir =
+            get("TROUPE_BACKUP_DIR").map_or_else(|| data_dir.join("backups"), PathBuf::from);
+        let backup_keep = parse_num(
+            get("TROUPE_BACKUP_KEEP"),
+            "TROUPE_BACKUP_KEEP",
+            30usize,
+            1,
+            10_000,
+        )?;
+        let shadow_sample_rate = match get("TROUPE_SHADOW_SAMPLE_RATE") {
+            None => 1.0,
+            Some(raw) => raw
+                .parse::<f64>()
+                .ok()
+                .filter(|r| (0.0..=1.0).contains(r))
+                .ok_or_else(|| {
+                    invalid("TROUPE_SHADOW_SAMPLE_RATE", "must be a number from 0 to 1")
+                })?,
+        };
+        let shadow_max_concurrent = parse_num(
+            get("TROUPE_SHADOW_MAX_CONCURRENT"),
+            "TROUPE_SHADOW_MAX_CONCURRENT",
+            4usize,
+            1,
+            1024,
+        )?;
+        let shadow_timeout_ms = parse_num(
+            get("TROUPE_SHADOW_TIMEOUT_MS"),
+            "TROUPE_SHADOW_TIMEOUT_MS",
+            5000u64,
+            1,
+            600_000,
+        )?;
+        for url_setting in ["TROUPE_AI_BASE_URL", "TROUPE_PROFILE_URL"] {
+            if let Some(url) = get(url_setting)
+                && !(url.starts_with("http://") || url.starts_with("https://"))
+            {
+                return Err(invalid(url_setting, "must be an http(s) URL"));
+            }
+        }
+        let flags = EnvFlags::from_vars(
+            values
+                .iter()
+                .filter(|(k, _)| k.starts_with("FEATURE_FLAG_")),
+        )
+        .map_err(|e| match &e {
+            troupe_application::flags::FlagEnvError::UnknownVariable(var)
+            | troupe_application::flags::FlagEnvError::BadValue { var, .. } => {
+                invalid(var, e.to_string())
+            }
+        })?;
+        let mut targeting = BTreeMap::new();
+        for category in Category::ALL {
+            let upper = category.as_str().to_ascii_uppercase();
+            let guilds_key = format!("TROUPE_ROLLOUT_{upper}_GUILDS");
+            let pct_key = format!("TROUPE_ROLLOUT_{upper}_PERCENT");
+            let guilds: BTreeSet<GuildId> = match get(&guilds_key) {
+                None => BTreeSet::new(),
+                Some(raw) => raw
+                    .split(',')
+                    .filter(|s| !s.trim().is_empty())
+                    .map(|s| {
+                        GuildId::parse(s)
+                            .map_err(|e| invalid(&guilds_key, format!("{:?}: {e}", s.trim())))
+                    })
+                    .collect::<Result<_, _>>()?,
+            };
+            let percentage = match get(&pct_key) {
+                None => None,
+                Some(raw) => Some(
+                    raw.parse::<u8>()
+                        .ok()
+                        .filter(|p| *p <= 100)
+                        .ok_or_else(|| invalid(&pct_key, "must be 0–100"))?,
+                ),
+            };
+            if !guilds.is_empty() || percentage.is_some() {
+                targeting.insert(category, Targeting { guilds, percentage });
+            }
+        }
+        Ok(Self {
+            discord_token: get("DISCORD_TOKEN").map(Secret),
+            data_dir,
+            database_url: Secret(database_url),
+            prefix,
+            mention_char,
+            bot_owners,
+            http_addr,
+            admin_token: get("TROUPE_ADMIN_TOKEN").map(Secret),
+            token_key: get("TROUPE_TOKEN_KEY").map(Secret),
+            previous_token_keys: get("TROUPE_TOKEN_KEYS_PREVIOUS")
+                .map(|raw| {
+                    raw.split(',')
+                        .filter(|s| !s.trim().is_empty())
+                        .map(|s| Secret(s.trim().to_owned()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            ai_base_url: get("TROUPE_AI_BASE_URL"),
+            ai_api_key: get("TROUPE_AI_API_KEY").map(Secret),
+            ai_model: get("TROUPE_AI_MODEL"),
+            profile_url: get("TROUPE_PROFILE_URL"),
+            age_gate,
+            log_format,
+            backup_dir,
+            backup_keep,
+            shadow_sample_rate,
+            shadow_max_concurrent,
+            shadow_timeout_ms,
+            flags,
+            targeting,
+        })
+    }
+
+    /// The database URL with any password replaced, for messages.
+    pub fn database_label(&self) -> String {
+        redact_url(self.database_url.expose())
+    }
+}
+
+fn parse_num<T: std::str::FromStr + PartialOrd + fmt::Display + Copy>(
+    raw: Option<String>,
+    setting: &str,
+    default: T,
+    min: T,
+    max: T,
+) -> Result<T, ConfigError> {
+    match raw {
+        None => Ok(default),
+        Some(raw) => raw
+            .parse::<T>()
+            .ok()
+            .filter(|v| *v >= min && *v <= max)
+            .ok_or_else(|| invalid(setting, format!("must be a number from {min} to {max}"))),
+    }
+}
+
+/// `scheme://user:password@host/db` → `scheme://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            if userinfo.contains(':') {
+                format!("{scheme}://{user}:***@{host}")
+            } else {
+                format!("{scheme}://{user}@{host}")
+            }
+        }
+        None => url.to_owned(),
+    }
+}
+
+fn read_file(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
+    let file_error = |message: String| ConfigError::File {
+        path: path.display().to_string(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| file_error(e.message().to_owned()))?;
+    let mut out = BTreeMap::new();
+    for (key, value) in table {
+        let upper = key.to_ascii_uppercase();
+        if !(SETTINGS.iter().any(|(name, _)| *name == upper) || upper.starts_with("FEATURE_FLAG_"))
+        {
+            return Err(invalid(
+                &key,
+                format!("unknown setting in {}", path.display()),
+            ));
+        }
+        let text = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Float(f) => f.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            toml::Value::Array(items) => items
+                .iter()
+                .map(|v| match v {
+                    toml::Value::String(s) => s.clone(),
+                    toml::Value::Integer(i) => i.to_string(),
+                    other => format!("{other:?}"),
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+            _ => return Err(invalid(&key, "must be a string, number, boolean or list")),
+        };
+        out.insert(upper, text);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_sources(
+            &BTreeMap::new(),
+            env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        )
+    }
+
+    #[test]
+    fn defaults_need_no_configuration() {
+        let c = load(&[]).unwrap();
+        assert_eq!(c.prefix, "!tz");
+        assert_eq!(c.mention_char, '@');
+        assert!(c.age_gate);
+        assert_eq!(c.http_addr.to_string(), "127.0.0.1:3000");
+        assert!(c.database_url.expose().starts_with("sqlite://"));
+        assert!(c.database_url.expose().ends_with("troupe.db"));
+    }
+
+    #[test]
+    fn errors_name_the_setting() {
+        let cases = [
+            ("TROUPE_HTTP_ADDR", "not an address"),
+            ("TROUPE_BOT_OWNERS", "12,abc"),
+            ("TROUPE_AGE_GATE", "sometimes"),
+            ("TROUPE_DATABASE_URL", "mysql://x"),
+            ("TROUPE_MENTION_CHAR", "ab"),
+            ("TROUPE_SHADOW_SAMPLE_RATE", "2"),
+            ("TROUPE_ROLLOUT_PERSONALITY_PERCENT", "101"),
+            ("FEATURE_FLAG_DDD_COMMANDS_ENABLED", "maybe"),
+            ("FEATURE_FLAG_DDD_COMMANDS_WARP", "true"),
+        ];
+        for (setting, value) in cases {
+            let err = load(&[(setting, value)]).unwrap_err().to_string();
+            assert!(err.starts_with(setting), "{setting}: {err}");
+        }
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let c = load(&[
+            ("DISCORD_TOKEN", "tok-123"),
+            ("TROUPE_ADMIN_TOKEN", "adm-456"),
+            ("TROUPE_AI_API_KEY", "key-789"),
+            ("TROUPE_DATABASE_URL", "postgres://u:pw-000@h/db"),
+        ])
+        .unwrap();
+        let dump = format!("{c:?}");
+        for secret in ["tok-123", "adm-456", "key-789", "pw-000"] {
+            assert!(!dump.contains(secret), "{secret} leaked");
+        }
+        assert_eq!(c.database_label(), "postgres://u:***@h/db");
+    }
+
+    #[test]
+    fn the_environment_beats_the_file_and_unknown_file_keys_are_refused() {
+        let file = BTreeMap::from([("TROUPE_PREFIX".to_owned(), "!file".to_owned())]);
+        let c =
+            Config::from_sources(&file, [("TROUPE_PREFIX".to_owned(), "!env".to_owned())]).unwrap();
+        assert_eq!(c.prefix, "!env");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("troupe.toml");
+        std::fs::write(&path, "troupe_prefix = \"!t\"\nfeature_flag_ddd_commands_enabled = true\ntroupe_bot_owners = [\"42\"]\n").unwrap();
+        let values = read_file(&path).unwrap();
+        let c = Config::from_sources(&values, Vec::new()).unwrap();
+        assert_eq!(c.prefix, "!t");
+        assert_eq!(
+            c.flags.get(troupe_application::flags::FlagName::Enabled),
+            Some(true)
+        );
+        assert_eq!(c.bot_owners.len(), 1);
+        std::fs::write(&path, "troupe_prefx = \"!t\"\n").unwrap();
+        assert!(
+            read_file(&path)
+                .unwrap_err()
+                .to_string()
+                .starts_with("troupe_prefx")
+        );
+        std::fs::write(&path, "this is not toml").unwrap();
+        assert!(matches!(read_file(&path), Err(ConfigError::File { .. })));
+    }
+}

@@ -1,0 +1,336 @@
+//! The console adapter: talk to Troupe from a terminal, without Discord. Reads lines from
+//! standard input, prints the bot's answers, exits 0 at end of input (so it can be scripted).
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use tokio::io::{AsyncBufReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use troupe_application::dispatch::Dispatched;
+use troupe_application::{FollowUp, Invoker, Location, Permissions, RequestSource};
+use troupe_domain::{ChannelId, GuildId, MessageId, UserId};
+use troupe_ports::{
+    ChatPlatform, DmMessage, DmMessageKind, OutgoingMessage, PersonaIdentity, PlatformError,
+    PlatformStatus,
+};
+
+use crate::wiring::App;
+
+/// The simulated guild, its age-restricted channel, and the DM channel.
+const GUILD: u64 = 1_000_000_000_000_001;
+const CHANNEL: u64 = 1_000_000_000_000_010;
+const DM_CHANNEL: u64 = 1_000_000_000_000_020;
+/// The speaker when no bot owner is configured.
+const LOCAL_USER: u64 = 1_000_000_000_000_100;
+
+/// A [`ChatPlatform`] that prints to a buffer the console flushes after each line.
+#[derive(Debug, Default)]
+pub struct ConsolePlatform {
+    out: Mutex<Vec<String>>,
+    dm: Mutex<VecDeque<DmMessage>>,
+    next_id: AtomicU64,
+}
+
+impl ConsolePlatform {
+    pub fn new() -> Self {
+        Self {
+            next_id: AtomicU64::new(2_000_000_000_000_000),
+            ..Self::default()
+        }
+    }
+
+    fn id(&self) -> MessageId {
+        MessageId::new(self.next_id.fetch_add(1, Ordering::Relaxed))
+            .unwrap_or(MessageId::new(1).expect("1 is a valid id"))
+    }
+
+    fn print(&self, line: String) {
+        if let Ok(mut out) = self.out.lock() {
+            out.push(line);
+        }
+    }
+
+    /// Records a message the bot sent in the DM channel (for `purgbot`).
+    fn remember_dm(&self, id: MessageId, kind: DmMessageKind) {
+        if let Ok(mut dm) = self.dm.lock() {
+            dm.push_front(DmMessage { id, kind });
+        }
+    }
+
+    fn take_output(&self) -> Vec<String> {
+        self.out
+            .lock()
+            .map(|mut o| std::mem::take(&mut *o))
+            .unwrap_or_default()
+    }
+}
+
+#[async_trait]
+impl ChatPlatform for ConsolePlatform {
+    fn status(&self) -> PlatformStatus {
+        PlatformStatus {
+            latency: None,
+            guilds: 1,
+        }
+    }
+    async fn send_dm(
+        &self,
+        _user: UserId,
+        message: OutgoingMessage,
+    ) -> Result<MessageId, PlatformError> {
+        let id = self.id();
+        self.print(format!("[DM] {}", render_message(&message)));
+        self.remember_dm(id, DmMessageKind::System);
+        Ok(id)
+    }
+    async fn send_message(
+        &self,
+        channel: ChannelId,
+        message: OutgoingMessage,
+    ) -> Result<MessageId, PlatformError> {
+        let id = self.id();
+        self.print(render_message(&message));
+        if channel.get() == DM_CHANNEL {
+            self.remember_dm(id, DmMessageKind::System);
+        }
+        Ok(id)
+    }
+    async fn send_as_personality(
+        &self,
+        channel: ChannelId,
+        persona: &PersonaIdentity,
+        text: &str,
+    ) -> Result<MessageId, PlatformError> {
+        let id = self.id();
+        self.print(format!("{}: {text}", persona.display_name));
+        if channel.get() == DM_CHANNEL {
+            self.remember_dm(id, DmMessageKind::Personality);
+        }
+        Ok(id)
+    }
+    async fn delete_message(
+        &self,
+        _channel: ChannelId,
+        message: MessageId,
+    ) -> Result<(), PlatformError> {
+        if let Ok(mut dm) = self.dm.lock() {
+            dm.retain(|m| m.id != message);
+        }
+        Ok(())
+    }
+    async fn trigger_typing(&self, _channel: ChannelId) -> Result<(), PlatformError> {
+        Ok(())
+    }
+    async fn dm_history(
+        &self,
+        _channel: ChannelId,
+        before: Option<MessageId>,
+        limit: u8,
+    ) -> Result<Vec<DmMessage>, PlatformError> {
+        let dm = self
+            .dm
+            .lock()
+            .map_err(|_| PlatformError::Unexpected("console state poisoned".into()))?;
+        Ok(dm
+            .iter()
+            .filter(|m| before.is_none_or(|b| m.id < b))
+            .take(usize::from(limit))
+            .cloned()
+            .collect())
+    }
+    async fn clear_webhook_cache(&self) -> u64 {
+        0
+    }
+    async fn webhook_cache_size(&self) -> u64 {
+        0
+    }
+}
+
+fn render_message(message: &OutgoingMessage) -> String {
+    let mut out = message.content.clone();
+    if let Some(embed) = &message.embed {
+        if !embed.title.is_empty() {
+            out.push_str(&format!("\n== {} ==", embed.title));
+        }
+        if !embed.description.is_empty() {
+            out.push('\n');
+            out.push_str(&embed.description);
+        }
+        for field in &embed.fields {
+            out.push_str(&format!("\n{}: {}", field.name, field.value));
+        }
+    }
+    out.trim().to_owned()
+}
+
+/// Renders a command outcome as readable text.
+pub fn render_outcome(d: &Dispatched) -> String {
+    let Some(reply) = &d.outcome.reply else {
+        return String::new();
+    };
+    let mut out = String::new();
+    if let Some(title) = &reply.title {
+        out.push_str(&format!("== {title} ==\n"));
+    }
+    if !reply.text.is_empty() {
+        out.push_str(&reply.text);
+        out.push('\n');
+    }
+    for field in &reply.fields {
+        out.push_str(&format!("{}: {}\n", field.name, field.value));
+    }
+    for follow_up in &d.outcome.follow_ups {
+        if let FollowUp::SendDm { message, .. } = follow_up {
+            out.push_str(&format!("[DM] {}\n", render_message(message)));
+        }
+    }
+    out
+}
+
+/// Who is speaking and where.
+#[derive(Debug, Clone, Copy)]
+struct Speaker {
+    user: UserId,
+    admin: bool,
+    in_dm: bool,
+}
+
+const HELP: &str = "Console commands:\n  :help          this list\n  :dm            talk in a direct message\n  :guild         talk in the simulated age-restricted server channel (default)\n  :as <user id>  speak as another user (a member without permissions)\n  :quit          leave (end of input works too)\nEverything else is sent as a message, e.g. `!tz help`.";
+
+/// Runs the console over standard input and output.
+pub async fn run(app: App, platform: std::sync::Arc<ConsolePlatform>) -> anyhow::Result<()> {
+    let stdin = BufReader::new(tokio::io::stdin());
+    let mut stdout = tokio::io::stdout();
+    run_with(app, platform, stdin, &mut stdout).await
+}
+
+/// Runs the console over any reader and writer (tests drive it with strings).
+pub async fn run_with<R, W>(
+    app: App,
+    platform: std::sync::Arc<ConsolePlatform>,
+    input: R,
+    output: &mut W,
+) -> anyhow::Result<()>
+where
+    R: tokio::io::AsyncBufRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let owner = app.config.bot_owners.iter().next().copied();
+    let default_user = owner.unwrap_or(UserId::new(LOCAL_USER).expect("valid id"));
+    let mut speaker = Speaker {
+        user: default_user,
+        admin: true,
+        in_dm: false,
+    };
+    let mut next_message = 3_000_000_000_000_000u64;
+    let mut lines = input.lines();
+    output
+        .write_all(
+            format!(
+                "Troupe console ({}). Type `{} help` for commands, `:help` for console commands.\n",
+                app.config.database_label(),
+                app.config.prefix
+            )
+            .as_bytes(),
+        )
+        .await?;
+    while let Some(line) = lines.next_line().await? {
+        let line = line.trim_end_matches(['\r', '\n']);
+        let reply = match line.trim() {
+            "" => continue,
+            ":quit" | ":q" => break,
+            ":help" => HELP.to_owned(),
+            ":dm" => {
+                speaker.in_dm = true;
+                "Now talking in a direct message.".to_owned()
+            }
+            ":guild" => {
+                speaker.in_dm = false;
+                "Now talking in the server channel #general (age-restricted).".to_owned()
+            }
+            cmd if cmd.starts_with(":as") => match UserId::parse(cmd.trim_start_matches(":as")) {
+                Ok(user) => {
+                    speaker = Speaker {
+                        user,
+                        admin: user == default_user,
+                        in_dm: speaker.in_dm,
+                    };
+                    format!("Now speaking as {user}.")
+                }
+                Err(e) => format!("Usage: :as <user id> ({e})"),
+            },
+            _ => {
+                next_message += 1;
+                let id = MessageId::new(next_message).expect("valid id");
+                handle_message(&app, &platform, speaker, line, id).await
+            }
+        };
+        let mut printed: Vec<String> = platform.take_output();
+        if !reply.is_empty() {
+            printed.push(reply);
+        }
+        for text in printed {
+            output.write_all(text.trim_end().as_bytes()).await?;
+            output.write_all(b"\n").await?;
+        }
+        output.flush().await?;
+    }
+    Ok(())
+}
+
+async fn handle_message(
+    app: &App,
+    platform: &ConsolePlatform,
+    speaker: Speaker,
+    line: &str,
+    id: MessageId,
+) -> String {
+    let invoker = Invoker {
+        id: speaker.user,
+        display_name: format!("user-{}", speaker.user),
+        is_bot_owner: app.config.bot_owners.contains(&speaker.user),
+        permissions: if speaker.in_dm || !speaker.admin {
+            Permissions::default()
+        } else {
+            Permissions {
+                administrator: true,
+                manage_messages: true,
+            }
+        },
+        via_proxy: false,
+    };
+    let channel =
+        ChannelId::new(if speaker.in_dm { DM_CHANNEL } else { CHANNEL }).expect("valid id");
+    let location = if speaker.in_dm {
+        Location::Dm { channel }
+    } else {
+        Location::Guild {
+            guild: GuildId::new(GUILD).expect("valid id"),
+            channel,
+            age_restricted: true,
+            visible_age_restricted: vec![(channel, "general".into())],
+        }
+    };
+    let now = app.deps.clock.now();
+    match app
+        .dispatcher
+        .dispatch_text(line, invoker, location, RequestSource::Message(id), now)
+        .await
+    {
+        Some(mut dispatched) => {
+            let text = render_outcome(&dispatched);
+            if speaker.in_dm && dispatched.outcome.reply.is_some() {
+                platform.remember_dm(platform.id(), DmMessageKind::System);
+            }
+            if let Some(job) = dispatched.shadow.take() {
+                crate::wiring::run_shadow(job).await;
+            }
+            text
+        }
+        None => format!(
+            "(Not a command. Talking to personalities needs an AI provider, which this build does not connect yet; try `{} help`.)",
+            app.config.prefix
+        ),
+    }
+}

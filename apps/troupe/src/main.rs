@@ -1,0 +1,232 @@
+//! `troupe`: the command line of the Troupe bot — the console, migrations, runtime feature
+//! flags, and (as they land) backups, restore, integrity check, comparison and import.
+//! Thin: configuration and wiring only; every rule lives in the library crates.
+
+mod config;
+mod console;
+mod volume;
+mod wiring;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use troupe_application::flags::{FlagName, Flags};
+use troupe_ports::{Clock, SystemClock};
+
+use crate::config::{Config, LogFormat};
+
+/// Exit codes (documented in `troupe --help`).
+mod exit {
+    /// A configuration or usage error.
+    pub const CONFIG: u8 = 2;
+    /// The operation failed (database unreachable, file unreadable, …).
+    pub const FAILED: u8 = 1;
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "troupe",
+    version,
+    about = "Troupe: a Discord bot hosting AI personalities, with a safe, flag-driven migration between two command systems.",
+    after_help = "Exit codes: 0 success, 1 the operation failed, 2 invalid configuration or usage.\nConfiguration: troupe.toml (or --config) and environment variables; see docs/CONFIGURATION.md."
+)]
+struct Cli {
+    /// Configuration file (default: ./troupe.toml when it exists).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Talk to Troupe in this terminal, without Discord (SQLite in the data directory by default).
+    Console,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Show or change runtime feature flags (takes effect in every running process within 1 s).
+    Flags {
+        #[command(subcommand)]
+        action: FlagsAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum FlagsAction {
+    /// Every flag with its effective value and source (runtime, environment, default).
+    List,
+    /// Set a runtime value, e.g. `troupe flags set ddd.commands.enabled false --reason "rollback"`.
+    Set {
+        /// Flag name, e.g. ddd.commands.personality.
+        name: String,
+        /// true/false, on/off, 1/0.
+        value: String,
+        /// Why (kept in the audit log).
+        #[arg(long)]
+        reason: String,
+        /// Who (kept in the audit log); default: the OS user.
+        #[arg(long)]
+        actor: Option<String>,
+    },
+    /// Remove a runtime value so the environment or default applies again.
+    Unset {
+        name: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        actor: Option<String>,
+    },
+    /// The newest entries of the flag audit log.
+    Audit {
+        #[arg(long, default_value_t = 20)]
+        limit: u64,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("troupe: invalid configuration: {e}");
+            return ExitCode::from(exit::CONFIG);
+        }
+    };
+    init_logging(&config, matches!(cli.command, Command::Console));
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("troupe: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::FAILED);
+        }
+    };
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("troupe: {e:#}");
+            ExitCode::from(exit::FAILED)
+        }
+    }
+}
+
+fn init_logging(config: &Config, console: bool) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TROUPE_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(if console { "warn" } else { "info" })
+    });
+    let format = config
+        .log_format
+        .unwrap_or(if std::io::stderr().is_terminal() {
+            LogFormat::Pretty
+        } else {
+            LogFormat::Json
+        });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Pretty => builder.try_init(),
+    };
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Console => {
+            let platform = Arc::new(console::ConsolePlatform::new());
+            let app = wiring::App::build(config, platform.clone(), None).await?;
+            let _watcher = app.spawn_flag_watcher(std::time::Duration::from_millis(250));
+            console::run(app, platform).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            let store = wiring::open_store(&config).await?;
+            println!(
+                "database {} is at schema version {} (latest {})",
+                config.database_label(),
+                store.schema_version().await?,
+                troupe_store::Store::latest_schema_version()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Flags { action } => flags(action, config).await,
+    }
+}
+
+async fn flags(action: FlagsAction, config: Config) -> anyhow::Result<ExitCode> {
+    let store = Arc::new(wiring::open_store(&config).await?);
+    let flags = Flags::load(config.flags.clone(), config.targeting.clone(), store).await?;
+    let actor = |given: Option<String>| {
+        given
+            .or_else(|| std::env::var("USER").ok())
+            .unwrap_or_else(|| "cli".into())
+    };
+    match action {
+        FlagsAction::List => {
+            let snapshot = flags.snapshot();
+            for (flag, value, source) in snapshot.entries() {
+                println!("{:<40} {:<5} ({})", flag.key(), value, source.as_str());
+            }
+        }
+        FlagsAction::Set {
+            name,
+            value,
+            reason,
+            actor: who,
+        } => {
+            let Some(parsed) = troupe_application::flags::parse_bool(&value) else {
+                eprintln!("troupe: {value:?} is not a flag value; use true/false, on/off or 1/0");
+                return Ok(ExitCode::from(exit::CONFIG));
+            };
+            let Some(flag) = FlagName::parse(&name) else {
+                eprintln!("troupe: unknown flag {name:?}; `troupe flags list` shows them all");
+                return Ok(ExitCode::from(exit::CONFIG));
+            };
+            let before = flags
+                .change(&name, Some(parsed), &actor(who), &reason, SystemClock.now())
+                .await?;
+            println!("{} {before} -> {parsed} (runtime)", flag.key());
+        }
+        FlagsAction::Unset {
+            name,
+            reason,
+            actor: who,
+        } => {
+            let Some(flag) = FlagName::parse(&name) else {
+                eprintln!("troupe: unknown flag {name:?}; `troupe flags list` shows them all");
+                return Ok(ExitCode::from(exit::CONFIG));
+            };
+            let before = flags
+                .change(&name, None, &actor(who), &reason, SystemClock.now())
+                .await?;
+            let snapshot = flags.snapshot();
+            println!(
+                "{} {before} -> {} ({})",
+                flag.key(),
+                snapshot.get(flag),
+                snapshot.source(flag).as_str()
+            );
+        }
+        FlagsAction::Audit { limit } => {
+            for entry in flags.audit(limit).await? {
+                let show =
+                    |v: Option<bool>| v.map_or_else(|| "unset".to_owned(), |b| b.to_string());
+                println!(
+                    "{} {} {} -> {} by {}: {}",
+                    entry.at,
+                    entry.name,
+                    show(entry.old),
+                    show(entry.new),
+                    entry.actor,
+                    entry.reason
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
