@@ -429,6 +429,7 @@ pub(crate) async fn alias(deps: &Deps, request: &CommandRequest) -> Res {
         match deps.personalities.move_alias(&alias, &target_name).await {
             Ok(()) => {}
             Err(StoreError::NotFound) => return Ok(not_found(&target_query)),
+            Err(StoreError::AliasTaken { alias, owner }) => return Ok(alias_taken(&alias, &owner)),
             Err(other) => return Err(other.into()),
         }
         return Ok(respond(

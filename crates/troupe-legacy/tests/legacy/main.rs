@@ -4,6 +4,7 @@
 mod authentication;
 mod common;
 mod conversation;
+mod logging;
 mod personality;
 mod robustness;
 mod utility;
