@@ -711,3 +711,29 @@ async fn list_escapes_markdown_in_display_names() {
     let outcome = world.run(req(C::List, &[])).await;
     assert_eq!(spans(&outcome), ["**sneaky**", "`page 1 of 1`"]);
 }
+
+// ---------------------------------------------------------------- hostile lookups
+
+#[tokio::test]
+async fn hostile_personality_queries_are_not_found_with_a_bounded_safe_echo() {
+    let world = World::new();
+    world.seed("einstein", OWNER, &[]).await;
+    let long = "é".repeat(4000);
+    let queries = [
+        long.as_str(),
+        "ein\u{200b}stein",
+        "`einstein` **x**",
+        "\"einstein\"",
+        "<@1> @everyone",
+    ];
+    for query in queries {
+        for command in [C::Info, C::Reset, C::Remove] {
+            let outcome = world.run(req(command, &[query])).await;
+            assert_no_state_change(&outcome, OutcomeClass::NotFound);
+            let shown = spans(&outcome);
+            assert_eq!(shown.len(), 1, "{command}: {shown:?}");
+            assert!(shown[0].chars().count() <= 103, "{command}: bounded echo");
+        }
+    }
+    assert!(world.personality("einstein").await.is_some());
+}

@@ -1,14 +1,15 @@
 //! `add <name> [alias] [model:<model>] [avatar:<url>] [| prompt…]`: registers a personality
 //! owned by the caller, with its aliases, in one store call.
 
-use troupe_domain::personality::{
-    Alias, AvatarUrl, ModelId, NameError, Personality, PersonalityName, Profile, Prompt,
-};
+mod args;
+
+use troupe_domain::personality::{Alias, Personality, PersonalityName, Profile};
 use troupe_ports::StoreError;
 
 use crate::handlers::HandlerResult;
 use crate::handlers::common::{ReplyExt, alias_holder, alias_list, bold, code, outcome, plain};
 use crate::{CommandOutcome, CommandRequest, Deps, OutcomeClass};
+use args::Parsed;
 
 /// Parses every argument first, then refuses a taken name or alias, fetches the profile (when
 /// a profile source is configured), and stores the personality with the requested alias and the
@@ -95,87 +96,6 @@ pub(crate) async fn run(deps: &Deps, request: &CommandRequest) -> HandlerResult 
     );
     result.events = events;
     Ok(result)
-}
-
-/// The arguments of `add`, each parsed into its value object.
-struct Parsed {
-    name: PersonalityName,
-    alias: Option<Alias>,
-    prompt: Option<Prompt>,
-    avatar: Option<AvatarUrl>,
-    model: Option<ModelId>,
-}
-
-/// Why the arguments of `add` are refused.
-enum ArgError {
-    NoName,
-    Invalid(NameError),
-    AliasEqualsName,
-}
-
-impl From<NameError> for ArgError {
-    fn from(error: NameError) -> Self {
-        Self::Invalid(error)
-    }
-}
-
-impl ArgError {
-    fn outcome(&self) -> CommandOutcome {
-        match self {
-            Self::NoName => outcome(
-                OutcomeClass::InvalidInput,
-                "Which name?",
-                "Give the new personality a name, for example: add einstein",
-            ),
-            Self::Invalid(error) => outcome(
-                OutcomeClass::InvalidInput,
-                "Invalid input",
-                format!("Not accepted: {}.", code(error.to_string())),
-            ),
-            Self::AliasEqualsName => outcome(
-                OutcomeClass::InvalidInput,
-                "Alias equals the name",
-                "An alias must differ from the personality's own name.",
-            ),
-        }
-    }
-}
-
-impl Parsed {
-    fn from(request: &CommandRequest) -> Result<Self, ArgError> {
-        let args = &request.args;
-        let name = PersonalityName::parse(args.first().ok_or(ArgError::NoName)?)?;
-        let rest = args.words.get(1..).unwrap_or_default().join(" ");
-        let alias = (!rest.trim().is_empty())
-            .then(|| Alias::parse(&rest))
-            .transpose()?;
-        let prompt = args
-            .tail
-            .as_deref()
-            .filter(|t| !t.trim().is_empty())
-            .map(Prompt::parse)
-            .transpose()?;
-        let avatar = args
-            .options
-            .get("avatar")
-            .map(|raw| AvatarUrl::parse(raw))
-            .transpose()?;
-        let model = args
-            .options
-            .get("model")
-            .map(|raw| ModelId::parse(raw))
-            .transpose()?;
-        if alias.as_ref().is_some_and(|a| a.equals_name(&name)) {
-            return Err(ArgError::AliasEqualsName);
-        }
-        Ok(Self {
-            name,
-            alias,
-            prompt,
-            avatar,
-            model,
-        })
-    }
 }
 
 fn name_taken(name: &PersonalityName) -> CommandOutcome {
