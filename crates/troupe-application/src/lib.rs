@@ -14,6 +14,7 @@ pub mod context;
 pub mod dispatch;
 pub mod dryrun;
 pub mod flags;
+pub mod flow;
 pub mod guard;
 pub mod handlers;
 pub mod model;

@@ -1,0 +1,45 @@
+//! The message flow (commands.md §3): who answers a message that is not a command, and how
+//! the answer is produced and delivered.
+
+use async_trait::async_trait;
+use troupe_domain::{MessageId, Timestamp, UserId};
+
+use crate::model::Location;
+
+/// The author of a message, as the adapter resolved it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Author {
+    /// The real author (for a message relayed by a proxy system, the user behind it).
+    pub id: UserId,
+    /// The speaker's display name (shown to the AI).
+    pub display_name: String,
+    /// Another bot (our own bot account included). Proxy-system webhooks are not bots here.
+    pub is_bot: bool,
+    /// Posted by one of our own personality webhooks.
+    pub is_own_webhook: bool,
+    /// Relayed by a proxy system (PluralKit, Tupperbox) for `id`.
+    pub via_proxy: bool,
+}
+
+/// A message that reached the bot and is not a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncomingMessage {
+    pub id: MessageId,
+    pub author: Author,
+    pub location: Location,
+    pub content: String,
+    /// The message this one replies to, if any.
+    pub reply_to: Option<MessageId>,
+    /// The text of the replied-to message, when the adapter has it (quoted to the AI).
+    pub quoted: Option<String>,
+    /// Image attachment URLs.
+    pub images: Vec<String>,
+    pub received_at: Timestamp,
+}
+
+/// Handles messages that are not commands. The adapters (Discord, console) call it after the
+/// dispatcher said "not a command".
+#[async_trait]
+pub trait MessageHandler: Send + Sync {
+    async fn handle(&self, message: IncomingMessage);
+}
