@@ -15,12 +15,18 @@ mod migrations;
 mod repo;
 mod rows;
 
+pub mod maintenance;
+
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 pub use backend::{BackendKind, Durability};
 pub use crypto::{TokenKey, TokenKeyError};
+pub use maintenance::{
+    BackupFormat, BackupManifest, CheckReport, MaintenanceError, RestoreReport, Violation,
+    prune_backups,
+};
 pub use troupe_ports::StoreError;
 
 use backend::{Backend, ConnectSettings};

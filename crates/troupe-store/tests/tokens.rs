@@ -121,6 +121,10 @@ async fn after_a_key_rotation_old_tokens_decrypt_and_can_be_re_encrypted_with_th
 
     let new_only = open(&url, Some(key(2)), vec![]).await;
     assert_eq!(new_only.token(auth(6).user).await.unwrap(), Some(auth(6)));
+    assert!(
+        new_only.check().await.unwrap().is_ok(),
+        "every token decrypts with the new key"
+    );
 }
 
 #[tokio::test]

@@ -4,6 +4,8 @@
 use std::future::Future;
 use std::path::Path;
 
+pub mod fill;
+
 use troupe_store::{Store, StoreOptions, TokenKey};
 
 /// Options with a fixed token key (tests need tokens to work).

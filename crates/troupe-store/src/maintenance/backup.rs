@@ -1,0 +1,577 @@
+//! Backups: a consistent online snapshot (SQLite `VACUUM INTO`) or a portable export (JSON
+//! lines of every table read in one snapshot transaction), each verified before it counts and
+//! published atomically with a manifest; restore; retention.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{BufRead as _, BufReader, BufWriter, Read as _, Write as _};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest as _, Sha256};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+use troupe_domain::Timestamp;
+use troupe_ports::{Clock as _, SystemClock};
+
+use super::tables::{self, Dump, TABLES, TableData};
+use super::{MaintenanceError, io_error};
+use crate::backend::{Backend, BackendKind, db};
+use crate::{Store, migrations};
+
+/// The two backup formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackupFormat {
+    /// A compact SQLite database file made with `VACUUM INTO` (SQLite stores only).
+    SqliteSnapshot,
+    /// JSON lines of every table, restorable into either backend.
+    Portable,
+}
+
+impl BackupFormat {
+    fn extension(self) -> &'static str {
+        match self {
+            Self::SqliteSnapshot => "sqlite",
+            Self::Portable => "jsonl",
+        }
+    }
+}
+
+const MANIFEST_FORMAT: &str = "troupe-backup-manifest";
+const PORTABLE_FORMAT: &str = "troupe-portable";
+const PORTABLE_VERSION: u32 = 1;
+
+/// What a backup is, written next to it as `<file>.manifest.json`. A backup without its
+/// manifest does not count (it was not verified).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupManifest {
+    /// Always `troupe-backup-manifest`.
+    pub format: String,
+    /// The backup file's name (in the manifest's directory).
+    pub file: String,
+    pub backup_format: BackupFormat,
+    /// The backend the backup was taken from.
+    pub backend: BackendKind,
+    /// When the backup was taken, ISO 8601 UTC.
+    pub created_at: String,
+    /// The same, in milliseconds since the Unix epoch.
+    pub created_at_ms: i64,
+    /// The file size in bytes.
+    pub size: u64,
+    /// SHA-256 of the file, lower-case hex.
+    pub sha256: String,
+    /// The schema version (newest applied migration) of the data.
+    pub schema_version: i64,
+    /// The version of Troupe that wrote it.
+    pub app_version: String,
+    /// Rows per table.
+    pub rows: BTreeMap<String, u64>,
+}
+
+impl BackupManifest {
+    /// Where the manifest of `file` lives.
+    pub fn path_for(file: &Path) -> PathBuf {
+        let mut name = file.file_name().unwrap_or_default().to_os_string();
+        name.push(".manifest.json");
+        file.with_file_name(name)
+    }
+}
+
+/// What a restore did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoreReport {
+    /// The manifest of the backup that was restored.
+    pub restored: BackupManifest,
+    /// The safety backup of the previous content, taken first.
+    pub safety_backup: PathBuf,
+    /// Rows per table now in the store.
+    pub rows: BTreeMap<String, u64>,
+}
+
+fn now() -> Timestamp {
+    SystemClock.now()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// SHA-256 and size of a file.
+fn digest(path: &Path) -> Result<(String, u64), MaintenanceError> {
+    let mut file = File::open(path).map_err(|e| io_error(path, &e))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buf).map_err(|e| io_error(path, &e))?;
+        if n == 0 {
+            break;
+        }
+        size += n as u64;
+        hasher.update(&buf[..n]);
+    }
+    Ok((hex(&hasher.finalize()), size))
+}
+
+fn fsync(path: &Path) -> Result<(), MaintenanceError> {
+    File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| io_error(path, &e))
+}
+
+/// Flushes a directory entry (a rename) to disk; not possible on every platform, so best effort.
+fn fsync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// A file name `troupe-<UTC time>-<backend>.<ext>` not used yet in `dir`.
+fn fresh_name(dir: &Path, at: Timestamp, backend: BackendKind, format: BackupFormat) -> String {
+    let stamp: String = at
+        .to_string()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    let millis = at.as_millis().rem_euclid(1000);
+    let base = format!("troupe-{stamp}{millis:03}-{backend}");
+    let ext = format.extension();
+    let mut name = format!("{base}.{ext}");
+    let mut n = 1;
+    while dir.join(&name).exists() || dir.join(format!(".{name}.partial")).exists() {
+        n += 1;
+        name = format!("{base}-{n}.{ext}");
+    }
+    name
+}
+
+/// Writes the portable format: a header line, then per table a header line and one JSON array
+/// per row, then an end line with the totals (so truncation is detected even without the
+/// manifest).
+fn write_portable(
+    path: &Path,
+    dump: &Dump,
+    schema_version: i64,
+    backend: BackendKind,
+) -> Result<(), MaintenanceError> {
+    let file = File::create(path).map_err(|e| io_error(path, &e))?;
+    let mut out = BufWriter::new(file);
+    let mut line = |v: &Value| -> Result<(), MaintenanceError> {
+        serde_json::to_writer(&mut out, v)
+            .map_err(|e| MaintenanceError::Invalid(format!("cannot encode a row: {e}")))?;
+        out.write_all(b"\n").map_err(|e| io_error(path, &e))
+    };
+    line(&serde_json::json!({
+        "format": PORTABLE_FORMAT,
+        "version": PORTABLE_VERSION,
+        "schema_version": schema_version,
+        "backend": backend,
+    }))?;
+    let mut total = 0u64;
+    for data in &dump.tables {
+        let columns: Vec<&str> = data.table.columns.iter().map(|c| c.0).collect();
+        line(&serde_json::json!({
+            "table": data.table.name,
+            "columns": columns,
+            "rows": data.rows.len(),
+        }))?;
+        for row in &data.rows {
+            line(&Value::Array(row.clone()))?;
+        }
+        total += data.rows.len() as u64;
+    }
+    line(&serde_json::json!({ "end": true, "tables": dump.tables.len(), "rows": total }))?;
+    let file = out.into_inner().map_err(|e| io_error(path, e.error()))?;
+    file.sync_all().map_err(|e| io_error(path, &e))
+}
+
+/// Reads and fully validates a portable file: header, every table with the expected columns
+/// and row count, every value of the right type, the end line. Returns the schema version and
+/// the content.
+fn read_portable(path: &Path) -> Result<(i64, Dump), MaintenanceError> {
+    let refused = |reason: String| MaintenanceError::Refused {
+        path: path.to_owned(),
+        reason,
+    };
+    let file = File::open(path).map_err(|e| io_error(path, &e))?;
+    let mut lines = BufReader::new(file).lines().enumerate();
+    let mut next = |what: &str| -> Result<(usize, Value), MaintenanceError> {
+        match lines.next() {
+            Some((n, Ok(text))) => serde_json::from_str(&text)
+                .map(|v| (n + 1, v))
+                .map_err(|e| refused(format!("line {}: not JSON ({e})", n + 1))),
+            Some((n, Err(e))) => Err(refused(format!("line {}: {e}", n + 1))),
+            None => Err(refused(format!("the file ends before {what}: truncated"))),
+        }
+    };
+    let (_, header) = next("the header")?;
+    if header.get("format").and_then(Value::as_str) != Some(PORTABLE_FORMAT) {
+        return Err(refused("not a Troupe portable export".into()));
+    }
+    if header.get("version").and_then(Value::as_u64) != Some(u64::from(PORTABLE_VERSION)) {
+        return Err(refused("unsupported portable format version".into()));
+    }
+    let schema_version = header
+        .get("schema_version")
+        .and_then(Value::as_i64)
+        .ok_or_else(|| refused("the header has no schema version".into()))?;
+    let mut tables = Vec::with_capacity(TABLES.len());
+    for t in TABLES {
+        let (n, head) = next(&format!("table {}", t.name))?;
+        if head.get("table").and_then(Value::as_str) != Some(t.name) {
+            return Err(refused(format!("line {n}: expected table {}", t.name)));
+        }
+        let columns: Vec<&str> = t.columns.iter().map(|c| c.0).collect();
+        let found: Option<Vec<&str>> = head
+            .get("columns")
+            .and_then(Value::as_array)
+            .map(|cs| cs.iter().filter_map(Value::as_str).collect());
+        if found.as_deref() != Some(columns.as_slice()) {
+            return Err(refused(format!(
+                "line {n}: unexpected columns of {}",
+                t.name
+            )));
+        }
+        let count = head
+            .get("rows")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| refused(format!("line {n}: no row count")))?;
+        let mut rows = Vec::new();
+        for _ in 0..count {
+            let (n, row) = next(&format!("the rows of {} end", t.name))?;
+            let Value::Array(values) = row else {
+                return Err(refused(format!(
+                    "line {n}: a row of {} is not an array",
+                    t.name
+                )));
+            };
+            let fits = values.len() == t.columns.len()
+                && values
+                    .iter()
+                    .zip(t.columns)
+                    .all(|(v, &(_, col, nullable))| tables::fits(v, col, nullable));
+            if !fits {
+                return Err(refused(format!(
+                    "line {n}: a row of {} does not fit its columns",
+                    t.name
+                )));
+            }
+            rows.push(values);
+        }
+        tables.push(TableData { table: t, rows });
+    }
+    let (n, end) = next("the end line")?;
+    if end.get("end").and_then(Value::as_bool) != Some(true) {
+        return Err(refused(format!("line {n}: expected the end line")));
+    }
+    if next("nothing").is_ok() {
+        return Err(refused("data after the end line".into()));
+    }
+    Ok((schema_version, Dump { tables }))
+}
+
+/// A read-only pool on a SQLite file (a snapshot being verified or restored).
+async fn open_snapshot(path: &Path) -> Result<sqlx::SqlitePool, MaintenanceError> {
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .read_only(true)
+        .create_if_missing(false);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .map_err(|e| MaintenanceError::Refused {
+            path: path.to_owned(),
+            reason: format!("not a readable SQLite database: {}", db(e)),
+        })?;
+    Ok(pool)
+}
+
+/// Verifies a SQLite snapshot (integrity check, a Troupe schema) and reads its content.
+async fn read_snapshot(path: &Path) -> Result<(i64, Dump), MaintenanceError> {
+    let refused = |reason: String| MaintenanceError::Refused {
+        path: path.to_owned(),
+        reason,
+    };
+    let pool = open_snapshot(path).await?;
+    let backend = Backend::Sqlite(pool.clone());
+    let result = async {
+        let integrity: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
+            .fetch_all(&pool)
+            .await
+            .map_err(|e| refused(format!("not a readable SQLite database: {}", db(e))))?;
+        if integrity != ["ok"] {
+            return Err(refused(format!(
+                "the SQLite integrity check failed: {}",
+                integrity.join("; ")
+            )));
+        }
+        let version = migrations::applied_version(&backend).await?;
+        if version == 0 {
+            return Err(refused("not a Troupe database (no schema)".into()));
+        }
+        let dump = tables::dump(&backend)
+            .await
+            .map_err(|e| refused(format!("not a Troupe database: {e}")))?;
+        Ok((version, dump))
+    }
+    .await;
+    backend.close().await;
+    result
+}
+
+fn read_manifest(file: &Path) -> Result<BackupManifest, MaintenanceError> {
+    let path = BackupManifest::path_for(file);
+    let refused = |reason: String| MaintenanceError::Refused {
+        path: file.to_owned(),
+        reason,
+    };
+    let text = fs::read_to_string(&path).map_err(|e| {
+        refused(format!(
+            "no readable manifest at {} ({e}): not a verified Troupe backup",
+            path.display()
+        ))
+    })?;
+    let manifest: BackupManifest = serde_json::from_str(&text)
+        .map_err(|e| refused(format!("the manifest is not valid: {e}")))?;
+    if manifest.format != MANIFEST_FORMAT {
+        return Err(refused(
+            "the manifest is not a Troupe backup manifest".into(),
+        ));
+    }
+    Ok(manifest)
+}
+
+/// Checks a backup file against its manifest and reads it fully; never touches a store.
+async fn verify(file: &Path, manifest: &BackupManifest) -> Result<(i64, Dump), MaintenanceError> {
+    let refused = |reason: String| MaintenanceError::Refused {
+        path: file.to_owned(),
+        reason,
+    };
+    let (sha, size) = digest(file)?;
+    if size != manifest.size {
+        return Err(refused(format!(
+            "the file has {size} bytes, its manifest says {}: truncated or replaced",
+            manifest.size
+        )));
+    }
+    if sha != manifest.sha256 {
+        return Err(refused(
+            "the SHA-256 checksum does not match the manifest: corrupted".into(),
+        ));
+    }
+    let (version, dump) = match manifest.backup_format {
+        BackupFormat::SqliteSnapshot => read_snapshot(file).await?,
+        BackupFormat::Portable => read_portable(file)?,
+    };
+    if version != manifest.schema_version {
+        return Err(refused(format!(
+            "schema version {version} differs from the manifest's {}",
+            manifest.schema_version
+        )));
+    }
+    if dump.row_counts() != manifest.rows {
+        return Err(refused("row counts differ from the manifest".into()));
+    }
+    Ok((version, dump))
+}
+
+impl Store {
+    /// Takes a backup into `dir` in the backend's default format: a SQLite snapshot for
+    /// SQLite, the portable export for PostgreSQL. See [`Self::backup_with`].
+    pub async fn backup(&self, dir: &Path) -> Result<BackupManifest, MaintenanceError> {
+        let format = match self.kind() {
+            BackendKind::Sqlite => BackupFormat::SqliteSnapshot,
+            BackendKind::Postgres => BackupFormat::Portable,
+        };
+        self.backup_with(dir, format).await
+    }
+
+    /// Takes a consistent online backup into `dir` (created when missing): written to a hidden
+    /// temporary file, flushed, verified (SQLite integrity check, or a full re-read of the
+    /// portable export, and the row counts), then renamed into place and described by
+    /// `<file>.manifest.json` (written the same way). Only a backup with a manifest counts.
+    pub async fn backup_with(
+        &self,
+        dir: &Path,
+        format: BackupFormat,
+    ) -> Result<BackupManifest, MaintenanceError> {
+        if format == BackupFormat::SqliteSnapshot && self.kind() != BackendKind::Sqlite {
+            return Err(MaintenanceError::Invalid(
+                "a SQLite snapshot needs a SQLite store: use the portable format".into(),
+            ));
+        }
+        fs::create_dir_all(dir).map_err(|e| io_error(dir, &e))?;
+        let at = now();
+        let name = fresh_name(dir, at, self.kind(), format);
+        let partial = dir.join(format!(".{name}.partial"));
+        let result = self.write_verified(&partial, format).await;
+        let (schema_version, rows) = match result {
+            Ok(ok) => ok,
+            Err(e) => {
+                let _ = fs::remove_file(&partial);
+                return Err(e);
+            }
+        };
+        let (sha256, size) = digest(&partial)?;
+        let file = dir.join(&name);
+        fs::rename(&partial, &file).map_err(|e| io_error(&file, &e))?;
+        let manifest = BackupManifest {
+            format: MANIFEST_FORMAT.into(),
+            file: name,
+            backup_format: format,
+            backend: self.kind(),
+            created_at: at.to_string(),
+            created_at_ms: at.as_millis(),
+            size,
+            sha256,
+            schema_version,
+            app_version: env!("CARGO_PKG_VERSION").into(),
+            rows,
+        };
+        let manifest_path = BackupManifest::path_for(&file);
+        let manifest_partial = dir.join(format!(".{}.partial", manifest.file));
+        let text = serde_json::to_string_pretty(&manifest)
+            .map_err(|e| MaintenanceError::Invalid(format!("cannot encode the manifest: {e}")))?;
+        fs::write(&manifest_partial, text).map_err(|e| io_error(&manifest_partial, &e))?;
+        fsync(&manifest_partial)?;
+        fs::rename(&manifest_partial, &manifest_path).map_err(|e| io_error(&manifest_path, &e))?;
+        fsync_dir(dir);
+        Ok(manifest)
+    }
+
+    async fn write_verified(
+        &self,
+        partial: &Path,
+        format: BackupFormat,
+    ) -> Result<(i64, BTreeMap<String, u64>), MaintenanceError> {
+        match (format, self.backend()) {
+            (BackupFormat::SqliteSnapshot, Backend::Sqlite(pool)) => {
+                let target = partial.to_str().ok_or_else(|| {
+                    MaintenanceError::Invalid(format!("{} is not valid UTF-8", partial.display()))
+                })?;
+                sqlx::query("VACUUM INTO $1")
+                    .bind(target)
+                    .execute(pool)
+                    .await
+                    .map_err(db)?;
+                fsync(partial)?;
+                let (version, dump) = read_snapshot(partial).await?;
+                Ok((version, dump.row_counts()))
+            }
+            (BackupFormat::Portable, backend) => {
+                let version = self.schema_version().await?;
+                let dump = tables::dump(backend).await?;
+                write_portable(partial, &dump, version, self.kind())?;
+                let (read_version, read) = read_portable(partial)?;
+                if read_version != version || read != dump {
+                    return Err(MaintenanceError::Invalid(
+                        "the export read back differs from what was written".into(),
+                    ));
+                }
+                Ok((version, dump.row_counts()))
+            }
+            (BackupFormat::SqliteSnapshot, Backend::Postgres(_)) => Err(MaintenanceError::Invalid(
+                "a SQLite snapshot needs a SQLite store".into(),
+            )),
+        }
+    }
+
+    /// Restores the backup `file` (either format, from either backend) into this store.
+    ///
+    /// First verifies everything without touching the store: the manifest next to the file,
+    /// size and SHA-256, the format (SQLite integrity check, or a full parse of the export), the
+    /// schema version and the row counts. A truncated, corrupted or foreign file is `Refused`
+    /// and the live store is untouched. Then takes a safety backup of the current content into
+    /// `safety_dir`, and replaces the whole content in one transaction.
+    pub async fn restore(
+        &self,
+        file: &Path,
+        safety_dir: &Path,
+    ) -> Result<RestoreReport, MaintenanceError> {
+        let manifest = read_manifest(file)?;
+        let (version, dump) = verify(file, &manifest).await?;
+        let current = self.schema_version().await?;
+        if version != current {
+            return Err(MaintenanceError::Refused {
+                path: file.to_owned(),
+                reason: format!(
+                    "the backup has schema version {version}, this store {current}: migrate \
+                     both to the same version first"
+                ),
+            });
+        }
+        let safety = self.backup(safety_dir).await?;
+        tables::replace_all(self.backend(), &dump).await?;
+        Ok(RestoreReport {
+            rows: dump.row_counts(),
+            restored: manifest,
+            safety_backup: safety_dir.join(safety.file),
+        })
+    }
+
+    /// Every table's rows, as the portable export carries them (tests compare stores with it).
+    #[doc(hidden)]
+    pub async fn export_rows(&self) -> Result<BTreeMap<String, Vec<Value>>, MaintenanceError> {
+        let dump = tables::dump(self.backend()).await?;
+        Ok(dump
+            .tables
+            .into_iter()
+            .map(|t| {
+                (
+                    t.table.name.to_owned(),
+                    t.rows.into_iter().map(Value::Array).collect(),
+                )
+            })
+            .collect())
+    }
+}
+
+/// Keeps the newest `keep` verified backups in `dir` (by their manifests' time) and deletes
+/// the older ones with their manifests; returns the deleted backup files. Files without a
+/// manifest are left alone. `keep` must be at least 1.
+pub fn prune_backups(dir: &Path, keep: usize) -> Result<Vec<PathBuf>, MaintenanceError> {
+    if keep == 0 {
+        return Err(MaintenanceError::Invalid(
+            "retention must keep at least one backup".into(),
+        ));
+    }
+    let mut found: Vec<(i64, PathBuf, PathBuf)> = Vec::new();
+    for entry in fs::read_dir(dir).map_err(|e| io_error(dir, &e))? {
+        let path = entry.map_err(|e| io_error(dir, &e))?.path();
+        let is_manifest = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.ends_with(".manifest.json") && !n.starts_with('.'));
+        if !is_manifest {
+            continue;
+        }
+        let Ok(text) = fs::read_to_string(&path) else {
+            continue;
+        };
+        let Ok(manifest) = serde_json::from_str::<BackupManifest>(&text) else {
+            continue;
+        };
+        if manifest.format != MANIFEST_FORMAT || manifest.file.contains(['/', '\\']) {
+            continue;
+        }
+        found.push((manifest.created_at_ms, dir.join(&manifest.file), path));
+    }
+    found.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1.cmp(&a.1)));
+    let mut removed = Vec::new();
+    for (_, file, manifest) in found.into_iter().skip(keep) {
+        match fs::remove_file(&file) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_error(&file, &e)),
+        }
+        fs::remove_file(&manifest).map_err(|e| io_error(&manifest, &e))?;
+        removed.push(file);
+    }
+    Ok(removed)
+}

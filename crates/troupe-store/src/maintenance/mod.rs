@@ -1,0 +1,44 @@
+//! Operations on a whole store: verified backups, restore, retention, the integrity check and
+//! the import of the original bot's JSON files.
+
+mod backup;
+mod check;
+mod legacy;
+mod tables;
+
+use std::path::PathBuf;
+
+pub use backup::{BackupFormat, BackupManifest, RestoreReport, prune_backups};
+pub use check::{CheckReport, Violation};
+use troupe_ports::StoreError;
+
+/// Errors of backup, restore, retention, check and import.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MaintenanceError {
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A file or directory could not be read or written.
+    #[error("{path}: {message}")]
+    Io { path: PathBuf, message: String },
+    /// A backup given to restore is not one, or not intact. The live store was not touched.
+    #[error("refusing to restore {path}: {reason}")]
+    Refused { path: PathBuf, reason: String },
+    /// A legacy data file is malformed. Nothing was imported.
+    #[error("{file}: entry {entry}: {reason}")]
+    Malformed {
+        file: String,
+        entry: String,
+        reason: String,
+    },
+    /// The request itself is not possible (e.g. a SQLite snapshot of a PostgreSQL store).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+pub(crate) fn io_error(path: impl Into<PathBuf>, e: &std::io::Error) -> MaintenanceError {
+    MaintenanceError::Io {
+        path: path.into(),
+        message: e.to_string(),
+    }
+}
