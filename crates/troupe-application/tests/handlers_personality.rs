@@ -561,7 +561,7 @@ async fn alias_adds_a_multi_word_alias() {
             alias: alias("albert the great")
         }]
     );
-    assert_eq!(spans(&outcome), ["**einstein**", "**albert the great**"]);
+    assert_eq!(spans(&outcome), ["**albert the great**", "**einstein**"]);
     assert_eq!(world.aliases_of("einstein").await, ["albert the great"]);
 }
 

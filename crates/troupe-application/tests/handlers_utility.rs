@@ -641,3 +641,20 @@ async fn volumetest_reports_the_data_directory_and_counts_earlier_entries() {
     let unwritable = world.run(req(C::Volumetest, &[]).by(BOT_OWNER)).await;
     assert_eq!(field(&unwritable, "Writable").as_deref(), Some("no"));
 }
+
+#[tokio::test]
+async fn the_new_system_is_ddd_and_answers_every_one_of_the_eighteen_commands() {
+    use troupe_application::handlers::NewSystem;
+    use troupe_application::{CommandName, CommandSystem, SystemKind};
+
+    let world = World::new();
+    let system = NewSystem::new(world.deps());
+    assert_eq!(system.kind(), SystemKind::New);
+    for command in CommandName::ALL {
+        assert!(system.handles(command), "{command}");
+        let outcome = system.execute(&req(command, &[]).into()).await;
+        assert!(outcome.reply.is_some(), "{command} replies");
+        assert_ne!(outcome.class, OutcomeClass::InternalError, "{command}");
+        assert_ne!(outcome.class, OutcomeClass::Ignored, "{command}");
+    }
+}

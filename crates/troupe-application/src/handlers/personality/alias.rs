@@ -107,9 +107,9 @@ pub(crate) async fn run(deps: &Deps, request: &CommandRequest) -> HandlerResult 
         OutcomeClass::Success,
         "Alias added",
         format!(
-            "{} now also answers to {}.",
-            bold(target.name().as_str()),
-            bold(alias.as_str())
+            "{} is now an alias of {}.",
+            bold(alias.as_str()),
+            bold(target.name().as_str())
         ),
     )
     .with_event(added))
