@@ -12,8 +12,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use troupe_application::handlers::NewSystem;
 use troupe_application::parser::{Parsed, parse};
 use troupe_application::{
-    AppConfig, CommandName, CommandOutcome, CommandRequest, CommandSystem, Deps, Invoker,
-    Location, OutcomeClass, Permissions, RequestSource,
+    AppConfig, CommandName, CommandOutcome, CommandRequest, CommandSystem, Deps, Invoker, Location,
+    OutcomeClass, Permissions, RequestSource,
 };
 use troupe_domain::personality::{Alias, Personality, PersonalityName, Profile};
 use troupe_domain::{ChannelId, GuildId, MessageId, Timestamp, UserId};
