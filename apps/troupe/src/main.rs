@@ -2,11 +2,6 @@
 //! flags, and (as they land) backups, restore, integrity check, comparison and import.
 //! Thin: configuration and wiring only; every rule lives in the library crates.
 
-mod config;
-mod console;
-mod volume;
-mod wiring;
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -15,7 +10,8 @@ use clap::{Parser, Subcommand};
 use troupe_application::flags::{FlagName, Flags};
 use troupe_ports::{Clock, SystemClock};
 
-use crate::config::{Config, LogFormat};
+use troupe::config::{Config, LogFormat};
+use troupe::{console, wiring};
 
 /// Exit codes (documented in `troupe --help`).
 mod exit {

@@ -13,6 +13,7 @@ mod clock;
 mod conversation;
 mod error;
 mod flags;
+mod gateway;
 mod personality;
 mod platform;
 mod preferences;
@@ -27,6 +28,7 @@ pub use clock::{Clock, SystemClock};
 pub use conversation::{ConversationRepository, PersonalityMessage};
 pub use error::StoreError;
 pub use flags::{FlagAuditEntry, FlagChange, FlagStore, StoredFlag};
+pub use gateway::{GatewayMonitor, GatewaySnapshot, GatewayState};
 pub use personality::{Page, PersonalityRepository};
 pub use platform::{
     ChatPlatform, DmMessage, DmMessageKind, Embed, EmbedField, OutgoingMessage, PersonaIdentity,
@@ -46,6 +48,8 @@ pub use clock::MockClock;
 pub use conversation::MockConversationRepository;
 #[cfg(feature = "mocks")]
 pub use flags::MockFlagStore;
+#[cfg(feature = "mocks")]
+pub use gateway::MockGatewayMonitor;
 #[cfg(feature = "mocks")]
 pub use personality::MockPersonalityRepository;
 #[cfg(feature = "mocks")]

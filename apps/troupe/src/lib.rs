@@ -1,0 +1,8 @@
+//! The Troupe application: configuration, wiring of the adapters around the application core,
+//! and the console adapter. The `troupe` binary (src/main.rs) is the command line over this
+//! library; end-to-end tests drive the same wiring. No business rules live here.
+
+pub mod config;
+pub mod console;
+pub mod volume;
+pub mod wiring;
