@@ -223,7 +223,11 @@ where
         admin: true,
         in_dm: false,
     };
-    let mut next_message = 3_000_000_000_000_000u64;
+    // Snowflake-like ids (time since the Discord epoch, shifted) stay unique across restarts,
+    // so the persistent processed-message guard never mistakes a new line for an old one.
+    let since_epoch =
+        u64::try_from(app.deps.clock.now().as_millis() - 1_420_070_400_000).unwrap_or(1);
+    let mut next_message = since_epoch << 22;
     let mut lines = input.lines();
     output
         .write_all(

@@ -1,0 +1,140 @@
+//! `troupe console` driven like a newcomer drives it: lines on standard input, answers on
+//! standard output, SQLite in a fresh data directory, no other configuration.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+/// Runs the console with `input` in a fresh data directory and returns (stdout, exit code).
+fn console(data_dir: &std::path::Path, input: &str, env: &[(&str, &str)]) -> (String, Option<i32>) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_troupe"));
+    cmd.arg("console")
+        .env_clear()
+        .env("TROUPE_DATA_DIR", data_dir)
+        .env("TROUPE_BOT_OWNERS", "42")
+        .current_dir(data_dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("troupe starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("input written");
+    let out = child.wait_with_output().expect("troupe finishes");
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        out.status.code(),
+    )
+}
+
+/// Every command once, with the heading each answer must carry.
+const SCRIPT: &[(&str, &str)] = &[
+    ("!tz help", "Troupe commands"),
+    ("!tz ping", "Pong"),
+    (
+        "!tz add einstein \"albert e\" | You are Albert Einstein.",
+        "Personality created",
+    ),
+    ("!tz info albert e", "Personality info"),
+    ("!tz alias einstein ae", "Alias added"),
+    ("!tz list", "Your personalities"),
+    ("!tz activate einstein", "Personality activated"),
+    ("!tz deactivate", "Personality deactivated"),
+    ("!tz reset einstein", "einstein"),
+    ("!tz autorespond on", "Autorespond"),
+    ("!tz verify", "Verified"),
+    ("!tz notifications level patch", "Notifications"),
+    ("!tz debug stats", "Debug stats"),
+    ("!tz auth status", "Authenticat"),
+    ("!tz volumetest", "Volume test"),
+    ("!tz status", "Troupe status"),
+    (":dm", "direct message"),
+    ("!tz purgbot", "deleted"),
+    (":guild", "server channel"),
+    ("!tz remove einstein", "Personality removed"),
+];
+
+#[test]
+fn the_console_answers_every_one_of_the_18_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let input: String = SCRIPT.iter().map(|(line, _)| format!("{line}\n")).collect();
+    let (out, code) = console(dir.path(), &input, &[]);
+    assert_eq!(code, Some(0), "exits 0 at end of input:\n{out}");
+    let mut rest = out.as_str();
+    for (line, expected) in SCRIPT {
+        let at = rest
+            .find(expected)
+            .unwrap_or_else(|| panic!("no {expected:?} after {line:?} in:\n{rest}"));
+        rest = &rest[at + expected.len()..];
+    }
+    let commands: std::collections::BTreeSet<&str> = SCRIPT
+        .iter()
+        .filter_map(|(line, _)| {
+            line.strip_prefix("!tz ")
+                .and_then(|l| l.split_whitespace().next())
+        })
+        .collect();
+    assert_eq!(commands.len(), 18, "{commands:?}");
+}
+
+#[test]
+fn the_console_keeps_its_data_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, code) = console(dir.path(), "!tz add newton\n", &[]);
+    assert_eq!(code, Some(0));
+    let (_, _) = console(dir.path(), "!tz volumetest\n", &[]);
+    let (out, _) = console(dir.path(), "!tz info newton\n!tz volumetest\n", &[]);
+    assert!(out.contains("Personality info"), "{out}");
+    assert!(out.contains("Earlier entries: 1"), "{out}");
+}
+
+#[test]
+fn unknown_commands_and_non_commands_get_a_clear_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, code) = console(
+        dir.path(),
+        "!tz frobnicate\n!tzping\n:as 7\n!tz volumetest\n:nonsense\n",
+        &[],
+    );
+    assert_eq!(code, Some(0));
+    assert!(out.contains("Unknown command `frobnicate`"), "{out}");
+    assert!(out.contains("Now speaking as 7"), "{out}");
+    assert!(
+        !out.contains("Volume test\n"),
+        "user 7 is no bot owner:\n{out}"
+    );
+}
+
+#[test]
+fn a_broken_configuration_stops_the_console_with_the_setting_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, code) = console(
+        dir.path(),
+        "",
+        &[("FEATURE_FLAG_DDD_COMMANDS_WARP", "true")],
+    );
+    assert_eq!(code, Some(2));
+    let (_, code) = console(dir.path(), "", &[("TROUPE_HTTP_ADDR", "nowhere")]);
+    assert_eq!(code, Some(2));
+}
+
+#[test]
+fn the_emergency_rollback_flag_keeps_every_command_on_legacy_and_full_rollout_moves_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let rolled_out = [
+        ("FEATURE_FLAG_DDD_COMMANDS_ENABLED", "true"),
+        ("FEATURE_FLAG_DDD_COMMANDS_INTEGRATION", "true"),
+        ("FEATURE_FLAG_DDD_COMMANDS_UTILITY", "true"),
+    ];
+    let (out, _) = console(dir.path(), "!tz status\n", &rolled_out);
+    assert!(out.contains("Command system: ddd"), "{out}");
+    let mut rollback = rolled_out.to_vec();
+    rollback[0] = ("FEATURE_FLAG_DDD_COMMANDS_ENABLED", "false");
+    let (out, _) = console(dir.path(), "!tz status\n", &rollback);
+    assert!(out.contains("Command system: legacy"), "{out}");
+}
