@@ -62,7 +62,7 @@ const SCRIPT: &[(&str, &str)] = &[
 #[test]
 fn the_console_answers_every_one_of_the_18_commands() {
     let dir = tempfile::tempdir().unwrap();
-    let input: String = SCRIPT.iter().map(|(line, _)| format!("{line}\n")).collect();
+    let input: String = SCRIPT.iter().flat_map(|(line, _)| [*line, "\n"]).collect();
     let (out, code) = console(dir.path(), &input, &[]);
     assert_eq!(code, Some(0), "exits 0 at end of input:\n{out}");
     let mut rest = out.as_str();
