@@ -24,8 +24,8 @@ use std::time::Duration;
 pub use backend::{BackendKind, Durability};
 pub use crypto::{TokenKey, TokenKeyError};
 pub use maintenance::{
-    BackupFormat, BackupManifest, CheckReport, MaintenanceError, RestoreReport, Violation,
-    prune_backups,
+    BackupFormat, BackupManifest, CheckReport, FileReport, ImportReport, MaintenanceError,
+    RestoreReport, Violation, import_legacy, prune_backups,
 };
 pub use troupe_ports::StoreError;
 

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 pub use backup::{BackupFormat, BackupManifest, RestoreReport, prune_backups};
 pub use check::{CheckReport, Violation};
+pub use legacy::{FileReport, ImportReport, import_legacy};
 use troupe_ports::StoreError;
 
 /// Errors of backup, restore, retention, check and import.
