@@ -2,8 +2,10 @@
 //! history, the autorespond preference, and the "who answers this message" decision.
 
 mod responder;
+pub mod split;
 
 pub use responder::{Incoming, Responder, ResponderReason, decide_responder};
+pub use split::{MAX_MESSAGE_CHARS, split_reply};
 
 use crate::ids::{ChannelId, UserId};
 use crate::personality::PersonalityName;
