@@ -21,7 +21,6 @@ pub mod model;
 pub mod parser;
 pub mod router;
 pub mod shadow;
-pub mod split;
 
 pub use command::{Category, CommandName};
 pub use context::{AppConfig, Deps};
