@@ -7,6 +7,7 @@
 //! reqwest. Everything here is driven through ports, so it runs the same over in-memory fakes,
 //! SQL stores, Discord or the console.
 
+pub mod alerts;
 pub mod catalog;
 pub mod command;
 pub mod compare;
