@@ -35,6 +35,17 @@ async fn ping_reports_the_heartbeat_latency_or_measuring_before_the_first_ack() 
 }
 
 #[tokio::test]
+async fn ping_never_shows_a_sub_millisecond_latency_as_zero() {
+    let world = World::new();
+    world.platform.set_status(PlatformStatus {
+        latency: Some(Duration::from_micros(400)),
+        guilds: 3,
+    });
+    let outcome = world.run(req(C::Ping, &[])).await;
+    assert_eq!(field(&outcome, "Latency").as_deref(), Some("`1 ms`"));
+}
+
+#[tokio::test]
 async fn status_shows_the_callers_state_and_that_the_new_system_served_it() {
     let world = World::new();
     world.platform.set_status(PlatformStatus {

@@ -237,10 +237,11 @@ pub(crate) fn date(at: troupe_domain::Timestamp) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
-/// Latency as shown by `ping` and `status`: `` `N ms` `` or `` `measuring` ``.
+/// Latency as shown by `ping` and `status`: `` `N ms` `` in whole milliseconds, at least 1
+/// (commands.md: never 0), or `` `measuring` `` before the first heartbeat ack.
 pub(crate) fn latency(deps: &crate::Deps) -> String {
     match deps.platform.status().latency {
-        Some(latency) => code(format!("{} ms", latency.as_millis())),
+        Some(latency) => code(format!("{} ms", latency.as_millis().max(1))),
         None => code("measuring"),
     }
 }
