@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod command;
 pub mod compare;
 pub mod context;
+pub mod corpus;
 pub mod dispatch;
 pub mod dryrun;
 pub mod flags;
