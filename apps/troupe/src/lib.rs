@@ -2,6 +2,7 @@
 //! and the console adapter. The `troupe` binary (src/main.rs) is the command line over this
 //! library; end-to-end tests drive the same wiring. No business rules live here.
 
+pub mod commands;
 pub mod config;
 pub mod console;
 pub mod volume;

@@ -47,6 +47,13 @@ enum Command {
         #[command(subcommand)]
         action: FlagsAction,
     },
+    /// Run the comparison corpus through the legacy and the new command system on copies of a
+    /// store; print a parity table per command and every mismatch. Exit 1 on any mismatch.
+    Compare {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -90,7 +97,10 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::CONFIG);
         }
     };
-    init_logging(&config, matches!(cli.command, Command::Console));
+    init_logging(
+        &config,
+        matches!(cli.command, Command::Console | Command::Compare { .. }),
+    );
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -151,6 +161,19 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Flags { action } => flags(action, config).await,
+        Command::Compare { json } => {
+            let report = troupe::commands::compare::run_corpus().await?;
+            if json {
+                println!("{}", troupe::commands::compare::render_json(&report));
+            } else {
+                print!("{}", troupe::commands::compare::render_text(&report));
+            }
+            Ok(if report.is_full_parity() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(exit::FAILED)
+            })
+        }
     }
 }
 

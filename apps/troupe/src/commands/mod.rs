@@ -1,0 +1,3 @@
+//! Subcommands of the `troupe` binary that hold more than wiring.
+
+pub mod compare;
