@@ -8,6 +8,7 @@
 //! twilight, axum, reqwest): the contract suites talk to stores through the port traits alone,
 //! so they run unchanged against the in-memory, SQLite and PostgreSQL stores.
 
+pub mod ai;
 mod clock;
 pub mod contract;
 mod platform;
