@@ -1,0 +1,352 @@
+//! The admin API under `/admin`, behind `Authorization: Bearer <token>`: flags (list, set,
+//! unset, emergency rollback, audit), backup now, recent shadow mismatches, and running one
+//! command as the operator (the smoke test). Without a configured token every admin route
+//! answers 404 and does nothing. A token is never echoed.
+
+use axum::Json;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use troupe_application::flags::{FlagError, FlagName};
+
+use crate::AppState;
+
+fn error(code: StatusCode, message: impl Into<String>) -> Response {
+    (code, Json(json!({"error": message.into()}))).into_response()
+}
+
+/// Compares without an early exit, so the time taken does not reveal a matching prefix.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The bearer-token gate in front of every admin route.
+pub(crate) async fn require_token(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(expected) = state.admin.token.as_deref() else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "the admin API is disabled: set TROUPE_ADMIN_TOKEN to enable it",
+        );
+    };
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim);
+    match given {
+        Some(token) if constant_time_eq(token.as_bytes(), expected.as_bytes()) => {
+            next.run(request).await
+        }
+        _ => {
+            let mut response = error(
+                StatusCode::UNAUTHORIZED,
+                "a valid bearer token is required (Authorization: Bearer <TROUPE_ADMIN_TOKEN>)",
+            );
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer realm=\"troupe-admin\""),
+            );
+            response
+        }
+    }
+}
+
+/// `GET /admin/flags`.
+pub(crate) async fn list_flags(State(state): State<AppState>) -> Json<Value> {
+    let snapshot = state.sources.router.flags().snapshot();
+    let flags: Vec<Value> = snapshot
+        .entries()
+        .map(|(flag, value, source)| {
+            json!({
+                "name": flag.key(),
+                "value": value,
+                "source": source.as_str(),
+                "env": flag.env_var(),
+            })
+        })
+        .collect();
+    Json(json!({ "flags": flags }))
+}
+
+/// The body of a flag change.
+#[derive(Debug, Deserialize)]
+pub(crate) struct FlagChangeBody {
+    /// `true`/`false` (or "on"/"off"/"1"/"0" as a string); absent when unsetting.
+    #[serde(default)]
+    value: Option<Value>,
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    actor: Option<String>,
+}
+
+fn actor(given: Option<&str>) -> String {
+    let cleaned: String = given
+        .unwrap_or("admin-api")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(64)
+        .collect();
+    if cleaned.trim().is_empty() {
+        "admin-api".into()
+    } else {
+        cleaned.trim().to_owned()
+    }
+}
+
+fn parse_value(value: Option<&Value>) -> Result<bool, &'static str> {
+    match value {
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(Value::String(s)) => troupe_application::flags::parse_bool(s)
+            .ok_or("value must be true/false, on/off or 1/0"),
+        Some(Value::Number(n)) if n.as_u64() == Some(1) => Ok(true),
+        Some(Value::Number(n)) if n.as_u64() == Some(0) => Ok(false),
+        _ => Err("a JSON body with \"value\" (true/false) and \"reason\" is required"),
+    }
+}
+
+async fn change(
+    state: &AppState,
+    name: &str,
+    value: Option<bool>,
+    body: &FlagChangeBody,
+) -> Response {
+    let Some(flag) = FlagName::parse(name) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!(
+                "unknown flag {:?}; GET /admin/flags lists them",
+                name.chars().take(80).collect::<String>()
+            ),
+        );
+    };
+    let flags = state.sources.router.flags();
+    let started = std::time::Instant::now();
+    let result = flags
+        .change(
+            &flag.key(),
+            value,
+            &actor(body.actor.as_deref()),
+            body.reason.as_deref().unwrap_or(""),
+            state.sources.clock.now(),
+        )
+        .await;
+    match result {
+        Ok(before) => {
+            let snapshot = flags.snapshot();
+            state.metrics.observe_flags(&snapshot);
+            Json(json!({
+                "flag": flag.key(),
+                "before": before,
+                "value": snapshot.get(flag),
+                "source": snapshot.source(flag).as_str(),
+                "took_ms": (started.elapsed().as_secs_f64() * 1e6).round() / 1e3,
+            }))
+            .into_response()
+        }
+        Err(FlagError::MissingReason) => error(
+            StatusCode::BAD_REQUEST,
+            "a reason is required for a flag change (\"reason\": \"…\")",
+        ),
+        Err(FlagError::UnknownFlag(_)) => error(StatusCode::NOT_FOUND, "unknown flag"),
+        Err(FlagError::Store(e)) => {
+            tracing::error!(error = %e, "admin flag change failed");
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the flag store is unavailable; nothing changed",
+            )
+        }
+    }
+}
+
+fn body_or_empty(body: Option<Json<FlagChangeBody>>) -> FlagChangeBody {
+    body.map_or(
+        FlagChangeBody {
+            value: None,
+            reason: None,
+            actor: None,
+        },
+        |Json(b)| b,
+    )
+}
+
+/// `PUT /admin/flags/{name}` with `{"value": false, "reason": "…", "actor": "…"}`.
+pub(crate) async fn set_flag(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    body: Option<Json<FlagChangeBody>>,
+) -> Response {
+    let body = body_or_empty(body);
+    match parse_value(body.value.as_ref()) {
+        Ok(value) => change(&state, &name, Some(value), &body).await,
+        Err(message) => error(StatusCode::BAD_REQUEST, message),
+    }
+}
+
+/// Reason and actor from the query string (for `DELETE` without a body).
+#[derive(Debug, Deserialize)]
+pub(crate) struct ReasonQuery {
+    reason: Option<String>,
+    actor: Option<String>,
+}
+
+/// `DELETE /admin/flags/{name}` with `{"reason": "…"}` or `?reason=…`.
+pub(crate) async fn unset_flag(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(query): Query<ReasonQuery>,
+    body: Option<Json<FlagChangeBody>>,
+) -> Response {
+    let mut body = body_or_empty(body);
+    body.reason = body.reason.or(query.reason);
+    body.actor = body.actor.or(query.actor);
+    change(&state, &name, None, &body).await
+}
+
+/// `POST /admin/rollback`: the emergency rollback, `ddd.commands.enabled` off.
+pub(crate) async fn rollback(
+    State(state): State<AppState>,
+    body: Option<Json<FlagChangeBody>>,
+) -> Response {
+    let mut body = body_or_empty(body);
+    if body.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+        body.reason = Some("emergency rollback".into());
+    }
+    change(&state, &FlagName::Enabled.key(), Some(false), &body).await
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct LimitQuery {
+    limit: Option<u64>,
+}
+
+/// `GET /admin/audit?limit=20`: the newest flag changes.
+pub(crate) async fn audit(
+    State(state): State<AppState>,
+    Query(query): Query<LimitQuery>,
+) -> Response {
+    let limit = query.limit.unwrap_or(20).clamp(1, 1000);
+    match state.sources.router.flags().audit(limit).await {
+        Ok(entries) => {
+            let entries: Vec<Value> = entries
+                .into_iter()
+                .map(|e| {
+                    json!({
+                        "at": e.at.to_string(),
+                        "flag": e.name,
+                        "old": e.old,
+                        "new": e.new,
+                        "actor": e.actor,
+                        "reason": e.reason,
+                    })
+                })
+                .collect();
+            Json(json!({ "entries": entries })).into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the flag audit log");
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the flag store is unavailable",
+            )
+        }
+    }
+}
+
+/// `POST /admin/backup`: a verified backup now.
+pub(crate) async fn backup(State(state): State<AppState>) -> Response {
+    let Some(trigger) = &state.admin.backup else {
+        return error(
+            StatusCode::NOT_IMPLEMENTED,
+            "backups are not available in this process",
+        );
+    };
+    match trigger.backup_now().await {
+        Ok(summary) => Json(json!({ "backup": summary })).into_response(),
+        Err(message) => {
+            tracing::error!(error = %message, "backup through the admin API failed");
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("backup failed: {message}"),
+            )
+        }
+    }
+}
+
+/// `GET /admin/shadow/mismatches?limit=20`: the newest stored shadow mismatches.
+pub(crate) async fn mismatches(
+    State(state): State<AppState>,
+    Query(query): Query<LimitQuery>,
+) -> Json<Value> {
+    let limit = usize::try_from(query.limit.unwrap_or(20).clamp(1, 1000)).unwrap_or(20);
+    let Some(shadow) = &state.sources.shadow else {
+        return Json(json!({"total": 0, "mismatches": []}));
+    };
+    let all = shadow.mismatches();
+    let outcome = |o: &troupe_application::CommandOutcome| {
+        json!({
+            "class": o.class.as_str(),
+            "title": o.reply.as_ref().and_then(|r| r.title.clone()),
+            "text": o.reply.as_ref().map(|r| r.text.clone()),
+            "events": o.events.len(),
+        })
+    };
+    let list: Vec<Value> = all
+        .iter()
+        .take(limit)
+        .map(|m| {
+            json!({
+                "at": m.at.to_string(),
+                "command": m.command.as_str(),
+                "category": m.category.as_str(),
+                "differences": m.differences,
+                "authoritative": outcome(&m.authoritative),
+                "candidate": outcome(&m.candidate),
+            })
+        })
+        .collect();
+    Json(json!({"total": all.len(), "mismatches": list}))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CommandBody {
+    text: String,
+}
+
+/// `POST /admin/commands` with `{"text": "!tz ping"}`: runs one command as the operator.
+pub(crate) async fn run_command(
+    State(state): State<AppState>,
+    body: Option<Json<CommandBody>>,
+) -> Response {
+    let Some(runner) = &state.admin.commands else {
+        return error(
+            StatusCode::NOT_IMPLEMENTED,
+            "running commands is not available in this process",
+        );
+    };
+    let Some(Json(body)) = body else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "a JSON body {\"text\": \"!tz ping\"} is required",
+        );
+    };
+    let text: String = body.text.chars().take(2000).collect();
+    match runner.run(&text).await {
+        Ok(report) => Json(json!({ "result": report })).into_response(),
+        Err(message) => error(StatusCode::BAD_REQUEST, message),
+    }
+}
