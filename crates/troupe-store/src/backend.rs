@@ -158,7 +158,10 @@ pub(crate) async fn connect(url: &str, settings: ConnectSettings) -> Result<Back
             } else {
                 settings.max_connections.unwrap_or(4).max(1)
             };
+            // No ping before each use: a broken connection surfaces as `Unavailable` and the
+            // pool replaces it; the ping would cost a round trip on every query.
             let mut pool = SqlitePoolOptions::new()
+                .test_before_acquire(false)
                 .max_connections(max)
                 .acquire_timeout(settings.busy_timeout + Duration::from_secs(5));
             if in_memory {
@@ -176,6 +179,7 @@ pub(crate) async fn connect(url: &str, settings: ConnectSettings) -> Result<Back
                 StoreError::Unexpected(format!("invalid PostgreSQL database URL: {}", redact(&e)))
             })?;
             let pool = PgPoolOptions::new()
+                .test_before_acquire(false)
                 .max_connections(settings.max_connections.unwrap_or(8).max(1))
                 .acquire_timeout(settings.busy_timeout)
                 .connect_with(options)

@@ -7,13 +7,13 @@ use troupe_domain::personality::{Alias, PersonalityName};
 use troupe_ports::StoreError;
 
 use crate::backend::{Backend, BackendKind, db, on_pool};
-use crate::rows::{self, PersonalityRow, personality_columns};
+use crate::rows;
 use crate::{Store, crypto};
 
 /// One broken rule, readable as `rule: detail`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
-    /// Which rule: `database integrity`, `foreign key`, `alias without personality`,
+    /// Which rule: `database integrity`, `alias without personality`,
     /// `alias equals a name`, `activation without personality`,
     /// `conversation without personality`, `history without personality`,
     /// `message map entry without personality`, `duplicate key`, `key not folded`,
@@ -109,40 +109,49 @@ const ORPHANS: &[(&str, &str)] = &[
     ),
 ];
 
+/// A stored key that is not the plain lower-case of its text, with what holds its folded form.
+struct KeyCandidate {
+    stored: String,
+    /// The domain's key of the text; `None` when the text no longer parses.
+    folded: Option<String>,
+    what: String,
+    holders: Vec<String>,
+}
+
 /// Everything `check` reads, in one snapshot.
 struct Snapshot {
     integrity: Vec<String>,
     orphans: Vec<(&'static str, Vec<String>)>,
-    personalities: Vec<PersonalityRow>,
-    aliases: Vec<(String, String, String)>,
+    keys: Vec<KeyCandidate>,
     tokens: Vec<(i64, Vec<u8>)>,
     rows: BTreeMap<String, u64>,
 }
 
-async fn snapshot(backend: &Backend) -> Result<Snapshot, StoreError> {
-    let integrity: Vec<String> = match backend {
+/// SQLite's own page-level check (PostgreSQL checks its pages itself; references are covered
+/// by the invariants on both backends).
+async fn integrity(backend: &Backend) -> Result<Vec<String>, StoreError> {
+    match backend {
         Backend::Sqlite(pool) => {
             let mut found: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
                 .fetch_all(pool)
                 .await
                 .map_err(db)?;
             found.retain(|line| line != "ok");
-            let fk: Vec<(String, Option<i64>, String)> =
-                sqlx::query_as("SELECT \"table\", rowid, parent FROM pragma_foreign_key_check")
-                    .fetch_all(pool)
-                    .await
-                    .map_err(db)?;
-            found.extend(fk.into_iter().map(|(table, rowid, parent)| {
-                format!(
-                    "foreign key: row {} of {table} refers to a missing {parent} row",
-                    rowid.unwrap_or_default()
-                )
-            }));
-            found
+            Ok(found)
         }
-        // PostgreSQL checks its own pages; the invariants below cover references.
-        Backend::Postgres(_) => Vec::new(),
-    };
+        Backend::Postgres(_) => Ok(Vec::new()),
+    }
+}
+
+async fn snapshot(backend: &Backend) -> Result<Snapshot, StoreError> {
+    // The page-level check and the invariant queries run on two connections at once.
+    let (integrity, snap) = tokio::join!(integrity(backend), invariants(backend));
+    let mut snap = snap?;
+    snap.integrity = integrity?;
+    Ok(snap)
+}
+
+async fn invariants(backend: &Backend) -> Result<Snapshot, StoreError> {
     on_pool!(backend, |pool| {
         let mut tx = match backend {
             Backend::Postgres(_) => {
@@ -160,20 +169,52 @@ async fn snapshot(backend: &Backend) -> Result<Snapshot, StoreError> {
                 .map_err(db)?;
             orphans.push((rule, found));
         }
-        let personalities: Vec<PersonalityRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            personality_columns!(),
-            ", NULL FROM personalities p ORDER BY p.name_key"
-        ))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?;
-        let aliases: Vec<(String, String, String)> = sqlx::query_as(
-            "SELECT alias_key, alias, personality_key FROM aliases ORDER BY alias_key",
+        // Only rows whose key is not the plain lower-case of their text need the domain's
+        // Unicode folding to be checked (non-ASCII names, and keys stored wrongly).
+        let names: Vec<(String, String)> = sqlx::query_as(
+            "SELECT name_key, name FROM personalities WHERE name_key <> lower(name) ORDER BY name_key",
         )
         .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
+        let aliases: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT alias_key, alias, personality_key FROM aliases WHERE alias_key <> lower(alias) \
+             ORDER BY alias_key",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        let mut candidates: Vec<(String, Option<String>, String)> = Vec::new();
+        for (key, name) in &names {
+            let folded = PersonalityName::parse(name)
+                .map(|n| n.key().to_owned())
+                .ok();
+            candidates.push((key.clone(), folded, format!("the name {name}")));
+        }
+        for (key, alias, owner) in &aliases {
+            let folded = Alias::parse(alias).map(|a| a.key().to_owned()).ok();
+            candidates.push((key.clone(), folded, format!("the alias {alias} of {owner}")));
+        }
+        let mut keys = Vec::new();
+        for (stored, folded, what) in candidates {
+            let holders: Vec<String> = match &folded {
+                Some(folded) if *folded != stored => sqlx::query_scalar(
+                    "SELECT 'the name ' || name FROM personalities WHERE name_key = $1 \
+                     UNION ALL SELECT 'an alias of ' || personality_key FROM aliases WHERE alias_key = $1",
+                )
+                .bind(folded.as_str())
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db)?,
+                _ => Vec::new(),
+            };
+            keys.push(KeyCandidate {
+                stored,
+                folded,
+                what,
+                holders,
+            });
+        }
         let tokens: Vec<(i64, Vec<u8>)> =
             sqlx::query_as("SELECT user_id, token_ciphertext FROM auth_tokens ORDER BY user_id")
                 .fetch_all(&mut *tx)
@@ -192,10 +233,9 @@ async fn snapshot(backend: &Backend) -> Result<Snapshot, StoreError> {
         }
         tx.commit().await.map_err(db)?;
         Ok(Snapshot {
-            integrity,
+            integrity: Vec::new(),
             orphans,
-            personalities,
-            aliases,
+            keys,
             tokens,
             rows,
         })
@@ -203,22 +243,18 @@ async fn snapshot(backend: &Backend) -> Result<Snapshot, StoreError> {
 }
 
 impl Store {
-    /// Verifies the database (SQLite `integrity_check` and `foreign_key_check`) and the
-    /// application invariants: every alias, activation, conversation, history entry and
-    /// message map entry refers to an existing personality; no alias equals a name; every
-    /// stored key is the folded form of its text and no two names or aliases fold to the same
-    /// key; every personality row parses; every token decrypts with the configured keys.
+    /// Verifies the database (SQLite `integrity_check`) and the application invariants: every
+    /// alias, activation, conversation, history entry and message map entry refers to an
+    /// existing personality; no alias equals a name; every stored key is the folded form of its
+    /// text (checked in Rust for every row whose key is not simply `lower(text)`) and no two
+    /// names or aliases fold to the same key; every token decrypts with the configured keys.
     pub async fn check(&self) -> Result<CheckReport, StoreError> {
         let snap = snapshot(self.backend()).await?;
         let mut violations: Vec<Violation> = snap
             .integrity
             .into_iter()
             .map(|detail| Violation {
-                rule: if detail.starts_with("foreign key:") {
-                    "foreign key"
-                } else {
-                    "database integrity"
-                },
+                rule: "database integrity",
                 detail,
             })
             .collect();
@@ -226,45 +262,32 @@ impl Store {
             violations.extend(found.into_iter().map(|detail| Violation { rule, detail }));
         }
 
-        // Keys: re-derive each from its text; names and aliases share one key space.
-        let mut owners: HashMap<String, Vec<String>> = HashMap::new();
-        for row in &snap.personalities {
-            let (key, name) = (&row.0, &row.1);
-            match PersonalityName::parse(name) {
-                Ok(parsed) if parsed.key() != key => violations.push(Violation {
-                    rule: "key not folded",
-                    detail: format!("personality {name} is stored under key {key:?}"),
-                }),
-                Ok(parsed) => owners
-                    .entry(parsed.key().to_owned())
-                    .or_default()
-                    .push(format!("the name {name}")),
-                Err(_) => {}
-            }
-            if let Err(e) = rows::personalities(vec![row.clone()]) {
-                violations.push(Violation {
+        // Keys: names and aliases share one key space, and each key is the folded text.
+        let mut folded_holders: HashMap<String, Vec<String>> = HashMap::new();
+        for c in snap.keys {
+            match &c.folded {
+                None => violations.push(Violation {
                     rule: "unreadable personality",
-                    detail: format!("{key}: {e}"),
-                });
+                    detail: format!("{} (key {:?}) is not valid any more", c.what, c.stored),
+                }),
+                Some(folded) if *folded != c.stored => {
+                    violations.push(Violation {
+                        rule: "key not folded",
+                        detail: format!("{} is stored under key {:?}", c.what, c.stored),
+                    });
+                    let entry = folded_holders.entry(folded.clone()).or_default();
+                    if entry.is_empty() {
+                        entry.extend(c.holders);
+                    }
+                    entry.push(c.what);
+                }
+                Some(_) => {}
             }
         }
-        for (key, alias, owner) in &snap.aliases {
-            match Alias::parse(alias) {
-                Ok(parsed) if parsed.key() != key => violations.push(Violation {
-                    rule: "key not folded",
-                    detail: format!("alias {alias} of {owner} is stored under key {key:?}"),
-                }),
-                Ok(parsed) => owners
-                    .entry(parsed.key().to_owned())
-                    .or_default()
-                    .push(format!("an alias of {owner}")),
-                Err(e) => violations.push(Violation {
-                    rule: "unreadable personality",
-                    detail: format!("alias {alias:?} of {owner}: {e}"),
-                }),
-            }
-        }
-        let mut duplicates: Vec<_> = owners.into_iter().filter(|(_, o)| o.len() > 1).collect();
+        let mut duplicates: Vec<_> = folded_holders
+            .into_iter()
+            .filter(|(_, holders)| holders.len() > 1)
+            .collect();
         duplicates.sort();
         violations.extend(duplicates.into_iter().map(|(key, holders)| Violation {
             rule: "duplicate key",
