@@ -78,6 +78,10 @@ pub const SETTINGS: &[(&str, bool)] = &[
     ("TROUPE_LOG_FORMAT", false),
     ("TROUPE_BACKUP_DIR", false),
     ("TROUPE_BACKUP_KEEP", false),
+    ("TROUPE_BACKUP_SCHEDULE", false),
+    ("TROUPE_OPS_WEBHOOK_URL", true),
+    ("TROUPE_AUTO_ROLLBACK", false),
+    ("TROUPE_MEMORY_BASELINE_MB", false),
     ("TROUPE_SHADOW_SAMPLE_RATE", false),
     ("TROUPE_SHADOW_MAX_CONCURRENT", false),
     ("TROUPE_SHADOW_TIMEOUT_MS", false),
@@ -119,6 +123,14 @@ pub struct Config {
     pub log_format: Option<LogFormat>,
     pub backup_dir: PathBuf,
     pub backup_keep: usize,
+    /// Scheduled backups in `run` and `console --http` (`TROUPE_BACKUP_SCHEDULE`, default on).
+    pub backup_schedule: bool,
+    /// Where active alerts are posted (`TROUPE_OPS_WEBHOOK_URL`; Slack/Discord-style JSON).
+    pub ops_webhook_url: Option<Secret>,
+    /// Turn a category off when its critical error-rate alert fires (`TROUPE_AUTO_ROLLBACK`).
+    pub auto_rollback: bool,
+    /// The memory baseline of the memory alert, in MiB (`TROUPE_MEMORY_BASELINE_MB`).
+    pub memory_baseline_mb: Option<u64>,
     pub shadow_sample_rate: f64,
     pub shadow_max_concurrent: usize,
     pub shadow_timeout_ms: u64,
@@ -227,6 +239,30 @@ impl Config {
             1,
             10_000,
         )?;
+        let on_off = |setting: &str, default: bool| match get(setting) {
+            None => Ok(default),
+            Some(raw) => troupe_application::flags::parse_bool(&raw)
+                .ok_or_else(|| invalid(setting, "must be on or off")),
+        };
+        let backup_schedule = on_off("TROUPE_BACKUP_SCHEDULE", true)?;
+        let auto_rollback = on_off("TROUPE_AUTO_ROLLBACK", false)?;
+        let memory_baseline_mb = get("TROUPE_MEMORY_BASELINE_MB")
+            .map(|raw| {
+                parse_num(
+                    Some(raw),
+                    "TROUPE_MEMORY_BASELINE_MB",
+                    0u64,
+                    1,
+                    1_048_576,
+                )
+            })
+            .transpose()?;
+        let ops_webhook_url = get("TROUPE_OPS_WEBHOOK_URL");
+        if let Some(url) = &ops_webhook_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(invalid("TROUPE_OPS_WEBHOOK_URL", "must be an http(s) URL"));
+        }
         let shadow_sample_rate = match get("TROUPE_SHADOW_SAMPLE_RATE") {
             None => 1.0,
             Some(raw) => raw
@@ -324,6 +360,10 @@ impl Config {
             log_format,
             backup_dir,
             backup_keep,
+            backup_schedule,
+            ops_webhook_url: ops_webhook_url.map(Secret),
+            auto_rollback,
+            memory_baseline_mb,
             shadow_sample_rate,
             shadow_max_concurrent,
             shadow_timeout_ms,

@@ -2,8 +2,10 @@
 //! and the console adapter. The `troupe` binary (src/main.rs) is the command line over this
 //! library; end-to-end tests drive the same wiring. No business rules live here.
 
+pub mod backups;
 pub mod commands;
 pub mod config;
 pub mod console;
+pub mod http_wiring;
 pub mod volume;
 pub mod wiring;

@@ -11,7 +11,7 @@ use troupe_application::flags::{FlagName, Flags};
 use troupe_ports::{Clock, SystemClock};
 
 use troupe::config::{Config, LogFormat};
-use troupe::{console, wiring};
+use troupe::wiring;
 
 /// Exit codes (documented in `troupe --help`).
 mod exit {
@@ -39,7 +39,12 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Talk to Troupe in this terminal, without Discord (SQLite in the data directory by default).
-    Console,
+    Console {
+        /// Also serve health, metrics and the admin API on TROUPE_HTTP_ADDR, with scheduled
+        /// backups; keeps serving after the end of input until SIGINT/SIGTERM.
+        #[arg(long)]
+        http: bool,
+    },
     /// Apply database migrations and exit.
     Migrate,
     /// Show or change runtime feature flags (takes effect in every running process within 1 s).
@@ -54,6 +59,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Take a consistent online backup of the store, verified before it counts; then retention.
+    Backup(troupe::commands::backup::BackupArgs),
+    /// Restore a backup (either format, from either backend) after a safety backup.
+    Restore(troupe::commands::restore::RestoreArgs),
+    /// Verify data integrity: the database and the application invariants.
+    Check(troupe::commands::check::CheckArgs),
+    /// Import the original bot's JSON data files into the store (idempotent).
+    ImportLegacy(troupe::commands::import_legacy::ImportLegacyArgs),
+    /// Production smoke test of a running Troupe: health endpoints, metrics, and with the admin
+    /// token one command per category.
+    Smoke(troupe::commands::smoke::SmokeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -99,7 +115,7 @@ fn main() -> ExitCode {
     };
     init_logging(
         &config,
-        matches!(cli.command, Command::Console | Command::Compare { .. }),
+        matches!(cli.command, Command::Console { .. } | Command::Compare { .. }),
     );
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -143,11 +159,8 @@ fn init_logging(config: &Config, console: bool) {
 
 async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Console => {
-            let platform = Arc::new(console::ConsolePlatform::new());
-            let app = wiring::App::build(config, platform.clone(), None).await?;
-            let _watcher = app.spawn_flag_watcher(std::time::Duration::from_millis(250));
-            console::run(app, platform).await?;
+        Command::Console { http } => {
+            troupe::http_wiring::console(config, http).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => {
@@ -161,6 +174,11 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Flags { action } => flags(action, config).await,
+        Command::Backup(args) => troupe::commands::backup::run(args, &config).await,
+        Command::Restore(args) => troupe::commands::restore::run(args, &config).await,
+        Command::Check(args) => troupe::commands::check::run(args, &config).await,
+        Command::ImportLegacy(args) => troupe::commands::import_legacy::run(args, &config).await,
+        Command::Smoke(args) => troupe::commands::smoke::run(args, &config.prefix).await,
         Command::Compare { json } => {
             let report = troupe::commands::compare::run_corpus().await?;
             if json {

@@ -125,7 +125,7 @@ impl App {
         let legacy: Arc<dyn CommandSystem> = Arc::new(LegacySystem::new(deps.clone()));
         let new: Arc<dyn CommandSystem> = Arc::new(NewSystem::new(deps.clone()));
         let (dry, _log) = dry_run_deps(&deps);
-        let shadow = ShadowRunner::new(
+        let shadow = ShadowRunner::with_observer(
             Arc::new(NewSystem::new(dry)),
             Arc::clone(&clock),
             ShadowConfig {
@@ -134,6 +134,7 @@ impl App {
                 timeout: Duration::from_millis(config.shadow_timeout_ms),
                 ..ShadowConfig::default()
             },
+            crate::http_wiring::Operations::shadow_observer(),
         );
         let router = Arc::new(Router::new(
             legacy,

@@ -1,10 +1,22 @@
 //! The message flow (commands.md §3): who answers a message that is not a command, and how
 //! the answer is produced and delivered.
+//!
+//! The adapters (Discord, console) turn a platform message into an [`IncomingMessage`] and hand
+//! it to a [`MessageHandler`]; [`MessageFlow`] is the handler: it decides who answers
+//! (`troupe_domain::conversation::decide_responder`), applies the age gate, per-user
+//! authentication and single flight, asks the AI ([`request::build_request`]), splits and
+//! delivers the answer, and records the conversation.
+
+mod engine;
+pub mod request;
+mod texts;
 
 use async_trait::async_trait;
-use troupe_domain::{MessageId, Timestamp, UserId};
+use troupe_domain::{ChannelId, MessageId, Timestamp, UserId};
 
 use crate::model::Location;
+
+pub use engine::{FlowConfig, FlowOutcome, MessageFlow, Pause, Refusal};
 
 /// The author of a message, as the adapter resolved it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,5 +53,13 @@ pub struct IncomingMessage {
 /// dispatcher said "not a command".
 #[async_trait]
 pub trait MessageHandler: Send + Sync {
+    /// Handles one message: answers it, refuses it with a short explanation, or ignores it.
     async fn handle(&self, message: IncomingMessage);
+
+    /// Tells the handler that a message was deleted (Discord `MESSAGE_DELETE`), so a message a
+    /// proxy system (PluralKit, Tupperbox) deletes and re-posts is not answered twice. Adapters
+    /// that never see deletions need not call it.
+    async fn message_deleted(&self, channel: ChannelId, message: MessageId) {
+        let _ = (channel, message);
+    }
 }

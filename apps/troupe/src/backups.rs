@@ -1,0 +1,233 @@
+//! Scheduled backups (operations.md §5): hourly for the first 24 hours after a rollout flag
+//! change, daily otherwise, a backup right after a change, retention of the newest N. Each
+//! backup is the store's verified online backup; the last success feeds `/health`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use troupe_application::flags::Flags;
+use troupe_domain::Timestamp;
+use troupe_http::Activity;
+use troupe_ports::{Clock as _, SystemClock};
+use troupe_store::{BackupManifest, Store, prune_backups};
+
+/// The schedule and retention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackupPolicy {
+    /// Interval while a rollout change is recent.
+    pub hourly: Duration,
+    /// How long after a rollout change the hourly interval applies.
+    pub hourly_for: Duration,
+    /// Interval otherwise.
+    pub daily: Duration,
+    /// Backups kept (the newest).
+    pub keep: usize,
+}
+
+impl Default for BackupPolicy {
+    fn default() -> Self {
+        Self {
+            hourly: Duration::from_secs(3600),
+            hourly_for: Duration::from_secs(24 * 3600),
+            daily: Duration::from_secs(24 * 3600),
+            keep: 30,
+        }
+    }
+}
+
+impl BackupPolicy {
+    /// The interval in force at `now`.
+    pub fn interval(&self, last_change: Option<Timestamp>, now: Timestamp) -> Duration {
+        if last_change.is_some_and(|c| now.since(c) < self.hourly_for) {
+            self.hourly
+        } else {
+            self.daily
+        }
+    }
+
+    /// Whether a backup is due: none yet, a rollout change since the last one, or the interval
+    /// in force has passed.
+    pub fn due(
+        &self,
+        last_backup: Option<Timestamp>,
+        last_change: Option<Timestamp>,
+        now: Timestamp,
+    ) -> bool {
+        match last_backup {
+            None => true,
+            Some(backup) => {
+                last_change.is_some_and(|c| c > backup)
+                    || now.since(backup) >= self.interval(last_change, now)
+            }
+        }
+    }
+}
+
+/// The newest verified backup in `dir` (by its manifest), if any.
+pub fn last_backup(dir: &Path) -> Option<Timestamp> {
+    let entries = std::fs::read_dir(dir).ok()?;
+    entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.ends_with(".manifest.json") && !n.starts_with('.'))
+        })
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .filter_map(|text| serde_json::from_str::<BackupManifest>(&text).ok())
+        .map(|m| Timestamp::from_millis(m.created_at_ms))
+        .max()
+}
+
+/// Runs the policy against a store.
+pub struct BackupScheduler {
+    store: Store,
+    flags: Arc<Flags>,
+    dir: PathBuf,
+    policy: BackupPolicy,
+    activity: Arc<Activity>,
+}
+
+impl std::fmt::Debug for BackupScheduler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackupScheduler")
+            .field("dir", &self.dir)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one scheduler tick did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tick {
+    NotDue,
+    /// A backup was taken (its file name) and older ones pruned (how many).
+    Taken {
+        file: String,
+        pruned: usize,
+    },
+    Failed(String),
+}
+
+impl BackupScheduler {
+    pub fn new(
+        store: Store,
+        flags: Arc<Flags>,
+        dir: PathBuf,
+        policy: BackupPolicy,
+        activity: Arc<Activity>,
+    ) -> Self {
+        if let Some(last) = last_backup(&dir) {
+            activity.success(last);
+        }
+        Self {
+            store,
+            flags,
+            dir,
+            policy,
+            activity,
+        }
+    }
+
+    /// The time of the newest flag change (the rollout step), from the audit log.
+    async fn last_change(&self) -> Option<Timestamp> {
+        match self.flags.audit(1).await {
+            Ok(entries) => entries.first().map(|e| e.at),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the flag audit log for the backup schedule");
+                None
+            }
+        }
+    }
+
+    /// Takes a backup when one is due at `now`.
+    pub async fn tick(&self, now: Timestamp) -> Tick {
+        let last = self
+            .activity
+            .last_success()
+            .or_else(|| last_backup(&self.dir));
+        let change = self.last_change().await;
+        if !self.policy.due(last, change, now) {
+            return Tick::NotDue;
+        }
+        match self.store.backup(&self.dir).await {
+            Ok(manifest) => {
+                self.activity.success(now);
+                let pruned = prune_backups(&self.dir, self.policy.keep).map_or_else(
+                    |e| {
+                        tracing::warn!(error = %e, "backup retention failed");
+                        0
+                    },
+                    |removed| removed.len(),
+                );
+                tracing::info!(
+                    file = %manifest.file,
+                    size = manifest.size,
+                    pruned,
+                    interval_secs = self.policy.interval(change, now).as_secs(),
+                    "scheduled backup taken"
+                );
+                Tick::Taken {
+                    file: manifest.file,
+                    pruned,
+                }
+            }
+            Err(e) => {
+                self.activity.failure(now);
+                tracing::error!(error = %e, "scheduled backup failed");
+                Tick::Failed(e.to_string())
+            }
+        }
+    }
+
+    /// Checks every `every` whether a backup is due.
+    pub fn spawn(self, every: Duration) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                self.tick(SystemClock.now()).await;
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H: u64 = 3600;
+
+    fn t(hours: f64) -> Timestamp {
+        Timestamp::from_millis(1_750_000_000_000 + (hours * 3_600_000.0) as i64)
+    }
+
+    #[test]
+    fn backups_are_hourly_for_a_day_after_a_rollout_change_then_daily() {
+        let p = BackupPolicy::default();
+        let cases = [
+            // (last backup, last change, now, due)
+            (None, None, t(0.0), true),
+            (Some(t(0.0)), None, t(23.9), false),
+            (Some(t(0.0)), None, t(24.0), true),
+            (Some(t(0.0)), Some(t(-1.0)), t(0.9), false),
+            (Some(t(0.0)), Some(t(-1.0)), t(1.0), true),
+            (Some(t(20.0)), Some(t(-1.0)), t(21.0), true), // 22 h after the change: hourly
+            (Some(t(24.0)), Some(t(-1.0)), t(25.0), false), // 26 h after: daily again
+            (Some(t(24.0)), Some(t(-1.0)), t(48.0), true),
+            (Some(t(0.0)), Some(t(0.5)), t(0.6), true), // a change after the last backup
+        ];
+        for (i, (last, change, now, due)) in cases.into_iter().enumerate() {
+            assert_eq!(p.due(last, change, now), due, "case {i}");
+        }
+        assert_eq!(p.interval(Some(t(0.0)), t(23.0)), Duration::from_secs(H));
+        assert_eq!(
+            p.interval(Some(t(0.0)), t(24.0)),
+            Duration::from_secs(24 * H)
+        );
+        assert_eq!(p.interval(None, t(0.0)), Duration::from_secs(24 * H));
+    }
+}

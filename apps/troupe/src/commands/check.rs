@@ -1,0 +1,53 @@
+//! `troupe check`: database integrity and the application invariants (aliases, activations,
+//! conversations reference existing personalities; no alias equals a name; tokens decrypt; no
+//! duplicate keys).
+//!
+//! Exit codes: 0 no violation; 1 the check could not run; 3 violations found (listed).
+
+use std::process::ExitCode;
+
+use crate::config::Config;
+
+/// Violations were found.
+pub const VIOLATIONS: u8 = 3;
+
+/// Options of `troupe check`.
+#[derive(Debug, Clone, clap::Args)]
+#[command(
+    after_help = "Exit codes: 0 no violation, 1 the check could not run, 3 violations found (each listed)."
+)]
+pub struct CheckArgs {
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn run(args: CheckArgs, config: &Config) -> anyhow::Result<ExitCode> {
+    eprintln!("checking {} …", config.database_label());
+    let store = crate::wiring::open_store(config).await?;
+    let report = store.check().await?;
+    if args.json {
+        let violations: Vec<_> = report
+            .violations
+            .iter()
+            .map(|v| serde_json::json!({"rule": v.rule, "detail": v.detail}))
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({
+                "ok": report.is_ok(),
+                "backend": report.backend.to_string(),
+                "schema_version": report.schema_version,
+                "rows": report.rows,
+                "violations": violations,
+            })
+        );
+    } else {
+        print!("{report}");
+    }
+    Ok(if report.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(VIOLATIONS)
+    })
+}

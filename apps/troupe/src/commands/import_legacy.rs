@@ -1,0 +1,35 @@
+//! `troupe import-legacy <data dir>`: reads the original bot's JSON data files into the store,
+//! idempotently, and reports what was imported and what was skipped and why.
+//!
+//! Exit codes: 0 imported (skipped entries are listed, not an error); 1 failed: a file is
+//! malformed or the store failed, and nothing was imported.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::config::Config;
+
+/// Options of `troupe import-legacy`.
+#[derive(Debug, Clone, clap::Args)]
+#[command(
+    after_help = "Reads personalities.json (both formats), aliases.json, auth_tokens.json, nsfw_verified.json, conversations.json, message_map.json, channel_activations.json, auto_response.json and releaseNotificationPreferences.json; absent files are fine. Running it twice imports nothing new.\n\
+Exit codes: 0 imported (skipped entries listed), 1 failed (nothing imported)."
+)]
+pub struct ImportLegacyArgs {
+    /// The original bot's data directory.
+    pub dir: PathBuf,
+}
+
+pub async fn run(args: ImportLegacyArgs, config: &Config) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        args.dir.is_dir(),
+        "{} is not a directory",
+        args.dir.display()
+    );
+    eprintln!("[1/2] opening {}", config.database_label());
+    let store = crate::wiring::open_store(config).await?;
+    eprintln!("[2/2] importing from {}", args.dir.display());
+    let report = troupe_store::import_legacy(&store, &args.dir).await?;
+    print!("{report}");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,318 @@
+//! The rules around an answer: age gate, per-user authentication, single flight, at most once
+//! per message, proxy systems, the request's content, splitting and the recorded state.
+
+mod flow_support;
+
+use std::sync::Arc;
+
+use flow_support::*;
+use troupe_application::flow::{FlowOutcome, Refusal};
+use troupe_domain::Duration;
+use troupe_domain::conversation::{ConversationMode, Speaker};
+use troupe_ports::{AuthRepository, ChatRole, ConversationRepository};
+use troupe_testkit::FakeAuthProvider;
+use troupe_testkit::ai::Scripted;
+
+#[tokio::test]
+async fn the_age_gate_refuses_mentions_in_other_channels_and_says_what_to_do() {
+    let w = World::new();
+    w.seed("bob", &[], |_| {}).await;
+    let flow = w.flow();
+    let mut m = w.msg(ANN, "@bob hi");
+    m.location = guild(SFW, false);
+    assert_eq!(
+        flow.process(&m).await,
+        FlowOutcome::Refused(Refusal::AgeRestrictedChannel)
+    );
+    let said = w.bot_said().pop().unwrap();
+    assert!(said.contains("age-restricted"), "{said}");
+    assert_eq!(w.ai.request_count(), 0);
+}
+
+#[tokio::test]
+async fn talking_in_an_age_restricted_channel_verifies_the_user_for_dms() {
+    let w = World::new();
+    w.seed("bob", &[], |_| {}).await;
+    let flow = w.flow();
+    assert_eq!(
+        flow.process(&w.dm(ANN, "@bob hi")).await,
+        FlowOutcome::Refused(Refusal::UnverifiedDm)
+    );
+    assert!(w.bot_said().pop().unwrap().contains("!tz verify"));
+    assert_eq!(who(&flow.process(&w.msg(ANN, "@bob hi")).await), "bob");
+    assert!(w.store.verification(user(ANN)).await.unwrap().is_some());
+    assert_eq!(who(&flow.process(&w.dm(ANN, "@bob hi again")).await), "bob");
+}
+
+#[tokio::test]
+async fn without_the_age_gate_personalities_answer_anywhere() {
+    let mut w = World::new();
+    w.config.age_gate = false;
+    w.seed("bob", &[], |_| {}).await;
+    let flow = w.flow();
+    let mut m = w.msg(ANN, "@bob hi");
+    m.location = guild(SFW, false);
+    assert_eq!(who(&flow.process(&m).await), "bob");
+    assert_eq!(who(&flow.process(&w.dm(BEN, "@bob hi")).await), "bob");
+}
+
+#[tokio::test]
+async fn users_must_authenticate_when_the_provider_requires_it() {
+    let mut w = World::new();
+    w.auth_provider = Some(Arc::new(FakeAuthProvider::new(true)));
+    w.seed("bob", &[], |_| {}).await;
+    let flow = w.flow();
+    assert_eq!(
+        flow.process(&w.msg(ANN, "@bob hi")).await,
+        FlowOutcome::Refused(Refusal::NotAuthenticated)
+    );
+    assert!(w.bot_said().pop().unwrap().contains("!tz auth start"));
+
+    w.give_token(ANN, "tok-ann", Duration::from_secs(3600))
+        .await;
+    assert_eq!(who(&flow.process(&w.msg(ANN, "@bob hi")).await), "bob");
+    let sent = w.ai.requests().pop().unwrap().user_token.unwrap();
+    assert_eq!(sent.expose(), "tok-ann");
+
+    w.clock.advance(Duration::from_secs(3601));
+    assert_eq!(
+        flow.process(&w.msg(ANN, "@bob hi")).await,
+        FlowOutcome::Refused(Refusal::AuthExpired)
+    );
+    let said = w.bot_said().pop().unwrap();
+    assert!(
+        said.contains("expired") && said.contains("auth start"),
+        "{said}"
+    );
+    assert!(!said.contains("tok-ann"));
+}
+
+#[tokio::test]
+async fn a_provider_without_per_user_auth_needs_no_token() {
+    let mut w = World::new();
+    w.auth_provider = Some(Arc::new(FakeAuthProvider::new(false)));
+    w.seed("bob", &[], |_| {}).await;
+    assert_eq!(who(&w.flow().process(&w.msg(ANN, "@bob hi")).await), "bob");
+    assert!(w.ai.requests()[0].user_token.is_none());
+}
+
+#[tokio::test]
+async fn one_exchange_at_a_time_per_user_channel_and_personality() {
+    let w = World::new();
+    w.seed("bob", &[], |_| {}).await;
+    w.seed("cat", &[], |_| {}).await;
+    w.ai.push(Scripted::After(
+        Duration::from_millis(150),
+        Box::new(Scripted::answer("first")),
+    ));
+    let flow = Arc::new(w.flow());
+    let (m1, m2, m3, m4) = (
+        w.msg(ANN, "@bob one"),
+        w.msg(ANN, "@bob two"),
+        w.msg(BEN, "@bob three"),
+        w.msg(ANN, "@cat four"),
+    );
+    let later = |m| {
+        let flow = Arc::clone(&flow);
+        async move {
+            tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+            flow.process(m).await
+        }
+    };
+    let (first, second, other_user, other_personality) =
+        tokio::join!(flow.process(&m1), later(&m2), later(&m3), later(&m4));
+    assert_eq!(who(&first), "bob");
+    assert_eq!(
+        second,
+        FlowOutcome::Duplicate,
+        "same user, channel and personality"
+    );
+    assert_eq!(who(&other_user), "bob", "another user");
+    assert_eq!(who(&other_personality), "cat", "another personality");
+    assert_eq!(
+        who(&flow.process(&w.msg(ANN, "@bob again")).await),
+        "bob",
+        "the slot is free again"
+    );
+}
+
+#[tokio::test]
+async fn a_message_is_answered_at_most_once() {
+    let w = World::new();
+    w.seed("bob", &[], |_| {}).await;
+    let flow = w.flow();
+    let m = w.msg(ANN, "@bob hi");
+    assert_eq!(who(&flow.process(&m).await), "bob");
+    assert_eq!(flow.process(&m).await, FlowOutcome::Duplicate);
+    assert_eq!(w.said().len(), 1);
+}
+
+#[tokio::test]
+async fn a_message_a_proxy_system_deletes_during_the_wait_is_not_answered() {
+    let mut w = World::new();
+    w.flow_config.proxy_recheck = Duration::from_millis(40);
+    w.seed("bob", &[], |_| {}).await;
+    let flow = Arc::new(w.flow());
+    let original = w.msg(ANN, "@bob hi");
+    let id = original.id;
+    let deleter = {
+        let flow = Arc::clone(&flow);
+        async move {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            troupe_application::flow::MessageHandler::message_deleted(
+                flow.as_ref(),
+                channel(NSFW),
+                id,
+            )
+            .await;
+        }
+    };
+    let (outcome, ()) = tokio::join!(flow.process(&original), deleter);
+    assert_eq!(outcome, FlowOutcome::ReplacedByProxy);
+
+    let mut repost = w.msg(ANN, "@bob hi");
+    repost.author.via_proxy = true;
+    repost.author.display_name = "Annie [system]".into();
+    let started = std::time::Instant::now();
+    assert_eq!(who(&flow.process(&repost).await), "bob");
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(40),
+        "relayed messages are not held"
+    );
+    assert_eq!(w.said().len(), 1);
+    let conversation = w
+        .store
+        .conversation(user(ANN), channel(NSFW))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        conversation.user,
+        user(ANN),
+        "the proxy message counts as its real author"
+    );
+    assert_eq!(
+        who(&flow.process(&w.msg(BEN, "@bob plain")).await),
+        "bob",
+        "an undeleted message is answered after the wait"
+    );
+}
+
+#[tokio::test]
+async fn the_request_holds_the_prompt_the_bounded_history_and_the_speakers_name() {
+    let mut w = World::new();
+    w.config.history_limit = 4;
+    w.config.default_model = Some("house-model".into());
+    w.seed("bob", &[], |p| {
+        p.prompt = troupe_domain::personality::Prompt::parse("You are Bob the builder.").unwrap();
+    })
+    .await;
+    let flow = w.flow();
+    for i in 0..5 {
+        flow.process(&w.msg(ANN, &format!("@bob message {i}")))
+            .await;
+    }
+    let mut last = w.msg(BEN, "@bob with a picture");
+    last.images = vec!["https://cdn.example/1.png".into()];
+    flow.process(&last).await;
+    let request = w.ai.requests().pop().unwrap();
+    assert_eq!(request.model.as_deref(), Some("house-model"));
+    assert_eq!(request.messages[0].role, ChatRole::System);
+    assert_eq!(request.messages[0].content, "You are Bob the builder.");
+    let history: Vec<_> = request.messages[1..request.messages.len() - 1]
+        .iter()
+        .map(|m| (m.role, m.content.clone()))
+        .collect();
+    assert_eq!(
+        history,
+        [
+            (ChatRole::User, "Ann: @bob message 3".to_owned()),
+            (ChatRole::Assistant, "echo: Ann: @bob message 3".to_owned()),
+            (ChatRole::User, "Ann: @bob message 4".to_owned()),
+            (ChatRole::Assistant, "echo: Ann: @bob message 4".to_owned()),
+        ],
+        "the newest 4 entries, oldest first"
+    );
+    let user_message = request.messages.last().unwrap();
+    assert_eq!(user_message.content, "user2: @bob with a picture");
+    assert_eq!(user_message.images, ["https://cdn.example/1.png"]);
+}
+
+#[tokio::test]
+async fn a_long_answer_arrives_in_ordered_chunks_each_of_which_can_be_replied_to() {
+    let w = World::new();
+    w.seed("bob", &[], |_| {}).await;
+    let mut long = String::new();
+    let mut n = 0;
+    while long.chars().count() < 6000 {
+        long.push_str(&format!("Line {n} of a long story. "));
+        if n % 20 == 19 {
+            long.push_str("\n```rust\nfn main() {}\n```\n\n");
+        }
+        n += 1;
+    }
+    w.ai.push_answer(long.clone());
+    let flow = w.flow();
+    let out = flow.process(&w.msg(ANN, "@bob tell me")).await;
+    let FlowOutcome::Answered { chunks, .. } = out else {
+        panic!("{out:?}")
+    };
+    let sent = w.platform.personality_messages();
+    assert_eq!(sent.len(), chunks);
+    assert!(chunks >= 4, "{chunks}");
+    for (_, _, text, _) in &sent {
+        assert!(text.chars().count() <= 2000);
+        assert_eq!(
+            text.lines().filter(|l| l.trim().starts_with("```")).count() % 2,
+            0
+        );
+    }
+    assert!(sent[0].2.starts_with("Line 0"));
+    assert!(
+        sent.last()
+            .unwrap()
+            .2
+            .ends_with(&format!("Line {} of a long story.", n - 1))
+    );
+    for (_, _, _, id) in &sent {
+        let mapped = w.store.personality_message(*id).await.unwrap().unwrap();
+        assert_eq!(mapped.personality, name("bob"));
+    }
+    let mut reply = w.msg(BEN, "about that");
+    reply.reply_to = Some(sent[2].3);
+    assert_eq!(who(&flow.process(&reply).await), "bob");
+}
+
+#[tokio::test]
+async fn each_answer_records_the_history_and_the_conversation() {
+    let w = World::new();
+    w.seed("bob", &[], |_| {}).await;
+    w.store.set_autorespond(user(ANN), true).await.unwrap();
+    let flow = w.flow();
+    flow.process(&w.msg(ANN, "@bob hi")).await;
+    let history = w
+        .store
+        .history(channel(NSFW), &name("bob"), 10)
+        .await
+        .unwrap();
+    let entries: Vec<_> = history
+        .iter()
+        .map(|e| (e.speaker, e.author.as_str(), e.content.as_str()))
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            (Speaker::User, "Ann", "@bob hi"),
+            (Speaker::Personality, "bob", "echo: Ann: @bob hi")
+        ]
+    );
+    let conversation = w
+        .store
+        .conversation(user(ANN), channel(NSFW))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(conversation.personality, name("bob"));
+    assert_eq!(conversation.mode, ConversationMode::Continuation);
+    assert_eq!(conversation.last_activity, w.now());
+}
