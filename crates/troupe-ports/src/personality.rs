@@ -16,7 +16,8 @@ pub struct Page<T> {
 #[async_trait]
 pub trait PersonalityRepository: Send + Sync {
     /// Stores a new personality with its aliases, atomically.
-    /// Returns `NameTaken` when the name (case-insensitive) exists, `AliasTaken` when one of its
+    /// Returns `NameTaken` when the name (case-insensitive) exists as a name or as an alias,
+    /// `AliasTaken` when one of its
     /// aliases belongs to another personality or equals an existing name; nothing is stored then.
     async fn insert(&self, personality: &Personality) -> Result<(), StoreError>;
 

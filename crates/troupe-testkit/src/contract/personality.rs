@@ -162,6 +162,17 @@ async fn insert_refuses_a_taken_name_and_stores_nothing(s: &Stores) {
         other => panic!("inserting a name taken in another case must be NameTaken, got {other:?}"),
     }
     assert_eq!(count(s).await, before, "a refused insert stores nothing");
+
+    // A name equal to an existing alias would break "no alias equals a name".
+    match repo.insert(&local("ALBERT", user(2), &[])).await {
+        Err(StoreError::NameTaken(taken)) => assert_eq!(taken.key(), "albert"),
+        other => panic!("a name equal to an existing alias must be NameTaken, got {other:?}"),
+    }
+    assert_eq!(
+        count(s).await,
+        before,
+        "a name equal to an alias stores nothing"
+    );
     assert_eq!(
         repo.alias_owner(&alias("fresh alias")).await,
         Ok(None),

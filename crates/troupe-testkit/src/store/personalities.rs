@@ -98,6 +98,10 @@ impl PersonalityRepository for InMemoryStore {
             if let Some(existing) = s.personalities.get(key) {
                 return Err(StoreError::NameTaken(existing.name().clone()));
             }
+            if s.aliases.contains_key(key) {
+                // A name may not equal an existing alias: no alias ever equals a name.
+                return Err(StoreError::NameTaken(personality.name().clone()));
+            }
             if let Some(conflict) = personality
                 .aliases()
                 .iter()
