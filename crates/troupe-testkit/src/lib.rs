@@ -11,6 +11,7 @@
 pub mod ai;
 mod clock;
 pub mod contract;
+pub mod discord;
 mod platform;
 mod providers;
 mod store;

@@ -1,0 +1,182 @@
+//! Outcomes and outgoing messages → Discord embeds and message bodies, within Discord's limits.
+
+use troupe_application::Reply;
+use troupe_ports::{Embed as PortEmbed, OutgoingMessage};
+use twilight_model::channel::message::embed::{Embed, EmbedField, EmbedThumbnail};
+
+/// Discord's limits (characters).
+const TITLE_MAX: usize = 256;
+const DESCRIPTION_MAX: usize = 4096;
+const FIELDS_MAX: usize = 25;
+const FIELD_NAME_MAX: usize = 256;
+const FIELD_VALUE_MAX: usize = 1024;
+const USERNAME_MAX: usize = 80;
+
+/// Cuts `text` to at most `max` characters, ending with `…` when cut.
+pub fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// A webhook username Discord accepts: 1–80 characters, never containing "discord" or
+/// "clyde" (any case; those letters are broken up with a zero-width space instead of dropped,
+/// so the name still reads the same), no leading or trailing whitespace.
+pub fn sanitize_username(name: &str) -> String {
+    let mut out = name.trim().to_owned();
+    for banned in ["discord", "clyde"] {
+        loop {
+            let lower = out.to_lowercase();
+            let Some(pos) = lower.find(banned) else { break };
+            // `to_lowercase` can change byte lengths for some scripts; fall back to removal
+            // when the position does not map onto the original.
+            if lower.len() == out.len() && out.is_char_boundary(pos + 1) {
+                out.insert(pos + 1, '\u{200B}');
+            } else {
+                out = lower.replacen(banned, "", 1);
+            }
+        }
+    }
+    let out = out.trim().chars().take(USERNAME_MAX).collect::<String>();
+    let out = out.trim().to_owned();
+    if out.is_empty() {
+        "Personality".to_owned()
+    } else {
+        out
+    }
+}
+
+/// The embed of a command reply.
+pub fn reply_embed(reply: &Reply) -> Embed {
+    embed(
+        reply.title.as_deref().unwrap_or_default(),
+        &reply.text,
+        reply
+            .fields
+            .iter()
+            .map(|f| (f.name.as_str(), f.value.as_str(), f.inline)),
+        reply.colour,
+        reply.thumbnail.as_deref(),
+    )
+}
+
+/// The embed of an outgoing message's card.
+pub fn port_embed(card: &PortEmbed) -> Embed {
+    embed(
+        &card.title,
+        &card.description,
+        card.fields
+            .iter()
+            .map(|f| (f.name.as_str(), f.value.as_str(), f.inline)),
+        card.colour,
+        card.thumbnail.as_deref(),
+    )
+}
+
+fn embed<'a>(
+    title: &str,
+    description: &str,
+    fields: impl Iterator<Item = (&'a str, &'a str, bool)>,
+    colour: u32,
+    thumbnail: Option<&str>,
+) -> Embed {
+    let non_empty = |s: String| (!s.trim().is_empty()).then_some(s);
+    Embed {
+        author: None,
+        flags: None,
+        color: Some(colour),
+        description: non_empty(truncate(description, DESCRIPTION_MAX)),
+        fields: fields
+            .take(FIELDS_MAX)
+            .map(|(name, value, inline)| EmbedField {
+                inline,
+                name: non_empty(truncate(name, FIELD_NAME_MAX)).unwrap_or_else(|| "\u{200B}".into()),
+                value: non_empty(truncate(value, FIELD_VALUE_MAX))
+                    .unwrap_or_else(|| "\u{200B}".into()),
+            })
+            .collect(),
+        footer: None,
+        image: None,
+        kind: "rich".to_owned(),
+        provider: None,
+        thumbnail: thumbnail.map(|url| EmbedThumbnail {
+            height: None,
+            proxy_url: None,
+            url: url.to_owned(),
+            width: None,
+        }),
+        timestamp: None,
+        title: non_empty(truncate(title, TITLE_MAX)),
+        url: None,
+        video: None,
+    }
+}
+
+/// The content and embeds of an outgoing message (content cut to 2,000 characters).
+pub fn outgoing(message: &OutgoingMessage) -> (String, Vec<Embed>) {
+    (
+        truncate(&message.content, troupe_domain::conversation::MAX_MESSAGE_CHARS),
+        message.embed.iter().map(port_embed).collect(),
+    )
+}
+
+/// Whether a message the bot sent in a DM is a personality's (`**Name:** …`).
+pub fn is_personality_dm(content: &str) -> bool {
+    content.starts_with("**")
+        && content[2..]
+            .find(":**")
+            .is_some_and(|end| end > 0 && !content[2..2 + end].contains('\n'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_never_contain_discord_or_clyde() {
+        for name in ["Discord Bot", "clyde", "My DISCORDian ClYdE friend"] {
+            let clean = sanitize_username(name);
+            let lower = clean.to_lowercase();
+            assert!(!lower.contains("discord") && !lower.contains("clyde"), "{clean}");
+            assert!(!clean.is_empty());
+        }
+        assert_eq!(sanitize_username("Albert Einstein"), "Albert Einstein");
+    }
+
+    #[test]
+    fn usernames_are_at_most_80_characters_and_never_empty() {
+        assert_eq!(sanitize_username(&"x".repeat(200)).chars().count(), 80);
+        assert_eq!(sanitize_username("   "), "Personality");
+    }
+
+    #[test]
+    fn embeds_respect_discord_limits() {
+        let reply = Reply {
+            title: Some("t".repeat(300)),
+            text: "d".repeat(5000),
+            fields: (0..30)
+                .map(|i| troupe_ports::EmbedField {
+                    name: format!("f{i}"),
+                    value: "v".repeat(2000),
+                    inline: false,
+                })
+                .collect(),
+            ..Reply::default()
+        };
+        let embed = reply_embed(&reply);
+        assert_eq!(embed.title.unwrap().chars().count(), 256);
+        assert_eq!(embed.description.unwrap().chars().count(), 4096);
+        assert_eq!(embed.fields.len(), 25);
+        assert!(embed.fields.iter().all(|f| f.value.chars().count() <= 1024));
+    }
+
+    #[test]
+    fn personality_dms_are_recognised_by_their_bold_name_prefix() {
+        assert!(is_personality_dm("**Einstein:** hello"));
+        assert!(!is_personality_dm("**Title**\nnot: a persona"));
+        assert!(!is_personality_dm("plain reply"));
+    }
+}
