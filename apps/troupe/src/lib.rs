@@ -7,5 +7,6 @@ pub mod commands;
 pub mod config;
 pub mod console;
 pub mod http_wiring;
+pub mod run;
 pub mod volume;
 pub mod wiring;

@@ -38,6 +38,13 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the Discord bot (needs DISCORD_TOKEN); stops gracefully on SIGTERM or SIGINT.
+    Run {
+        /// Turn off the client-side REST rate limiter (only against a fake Discord or a proxy
+        /// that enforces Discord's limits itself).
+        #[arg(long, hide = true)]
+        no_rest_ratelimit: bool,
+    },
     /// Talk to Troupe in this terminal, without Discord (SQLite in the data directory by default).
     Console {
         /// Also serve health, metrics and the admin API on TROUPE_HTTP_ADDR, with scheduled
@@ -159,6 +166,13 @@ fn init_logging(config: &Config, console: bool) {
 
 async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     match command {
+        Command::Run { no_rest_ratelimit } => {
+            let options = troupe::run::RunOptions {
+                no_rest_ratelimit,
+                ..troupe::run::RunOptions::default()
+            };
+            troupe::run::run(config, options).await
+        }
         Command::Console { http } => {
             troupe::http_wiring::console(config, http).await?;
             Ok(ExitCode::SUCCESS)

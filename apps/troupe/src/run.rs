@@ -1,0 +1,118 @@
+//! `troupe run`: the Discord bot. Builds the Discord platform and the application core over it,
+//! runs this process's gateway shards, and shuts down gracefully on SIGTERM or SIGINT (stop
+//! taking new events, finish in-flight work within a bound, close the gateway sessions).
+
+use std::future::Future;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use troupe_application::flow::MessageHandler;
+use troupe_discord::{Bot, BotDeps, DiscordConfig, DiscordPlatform, ShadowHook, ShardPlan};
+
+use crate::config::Config;
+use crate::wiring::{App, run_shadow};
+
+/// Options of `troupe run` beyond the configuration.
+#[derive(Clone, Default)]
+pub struct RunOptions {
+    /// Turn off the client-side REST rate limiter (only against a fake Discord or a proxy that
+    /// enforces Discord's limits itself).
+    pub no_rest_ratelimit: bool,
+    /// The message flow (messages that are not commands); `None`: they are ignored.
+    pub messages: Option<Arc<dyn MessageHandler>>,
+    /// How long shutdown waits for in-flight work (default 10 s).
+    pub shutdown_grace: Option<Duration>,
+}
+
+impl std::fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("no_rest_ratelimit", &self.no_rest_ratelimit)
+            .field("messages", &self.messages.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The Discord adapter's settings from the configuration.
+pub fn discord_config(config: &Config, options: &RunOptions) -> anyhow::Result<DiscordConfig> {
+    let token = config.discord_token.as_ref().context(
+        "DISCORD_TOKEN: required by `troupe run` (try `troupe console` to use Troupe without Discord)",
+    )?;
+    let mut discord = DiscordConfig::new(token.expose());
+    discord.gateway_url.clone_from(&config.discord_gateway_url);
+    discord.api_proxy.clone_from(&config.discord_api_proxy);
+    discord.shards = ShardPlan {
+        total: config.shards,
+        range: config.shard_range.clone(),
+    };
+    discord.dev_guild = config.discord_dev_guild;
+    discord.rest_ratelimiter = !options.no_rest_ratelimit;
+    if let Some(grace) = options.shutdown_grace {
+        discord.shutdown_grace = grace;
+    }
+    Ok(discord)
+}
+
+/// Runs the bot until SIGTERM or SIGINT.
+pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<ExitCode> {
+    run_until(config, options, shutdown_signal()).await
+}
+
+/// Runs the bot until `shutdown` completes (tests pass their own trigger).
+pub async fn run_until(
+    config: Config,
+    options: RunOptions,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<ExitCode> {
+    let discord = discord_config(&config, &options)?;
+    troupe_discord::install_crypto_provider();
+    let platform = Arc::new(DiscordPlatform::new(&discord));
+    let app = App::build(config, platform.clone(), None).await?;
+    let _watcher = app.spawn_flag_watcher(Duration::from_millis(500));
+    let shadow: ShadowHook = Arc::new(|job| Box::pin(run_shadow(job)));
+    let deps = BotDeps {
+        dispatcher: Arc::clone(&app.dispatcher),
+        messages: options.messages.clone(),
+        clock: Arc::clone(&app.deps.clock),
+        bot_owners: app.config.bot_owners.clone(),
+        shadow: Some(shadow),
+    };
+    tracing::info!(database = %app.config.database_label(), "starting the Discord bot");
+    match Bot::new(discord, platform, deps).run(shutdown).await {
+        Ok(()) => {
+            tracing::info!("stopped");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "the bot stopped");
+            eprintln!("troupe: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// Completes on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+    tracing::info!("shutdown signal received");
+}
