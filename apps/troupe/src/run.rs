@@ -69,8 +69,10 @@ pub async fn run_until(
     let discord = discord_config(&config, &options)?;
     troupe_discord::install_crypto_provider();
     let platform = Arc::new(DiscordPlatform::new(&discord));
-    let app = App::build(config, platform.clone(), None).await?;
-    let _watcher = app.spawn_flag_watcher(Duration::from_millis(500));
+    let ops = crate::http_wiring::Operations::new(&config)?;
+    let app = App::build(config, platform.clone(), Some(ops.observer())).await?;
+    let _watcher = app.spawn_flag_watcher(Duration::from_millis(250));
+    let http = crate::http_wiring::serve(&app, &ops, platform.monitor()).await?;
     let shadow: ShadowHook = Arc::new(|job| Box::pin(run_shadow(job)));
     let deps = BotDeps {
         dispatcher: Arc::clone(&app.dispatcher),
@@ -80,7 +82,9 @@ pub async fn run_until(
         shadow: Some(shadow),
     };
     tracing::info!(database = %app.config.database_label(), "starting the Discord bot");
-    match Bot::new(discord, platform, deps).run(shutdown).await {
+    let result = Bot::new(discord, platform, deps).run(shutdown).await;
+    http.shutdown().await;
+    match result {
         Ok(()) => {
             tracing::info!("stopped");
             Ok(ExitCode::SUCCESS)

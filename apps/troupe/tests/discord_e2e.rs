@@ -69,6 +69,7 @@ fn env(fake: &FakeDiscord, dir: &std::path::Path, extra: &[(&str, &str)]) -> Vec
         ("TROUPE_DISCORD_GATEWAY_URL".to_owned(), fake.gateway_url()),
         ("TROUPE_DISCORD_API_PROXY".to_owned(), fake.api_proxy()),
         ("TROUPE_BOT_OWNERS".to_owned(), OWNER.to_string()),
+        ("TROUPE_HTTP_ADDR".to_owned(), "127.0.0.1:0".to_owned()),
     ];
     vars.extend(
         extra
