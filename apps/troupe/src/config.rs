@@ -70,12 +70,15 @@ pub const SETTINGS: &[(&str, bool)] = &[
     ("TROUPE_OAUTH_CLIENT_ID", false),
     ("TROUPE_OAUTH_CLIENT_SECRET", true),
     ("TROUPE_OAUTH_REDIRECT_URL", false),
+    ("TROUPE_AI_TIMEOUT_MS", false),
+    ("TROUPE_AI_VISION_MODELS", false),
+    ("TROUPE_AI_USER_TOKEN_HEADER", false),
+    ("TROUPE_PROXY_WAIT_MS", false),
     ("TROUPE_AGE_GATE", false),
     ("TROUPE_SHARDS", false),
     ("TROUPE_SHARD_RANGE", false),
     ("TROUPE_DISCORD_GATEWAY_URL", false),
     ("TROUPE_DISCORD_API_PROXY", false),
-    ("TROUPE_DISCORD_DEV_GUILD", false),
     ("TROUPE_LOG_FORMAT", false),
     ("TROUPE_BACKUP_DIR", false),
     ("TROUPE_BACKUP_KEEP", false),
@@ -120,17 +123,17 @@ pub struct Config {
     pub ai_api_key: Option<Secret>,
     pub ai_model: Option<String>,
     pub profile_url: Option<String>,
+    /// Longest wait for one AI answer (`TROUPE_AI_TIMEOUT_MS`).
+    pub ai_timeout_ms: u64,
+    /// Models that accept image parts; `*` = all (`TROUPE_AI_VISION_MODELS`).
+    pub ai_vision_models: Vec<String>,
+    /// Header carrying a user's own token; none: it replaces the key (`TROUPE_AI_USER_TOKEN_HEADER`).
+    pub ai_user_token_header: Option<String>,
+    /// Per-user authentication with the AI provider (all `TROUPE_OAUTH_*` set), or `None`.
+    pub oauth: Option<OAuthSettings>,
+    /// Wait before answering a guild message that a proxy system may replace (`TROUPE_PROXY_WAIT_MS`).
+    pub proxy_wait_ms: u64,
     pub age_gate: bool,
-    /// Total gateway shards of the bot across all processes (`None`: Discord's recommendation).
-    pub shards: Option<u32>,
-    /// The shards this process runs (`None`: all of them).
-    pub shard_range: Option<std::ops::Range<u32>>,
-    /// Gateway base URL instead of Discord's (`ws://host:port`, a gateway proxy or a fake).
-    pub discord_gateway_url: Option<String>,
-    /// `host:port` of a plain-HTTP Discord REST proxy (or a fake) instead of discord.com.
-    pub discord_api_proxy: Option<String>,
-    /// Register slash commands in this guild only (development); global otherwise.
-    pub discord_dev_guild: Option<GuildId>,
     pub log_format: Option<LogFormat>,
     pub backup_dir: PathBuf,
     pub backup_keep: usize,
@@ -235,48 +238,6 @@ impl Config {
             Some(raw) => troupe_application::flags::parse_bool(&raw)
                 .ok_or_else(|| invalid("TROUPE_AGE_GATE", "must be on or off"))?,
         };
-        let shards = match get("TROUPE_SHARDS") {
-            None => None,
-            Some(raw) => Some(parse_num(Some(raw), "TROUPE_SHARDS", 1u32, 1, 65_535)?),
-        };
-        let shard_range = match get("TROUPE_SHARD_RANGE") {
-            None => None,
-            Some(raw) => Some(parse_shard_range(&raw, shards)?),
-        };
-        let discord_gateway_url = match get("TROUPE_DISCORD_GATEWAY_URL") {
-            None => None,
-            Some(url) if url.starts_with("ws://") || url.starts_with("wss://") => {
-                Some(url.trim_end_matches('/').to_owned())
-            }
-            Some(_) => {
-                return Err(invalid(
-                    "TROUPE_DISCORD_GATEWAY_URL",
-                    "must be a ws:// or wss:// URL, e.g. ws://127.0.0.1:9000",
-                ));
-            }
-        };
-        let discord_api_proxy = match get("TROUPE_DISCORD_API_PROXY") {
-            None => None,
-            Some(addr)
-                if !addr.contains("://")
-                    && addr.rsplit_once(':').is_some_and(|(host, port)| {
-                        !host.is_empty() && port.parse::<u16>().is_ok()
-                    }) =>
-            {
-                Some(addr)
-            }
-            Some(_) => {
-                return Err(invalid(
-                    "TROUPE_DISCORD_API_PROXY",
-                    "must be host:port without a scheme, e.g. 127.0.0.1:9000",
-                ));
-            }
-        };
-        let discord_dev_guild = get("TROUPE_DISCORD_DEV_GUILD")
-            .map(|raw| {
-                GuildId::parse(&raw).map_err(|e| invalid("TROUPE_DISCORD_DEV_GUILD", e.to_string()))
-            })
-            .transpose()?;
         let log_format = match get("TROUPE_LOG_FORMAT").as_deref() {
             None => None,
             Some("pretty") => Some(LogFormat::Pretty),
@@ -300,15 +261,7 @@ impl Config {
         let backup_schedule = on_off("TROUPE_BACKUP_SCHEDULE", true)?;
         let auto_rollback = on_off("TROUPE_AUTO_ROLLBACK", false)?;
         let memory_baseline_mb = get("TROUPE_MEMORY_BASELINE_MB")
-            .map(|raw| {
-                parse_num(
-                    Some(raw),
-                    "TROUPE_MEMORY_BASELINE_MB",
-                    0u64,
-                    1,
-                    1_048_576,
-                )
-            })
+            .map(|raw| parse_num(Some(raw), "TROUPE_MEMORY_BASELINE_MB", 0u64, 1, 1_048_576))
             .transpose()?;
         let ops_webhook_url = get("TROUPE_OPS_WEBHOOK_URL");
         if let Some(url) = &ops_webhook_url
@@ -347,6 +300,7 @@ impl Config {
                 return Err(invalid(url_setting, "must be an http(s) URL"));
             }
         }
+        let ai = parse_ai_settings(&get)?;
         let flags = EnvFlags::from_vars(
             values
                 .iter()
@@ -409,12 +363,12 @@ impl Config {
             ai_api_key: get("TROUPE_AI_API_KEY").map(Secret),
             ai_model: get("TROUPE_AI_MODEL"),
             profile_url: get("TROUPE_PROFILE_URL"),
+            ai_timeout_ms: ai.timeout_ms,
+            ai_vision_models: ai.vision_models,
+            ai_user_token_header: ai.user_token_header,
+            oauth: ai.oauth,
+            proxy_wait_ms: ai.proxy_wait_ms,
             age_gate,
-            shards,
-            shard_range,
-            discord_gateway_url,
-            discord_api_proxy,
-            discord_dev_guild,
             log_format,
             backup_dir,
             backup_keep,
@@ -436,29 +390,115 @@ impl Config {
     }
 }
 
-/// `TROUPE_SHARD_RANGE`: `start..end` (end exclusive), inside `0..TROUPE_SHARDS`.
-fn parse_shard_range(raw: &str, shards: Option<u32>) -> Result<std::ops::Range<u32>, ConfigError> {
-    const SETTING: &str = "TROUPE_SHARD_RANGE";
-    let (start, end) = raw
-        .split_once("..")
-        .and_then(|(a, b)| Some((a.trim().parse::<u32>().ok()?, b.trim().parse::<u32>().ok()?)))
-        .ok_or_else(|| invalid(SETTING, "must be start..end, e.g. 0..4 (end exclusive)"))?;
-    if start >= end {
-        return Err(invalid(SETTING, "must not be empty (start < end)"));
+/// The OAuth 2.0 client settings (`TROUPE_OAUTH_*`).
+#[derive(Debug, Clone)]
+pub struct OAuthSettings {
+    pub authorize_url: String,
+    pub token_url: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub redirect_url: String,
+}
+
+/// The AI-related settings beyond base URL, key, model and profile URL.
+struct AiSettings {
+    timeout_ms: u64,
+    vision_models: Vec<String>,
+    user_token_header: Option<String>,
+    oauth: Option<OAuthSettings>,
+    proxy_wait_ms: u64,
+}
+
+const OAUTH_SETTINGS: [&str; 5] = [
+    "TROUPE_OAUTH_AUTHORIZE_URL",
+    "TROUPE_OAUTH_TOKEN_URL",
+    "TROUPE_OAUTH_CLIENT_ID",
+    "TROUPE_OAUTH_CLIENT_SECRET",
+    "TROUPE_OAUTH_REDIRECT_URL",
+];
+
+fn parse_ai_settings(get: &dyn Fn(&str) -> Option<String>) -> Result<AiSettings, ConfigError> {
+    if let Some(model) = get("TROUPE_AI_MODEL") {
+        troupe_domain::personality::ModelId::parse(&model)
+            .map_err(|e| invalid("TROUPE_AI_MODEL", e.to_string()))?;
     }
-    let Some(total) = shards else {
+    if let Some(url) = get("TROUPE_PROFILE_URL")
+        && !url.contains("{name}")
+    {
         return Err(invalid(
-            SETTING,
-            "needs TROUPE_SHARDS (the total across all processes)",
+            "TROUPE_PROFILE_URL",
+            "must contain {name}, e.g. https://profiles.example/api/{name}",
         ));
+    }
+    let timeout_ms = parse_num(
+        get("TROUPE_AI_TIMEOUT_MS"),
+        "TROUPE_AI_TIMEOUT_MS",
+        60_000u64,
+        100,
+        600_000,
+    )?;
+    let proxy_wait_ms = parse_num(
+        get("TROUPE_PROXY_WAIT_MS"),
+        "TROUPE_PROXY_WAIT_MS",
+        1_500u64,
+        0,
+        10_000,
+    )?;
+    let vision_models = get("TROUPE_AI_VISION_MODELS")
+        .map(|raw| {
+            raw.split(',')
+                .map(str::trim)
+                .filter(|m| !m.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    let user_token_header = get("TROUPE_AI_USER_TOKEN_HEADER");
+    if let Some(header) = &user_token_header
+        && !header
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(invalid(
+            "TROUPE_AI_USER_TOKEN_HEADER",
+            "must be an HTTP header name (letters, digits, -)",
+        ));
+    }
+    let given: Vec<&str> = OAUTH_SETTINGS
+        .iter()
+        .copied()
+        .filter(|s| get(s).is_some())
+        .collect();
+    let oauth = if given.is_empty() {
+        None
+    } else if let Some(missing) = OAUTH_SETTINGS.iter().find(|s| get(s).is_none()) {
+        return Err(invalid(
+            missing,
+            format!("is required when {} is set", given[0]),
+        ));
+    } else {
+        for setting in [OAUTH_SETTINGS[0], OAUTH_SETTINGS[1], OAUTH_SETTINGS[4]] {
+            let url = get(setting).unwrap_or_default();
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(invalid(setting, "must be an http(s) URL"));
+            }
+        }
+        let value = |s: &str| get(s).unwrap_or_default();
+        Some(OAuthSettings {
+            authorize_url: value(OAUTH_SETTINGS[0]),
+            token_url: value(OAUTH_SETTINGS[1]),
+            client_id: value(OAUTH_SETTINGS[2]),
+            client_secret: Secret(value(OAUTH_SETTINGS[3])),
+            redirect_url: value(OAUTH_SETTINGS[4]),
+        })
     };
-    if end > total {
-        return Err(invalid(
-            SETTING,
-            format!("must lie within 0..{total} (TROUPE_SHARDS)"),
-        ));
-    }
-    Ok(start..end)
+    Ok(AiSettings {
+        timeout_ms,
+        vision_models,
+        user_token_header,
+        oauth,
+        proxy_wait_ms,
+    })
 }
 
 fn parse_num<T: std::str::FromStr + PartialOrd + fmt::Display + Copy>(
@@ -570,10 +610,6 @@ mod tests {
             ("TROUPE_ROLLOUT_PERSONALITY_PERCENT", "101"),
             ("FEATURE_FLAG_DDD_COMMANDS_ENABLED", "maybe"),
             ("FEATURE_FLAG_DDD_COMMANDS_WARP", "true"),
-            ("TROUPE_SHARDS", "0"),
-            ("TROUPE_DISCORD_GATEWAY_URL", "http://x"),
-            ("TROUPE_DISCORD_API_PROXY", "http://127.0.0.1:1"),
-            ("TROUPE_DISCORD_DEV_GUILD", "x"),
         ];
         for (setting, value) in cases {
             let err = load(&[(setting, value)]).unwrap_err().to_string();
@@ -582,25 +618,41 @@ mod tests {
     }
 
     #[test]
-    fn shard_settings_are_validated_and_name_the_setting() {
-        let c = load(&[("TROUPE_SHARDS", "8"), ("TROUPE_SHARD_RANGE", "4..8")]).unwrap();
-        assert_eq!((c.shards, c.shard_range), (Some(8), Some(4..8)));
-        for (shards, range) in [("8", "4..9"), ("8", "3..3"), ("8", "a..b"), ("", "0..1")] {
-            let err = load(&[("TROUPE_SHARDS", shards), ("TROUPE_SHARD_RANGE", range)])
-                .unwrap_err()
-                .to_string();
-            assert!(err.starts_with("TROUPE_SHARD_RANGE"), "{range}: {err}");
+    fn ai_and_oauth_settings_are_validated_naming_the_setting() {
+        let cases: [&[(&str, &str)]; 6] = [
+            &[("TROUPE_AI_TIMEOUT_MS", "0")],
+            &[("TROUPE_AI_MODEL", "bad model!")],
+            &[("TROUPE_PROFILE_URL", "https://p.example/api")],
+            &[("TROUPE_AI_USER_TOKEN_HEADER", "X Token")],
+            &[("TROUPE_PROXY_WAIT_MS", "-1")],
+            &[("TROUPE_OAUTH_CLIENT_ID", "abc")],
+        ];
+        let expected = [
+            "TROUPE_AI_TIMEOUT_MS",
+            "TROUPE_AI_MODEL",
+            "TROUPE_PROFILE_URL",
+            "TROUPE_AI_USER_TOKEN_HEADER",
+            "TROUPE_PROXY_WAIT_MS",
+            "TROUPE_OAUTH_AUTHORIZE_URL",
+        ];
+        for (env, setting) in cases.iter().zip(expected) {
+            let err = load(env).unwrap_err().to_string();
+            assert!(err.starts_with(setting), "{setting}: {err}");
         }
         let c = load(&[
-            ("TROUPE_DISCORD_GATEWAY_URL", "ws://127.0.0.1:9000/"),
-            ("TROUPE_DISCORD_API_PROXY", "127.0.0.1:9000"),
+            ("TROUPE_AI_VISION_MODELS", "gpt-4o, llava "),
+            ("TROUPE_OAUTH_AUTHORIZE_URL", "https://p.example/authorize"),
+            ("TROUPE_OAUTH_TOKEN_URL", "https://p.example/token"),
+            ("TROUPE_OAUTH_CLIENT_ID", "troupe"),
+            ("TROUPE_OAUTH_CLIENT_SECRET", "cs-0001"),
+            ("TROUPE_OAUTH_REDIRECT_URL", "https://p.example/code"),
         ])
         .unwrap();
-        assert_eq!(
-            c.discord_gateway_url.as_deref(),
-            Some("ws://127.0.0.1:9000")
-        );
-        assert_eq!(c.discord_api_proxy.as_deref(), Some("127.0.0.1:9000"));
+        assert_eq!(c.ai_vision_models, ["gpt-4o", "llava"]);
+        assert_eq!(c.ai_timeout_ms, 60_000);
+        assert_eq!(c.proxy_wait_ms, 1_500);
+        assert_eq!(c.oauth.as_ref().unwrap().client_id, "troupe");
+        assert!(!format!("{c:?}").contains("cs-0001"));
     }
 
     #[test]

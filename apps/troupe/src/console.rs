@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_trait::async_trait;
 use tokio::io::{AsyncBufReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use troupe_application::dispatch::Dispatched;
+use troupe_application::flow::{Author, FlowConfig, FlowOutcome, IncomingMessage, MessageFlow};
 use troupe_application::{FollowUp, Invoker, Location, Permissions, RequestSource};
 use troupe_domain::{ChannelId, GuildId, MessageId, UserId};
 use troupe_ports::{
@@ -228,6 +229,18 @@ where
     let since_epoch =
         u64::try_from(app.deps.clock.now().as_millis() - 1_420_070_400_000).unwrap_or(1);
     let mut next_message = since_epoch << 22;
+    // The console has no proxy systems, so the flow answers at once.
+    let flow = app.ai.as_ref().map(|ai| {
+        MessageFlow::new(
+            app.deps.clone(),
+            std::sync::Arc::clone(ai),
+            std::sync::Arc::new(crate::wiring::TokioPause),
+            FlowConfig {
+                proxy_recheck: std::time::Duration::ZERO,
+                ..FlowConfig::default()
+            },
+        )
+    });
     let mut lines = input.lines();
     output
         .write_all(
@@ -267,7 +280,7 @@ where
             _ => {
                 next_message += 1;
                 let id = MessageId::new(next_message).expect("valid id");
-                handle_message(&app, &platform, speaker, line, id).await
+                handle_message(&app, &platform, flow.as_ref(), speaker, line, id).await
             }
         };
         let mut printed: Vec<String> = platform.take_output();
@@ -286,6 +299,7 @@ where
 async fn handle_message(
     app: &App,
     platform: &ConsolePlatform,
+    flow: Option<&MessageFlow>,
     speaker: Speaker,
     line: &str,
     id: MessageId,
@@ -317,9 +331,22 @@ async fn handle_message(
         }
     };
     let now = app.deps.clock.now();
+    let author = Author {
+        id: speaker.user,
+        display_name: invoker.display_name.clone(),
+        is_bot: false,
+        is_own_webhook: false,
+        via_proxy: false,
+    };
     match app
         .dispatcher
-        .dispatch_text(line, invoker, location, RequestSource::Message(id), now)
+        .dispatch_text(
+            line,
+            invoker,
+            location.clone(),
+            RequestSource::Message(id),
+            now,
+        )
         .await
     {
         Some(mut dispatched) => {
@@ -332,9 +359,30 @@ async fn handle_message(
             }
             text
         }
-        None => format!(
-            "(Not a command. Talking to personalities needs an AI provider, which this build does not connect yet; try `{} help`.)",
-            app.config.prefix
-        ),
+        None => match flow {
+            Some(flow) => {
+                let message = IncomingMessage {
+                    id,
+                    author,
+                    location,
+                    content: line.to_owned(),
+                    reply_to: None,
+                    quoted: None,
+                    images: Vec::new(),
+                    received_at: now,
+                };
+                match flow.process(&message).await {
+                    FlowOutcome::Ignored => format!(
+                        "(Nobody answered: mention a personality, e.g. `{}name hello`, or see `{} list`.)",
+                        app.config.mention_char, app.config.prefix
+                    ),
+                    _ => String::new(),
+                }
+            }
+            None => format!(
+                "(Not a command. Talking to personalities needs an AI provider: set TROUPE_AI_BASE_URL to an OpenAI-compatible endpoint; try `{} help`.)",
+                app.config.prefix
+            ),
+        },
     }
 }

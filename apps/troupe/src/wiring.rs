@@ -5,9 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use troupe_ai::{
+    ChatConfig, HttpProfileSource, OAuthClient, OAuthConfig, OpenAiChat, ProfileConfig,
+};
 use troupe_application::dispatch::{CommandObserver, Dispatcher};
 use troupe_application::dryrun::dry_run_deps;
 use troupe_application::flags::Flags;
+use troupe_application::flow::{FlowConfig, MessageFlow, Pause};
 use troupe_application::guard::CommandGuard;
 use troupe_application::handlers::NewSystem;
 use troupe_application::router::Router;
@@ -15,7 +19,7 @@ use troupe_application::shadow::{ShadowConfig, ShadowRunner};
 use troupe_application::{AppConfig, CommandSystem, Deps};
 use troupe_domain::notifications::Version;
 use troupe_legacy::LegacySystem;
-use troupe_ports::{ChatPlatform, Clock, SystemClock};
+use troupe_ports::{AiChat, AuthProvider, ChatPlatform, Clock, ProfileSource, SystemClock};
 use troupe_store::{Store, StoreOptions, TokenKey};
 
 use crate::config::Config;
@@ -70,6 +74,10 @@ pub struct App {
     pub flags: Arc<Flags>,
     pub shadow: Arc<ShadowRunner>,
     pub dispatcher: Arc<Dispatcher>,
+    /// The AI chat client, when `TROUPE_AI_BASE_URL` is set.
+    pub ai: Option<Arc<dyn AiChat>>,
+    /// The message flow (personalities answering), when an AI provider is configured.
+    pub flow: Option<Arc<MessageFlow>>,
 }
 
 impl std::fmt::Debug for App {
@@ -109,8 +117,8 @@ impl App {
             platform,
             clock: Arc::clone(&clock),
             volume: Arc::new(DirVolume::new(config.data_dir.clone())),
-            profiles: None,
-            auth_provider: None,
+            profiles: profile_source(&config)?,
+            auth_provider: auth_provider(&config)?,
             config: Arc::new(app_config),
         };
         let flags = Arc::new(
@@ -143,6 +151,18 @@ impl App {
             Some(Arc::clone(&shadow)),
         ));
         let guard = CommandGuard::new(shared, clock);
+        let ai = ai_chat(&config)?;
+        let flow = ai.as_ref().map(|ai| {
+            Arc::new(MessageFlow::new(
+                deps.clone(),
+                Arc::clone(ai),
+                Arc::new(TokioPause),
+                FlowConfig {
+                    proxy_recheck: Duration::from_millis(config.proxy_wait_ms),
+                    ..FlowConfig::default()
+                },
+            ))
+        });
         let dispatcher = Arc::new(Dispatcher::new(
             config.prefix.clone(),
             guard,
@@ -156,6 +176,8 @@ impl App {
             flags,
             shadow,
             dispatcher,
+            ai,
+            flow,
         })
     }
 
@@ -174,6 +196,69 @@ impl App {
             }
         })
     }
+}
+
+/// Waits with tokio (the message flow's [`Pause`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokioPause;
+
+#[async_trait::async_trait]
+impl Pause for TokioPause {
+    async fn pause(&self, duration: Duration) {
+        tokio::time::sleep(duration).await;
+    }
+}
+
+/// The OpenAI-compatible chat client of `TROUPE_AI_*`, or `None` without a base URL.
+pub fn ai_chat(config: &Config) -> anyhow::Result<Option<Arc<dyn AiChat>>> {
+    let Some(base_url) = &config.ai_base_url else {
+        return Ok(None);
+    };
+    let chat = OpenAiChat::new(ChatConfig {
+        base_url: base_url.clone(),
+        api_key: config.ai_api_key.as_ref().map(|k| k.expose().to_owned()),
+        default_model: config
+            .ai_model
+            .clone()
+            .unwrap_or_else(|| ChatConfig::default().default_model),
+        timeout: Duration::from_millis(config.ai_timeout_ms),
+        user_token_header: config.ai_user_token_header.clone(),
+        vision_models: config.ai_vision_models.clone(),
+        ..ChatConfig::default()
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(Some(Arc::new(chat)))
+}
+
+/// The profile source of `TROUPE_PROFILE_URL`, or `None` (local personalities).
+pub fn profile_source(config: &Config) -> anyhow::Result<Option<Arc<dyn ProfileSource>>> {
+    let Some(url) = &config.profile_url else {
+        return Ok(None);
+    };
+    let source = HttpProfileSource::new(ProfileConfig {
+        url_template: url.clone(),
+        ..ProfileConfig::default()
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(Some(Arc::new(source)))
+}
+
+/// The OAuth client of `TROUPE_OAUTH_*`, or `None` (a shared key, no per-user authentication).
+pub fn auth_provider(config: &Config) -> anyhow::Result<Option<Arc<dyn AuthProvider>>> {
+    let Some(o) = &config.oauth else {
+        return Ok(None);
+    };
+    let client = OAuthClient::new(OAuthConfig {
+        authorize_url: o.authorize_url.clone(),
+        token_url: o.token_url.clone(),
+        client_id: o.client_id.clone(),
+        client_secret: o.client_secret.expose().to_owned(),
+        redirect_url: o.redirect_url.clone(),
+        scope: None,
+        timeout: Duration::from_secs(15),
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(Some(Arc::new(client)))
 }
 
 /// Runs a shadow job after delivery, bounded by its timeout.
