@@ -79,6 +79,7 @@ pub const SETTINGS: &[(&str, bool)] = &[
     ("TROUPE_SHARD_RANGE", false),
     ("TROUPE_DISCORD_GATEWAY_URL", false),
     ("TROUPE_DISCORD_API_PROXY", false),
+    ("TROUPE_DISCORD_DEV_GUILD", false),
     ("TROUPE_LOG_FORMAT", false),
     ("TROUPE_BACKUP_DIR", false),
     ("TROUPE_BACKUP_KEEP", false),
@@ -134,6 +135,16 @@ pub struct Config {
     /// Wait before answering a guild message that a proxy system may replace (`TROUPE_PROXY_WAIT_MS`).
     pub proxy_wait_ms: u64,
     pub age_gate: bool,
+    /// Total gateway shards of the bot across all processes (`None`: Discord's recommendation).
+    pub shards: Option<u32>,
+    /// The shards this process runs (`None`: all of them).
+    pub shard_range: Option<std::ops::Range<u32>>,
+    /// Gateway base URL instead of Discord's (`ws://host:port`, a gateway proxy or a fake).
+    pub discord_gateway_url: Option<String>,
+    /// `host:port` of a plain-HTTP Discord REST proxy (or a fake) instead of discord.com.
+    pub discord_api_proxy: Option<String>,
+    /// Register slash commands in this guild only (development); global otherwise.
+    pub discord_dev_guild: Option<GuildId>,
     pub log_format: Option<LogFormat>,
     pub backup_dir: PathBuf,
     pub backup_keep: usize,
@@ -238,6 +249,48 @@ impl Config {
             Some(raw) => troupe_application::flags::parse_bool(&raw)
                 .ok_or_else(|| invalid("TROUPE_AGE_GATE", "must be on or off"))?,
         };
+        let shards = match get("TROUPE_SHARDS") {
+            None => None,
+            Some(raw) => Some(parse_num(Some(raw), "TROUPE_SHARDS", 1u32, 1, 65_535)?),
+        };
+        let shard_range = match get("TROUPE_SHARD_RANGE") {
+            None => None,
+            Some(raw) => Some(parse_shard_range(&raw, shards)?),
+        };
+        let discord_gateway_url = match get("TROUPE_DISCORD_GATEWAY_URL") {
+            None => None,
+            Some(url) if url.starts_with("ws://") || url.starts_with("wss://") => {
+                Some(url.trim_end_matches('/').to_owned())
+            }
+            Some(_) => {
+                return Err(invalid(
+                    "TROUPE_DISCORD_GATEWAY_URL",
+                    "must be a ws:// or wss:// URL, e.g. ws://127.0.0.1:9000",
+                ));
+            }
+        };
+        let discord_api_proxy = match get("TROUPE_DISCORD_API_PROXY") {
+            None => None,
+            Some(addr)
+                if !addr.contains("://")
+                    && addr.rsplit_once(':').is_some_and(|(host, port)| {
+                        !host.is_empty() && port.parse::<u16>().is_ok()
+                    }) =>
+            {
+                Some(addr)
+            }
+            Some(_) => {
+                return Err(invalid(
+                    "TROUPE_DISCORD_API_PROXY",
+                    "must be host:port without a scheme, e.g. 127.0.0.1:9000",
+                ));
+            }
+        };
+        let discord_dev_guild = get("TROUPE_DISCORD_DEV_GUILD")
+            .map(|raw| {
+                GuildId::parse(&raw).map_err(|e| invalid("TROUPE_DISCORD_DEV_GUILD", e.to_string()))
+            })
+            .transpose()?;
         let log_format = match get("TROUPE_LOG_FORMAT").as_deref() {
             None => None,
             Some("pretty") => Some(LogFormat::Pretty),
@@ -369,6 +422,11 @@ impl Config {
             oauth: ai.oauth,
             proxy_wait_ms: ai.proxy_wait_ms,
             age_gate,
+            shards,
+            shard_range,
+            discord_gateway_url,
+            discord_api_proxy,
+            discord_dev_guild,
             log_format,
             backup_dir,
             backup_keep,
@@ -388,6 +446,31 @@ impl Config {
     pub fn database_label(&self) -> String {
         redact_url(self.database_url.expose())
     }
+}
+
+/// `TROUPE_SHARD_RANGE`: `start..end` (end exclusive), inside `0..TROUPE_SHARDS`.
+fn parse_shard_range(raw: &str, shards: Option<u32>) -> Result<std::ops::Range<u32>, ConfigError> {
+    const SETTING: &str = "TROUPE_SHARD_RANGE";
+    let (start, end) = raw
+        .split_once("..")
+        .and_then(|(a, b)| Some((a.trim().parse::<u32>().ok()?, b.trim().parse::<u32>().ok()?)))
+        .ok_or_else(|| invalid(SETTING, "must be start..end, e.g. 0..4 (end exclusive)"))?;
+    if start >= end {
+        return Err(invalid(SETTING, "must not be empty (start < end)"));
+    }
+    let Some(total) = shards else {
+        return Err(invalid(
+            SETTING,
+            "needs TROUPE_SHARDS (the total across all processes)",
+        ));
+    };
+    if end > total {
+        return Err(invalid(
+            SETTING,
+            format!("must lie within 0..{total} (TROUPE_SHARDS)"),
+        ));
+    }
+    Ok(start..end)
 }
 
 /// The OAuth 2.0 client settings (`TROUPE_OAUTH_*`).
@@ -610,11 +693,37 @@ mod tests {
             ("TROUPE_ROLLOUT_PERSONALITY_PERCENT", "101"),
             ("FEATURE_FLAG_DDD_COMMANDS_ENABLED", "maybe"),
             ("FEATURE_FLAG_DDD_COMMANDS_WARP", "true"),
+            ("TROUPE_SHARDS", "0"),
+            ("TROUPE_DISCORD_GATEWAY_URL", "http://x"),
+            ("TROUPE_DISCORD_API_PROXY", "http://127.0.0.1:1"),
+            ("TROUPE_DISCORD_DEV_GUILD", "x"),
         ];
         for (setting, value) in cases {
             let err = load(&[(setting, value)]).unwrap_err().to_string();
             assert!(err.starts_with(setting), "{setting}: {err}");
         }
+    }
+
+    #[test]
+    fn shard_settings_are_validated_and_name_the_setting() {
+        let c = load(&[("TROUPE_SHARDS", "8"), ("TROUPE_SHARD_RANGE", "4..8")]).unwrap();
+        assert_eq!((c.shards, c.shard_range), (Some(8), Some(4..8)));
+        for (shards, range) in [("8", "4..9"), ("8", "3..3"), ("8", "a..b"), ("", "0..1")] {
+            let err = load(&[("TROUPE_SHARDS", shards), ("TROUPE_SHARD_RANGE", range)])
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("TROUPE_SHARD_RANGE"), "{range}: {err}");
+        }
+        let c = load(&[
+            ("TROUPE_DISCORD_GATEWAY_URL", "ws://127.0.0.1:9000/"),
+            ("TROUPE_DISCORD_API_PROXY", "127.0.0.1:9000"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.discord_gateway_url.as_deref(),
+            Some("ws://127.0.0.1:9000")
+        );
+        assert_eq!(c.discord_api_proxy.as_deref(), Some("127.0.0.1:9000"));
     }
 
     #[test]
