@@ -76,7 +76,10 @@ pub async fn run_until(
     let shadow: ShadowHook = Arc::new(|job| Box::pin(run_shadow(job)));
     let deps = BotDeps {
         dispatcher: Arc::clone(&app.dispatcher),
-        messages: options.messages.clone(),
+        messages: options
+            .messages
+            .clone()
+            .or_else(|| app.flow.clone().map(|flow| flow as Arc<dyn MessageHandler>)),
         clock: Arc::clone(&app.deps.clock),
         bot_owners: app.config.bot_owners.clone(),
         shadow: Some(shadow),

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -84,7 +83,7 @@ struct Running {
     fake: FakeDiscord,
     stop: Option<oneshot::Sender<()>>,
     bot: tokio::task::JoinHandle<anyhow::Result<ExitCode>>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Running {
@@ -109,7 +108,7 @@ impl Running {
             fake,
             stop: Some(stop),
             bot,
-            _dir: dir,
+            dir,
         };
         me.wait_ready().await;
         me
@@ -241,11 +240,14 @@ async fn every_command_answers_by_prefix_command() {
     );
 }
 
+/// (channel, command, options, a word the reply must contain).
+type SlashCase = (u64, &'static str, Vec<(&'static str, Value)>, &'static str);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_command_answers_by_slash_command() {
     let bot = Running::start(&[]).await;
     let s = |v: &str| json!(v);
-    let cases: Vec<(u64, &str, Vec<(&str, Value)>, &str)> = vec![
+    let cases: Vec<SlashCase> = vec![
         (NSFW, "ping", vec![], "latency"),
         (NSFW, "status", vec![], "servers"),
         (NSFW, "help", vec![("command", s("add"))], "add"),
@@ -540,7 +542,7 @@ async fn two_processes_split_the_shards_between_them() {
     let fake = FakeDiscord::start().await.unwrap();
     populate(&fake);
     // A second guild that lands on shard 1 of 2.
-    let other_guild = (1u64 << 22) | 100_000_000_000_000_000;
+    let other_guild = (1u64 << 22) | 0x0163_4578_5D8A_0000;
     assert_eq!((other_guild >> 22) % 2, 1);
     fake.add_guild(other_guild, OWNER);
     fake.add_text_channel(other_guild, 300_000_000_000_000_200, "elsewhere", true);
@@ -552,14 +554,14 @@ async fn two_processes_split_the_shards_between_them() {
     let dir = tempfile::tempdir().unwrap();
     let mut vars = env(
         &first.fake,
-        first._dir.path(),
+        first.dir.path(),
         &[("TROUPE_SHARDS", "2"), ("TROUPE_SHARD_RANGE", "1..2")],
     );
     vars.retain(|(k, _)| k != "TROUPE_DATA_DIR");
     vars.push(("TROUPE_DATA_DIR".into(), dir.path().display().to_string()));
     vars.push((
         "TROUPE_DATABASE_URL".into(),
-        format!("sqlite://{}", first._dir.path().join("troupe.db").display()),
+        format!("sqlite://{}", first.dir.path().join("troupe.db").display()),
     ));
     let config = Config::from_sources(&BTreeMap::new(), vars).unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -641,5 +643,127 @@ async fn a_missing_token_is_a_clear_error() {
     assert!(err.to_string().starts_with("DISCORD_TOKEN"), "{err}");
 }
 
-#[allow(dead_code)]
-fn unused(_: Arc<()>) {}
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn personality_messages_go_through_one_webhook_per_channel_threads_use_the_parent_and_dms_get_a_name_prefix()
+ {
+    use troupe_domain::ChannelId;
+    use troupe_ports::{ChatPlatform, PersonaIdentity};
+    let fake = FakeDiscord::start().await.unwrap();
+    populate(&fake);
+    troupe_discord::install_crypto_provider();
+    let mut config = troupe_discord::DiscordConfig::new(TOKEN);
+    config.api_proxy = Some(fake.api_proxy());
+    let platform = troupe_discord::DiscordPlatform::new(&config);
+    let persona = PersonaIdentity {
+        display_name: "Discord Clyde Einstein".into(),
+        avatar_url: Some("https://example.invalid/a.png".into()),
+    };
+    let channel = |id: u64| ChannelId::new(id).unwrap();
+
+    let first = platform
+        .send_as_personality(channel(NSFW), &persona, "hello")
+        .await
+        .unwrap();
+    platform
+        .send_as_personality(channel(NSFW), &persona, "again")
+        .await
+        .unwrap();
+    assert_eq!(
+        fake.requests_to("POST", &format!("/channels/{NSFW}/webhooks"))
+            .len(),
+        1,
+        "created once, then cached"
+    );
+    let sent = fake.message(first.get()).unwrap();
+    let name = sent.username.unwrap().to_lowercase();
+    assert!(
+        !name.contains("discord") && !name.contains("clyde"),
+        "{name}"
+    );
+
+    // Threads and forum posts: the parent's webhook with the thread id.
+    let in_thread = platform
+        .send_as_personality(channel(THREAD), &persona, "in a thread")
+        .await
+        .unwrap();
+    assert_eq!(fake.message(in_thread.get()).unwrap().thread, Some(THREAD));
+    let in_post = platform
+        .send_as_personality(channel(FORUM_POST), &persona, "in a post")
+        .await
+        .unwrap();
+    assert_eq!(
+        fake.message(in_post.get()).unwrap().thread,
+        Some(FORUM_POST)
+    );
+    assert_eq!(
+        fake.requests_to("POST", "/webhooks")
+            .iter()
+            .filter(|r| r.path.starts_with("/channels/"))
+            .count(),
+        2,
+        "NSFW and the forum"
+    );
+    assert!(
+        fake.requests_to("POST", &format!("/channels/{THREAD}/webhooks"))
+            .is_empty()
+    );
+
+    // Deleted by an admin: recreated on the next message.
+    let webhook = fake
+        .webhooks()
+        .into_iter()
+        .find(|w| w.channel == NSFW)
+        .unwrap();
+    fake.delete_webhook(webhook.id);
+    platform
+        .send_as_personality(channel(NSFW), &persona, "still here")
+        .await
+        .unwrap();
+    assert!(
+        fake.webhooks()
+            .iter()
+            .any(|w| w.channel == NSFW && w.id != webhook.id)
+    );
+
+    // Long text is split on boundaries, code fences balanced, in order.
+    let code: String = (0..150).fold(String::new(), |mut out, i| {
+        use std::fmt::Write as _;
+        let _ = writeln!(out, "let x{i} = {i};");
+        out
+    });
+    let long = format!("{}\n\n```rust\n{code}```", "word ".repeat(300));
+    let before = fake.messages_in(NSFW).len();
+    platform
+        .send_as_personality(channel(NSFW), &persona, &long)
+        .await
+        .unwrap();
+    let chunks: Vec<_> = fake.messages_in(NSFW).into_iter().skip(before).collect();
+    assert!(chunks.len() >= 2);
+    for chunk in &chunks {
+        assert!(chunk.content.chars().count() <= 2000);
+        assert_eq!(
+            chunk.content.matches("```").count() % 2,
+            0,
+            "balanced fences"
+        );
+    }
+
+    // A DM: a plain bot message prefixed with the name.
+    fake.send_message(DM, MEMBER, "hi");
+    let in_dm = platform
+        .send_as_personality(
+            channel(DM),
+            &PersonaIdentity {
+                display_name: "Einstein".into(),
+                avatar_url: None,
+            },
+            "hello",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        fake.message(in_dm.get()).unwrap().content,
+        "**Einstein:** hello"
+    );
+    assert_eq!(platform.webhook_cache_size().await, 2);
+}

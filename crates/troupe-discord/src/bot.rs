@@ -21,9 +21,7 @@ use twilight_gateway::{
     CloseFrame, ConfigBuilder, Event, EventTypeFlags, Intents, MessageSender, Shard, ShardId,
     StreamExt as _,
 };
-use twilight_model::application::interaction::{
-    Interaction, InteractionData, InteractionType,
-};
+use twilight_model::application::interaction::{Interaction, InteractionData, InteractionType};
 use twilight_model::channel::Message;
 use twilight_model::channel::message::MessageFlags;
 use twilight_model::gateway::payload::incoming::GuildCreate;
@@ -198,13 +196,15 @@ impl Bot {
         tracing::info!("shutting down: finishing in-flight work");
         ctx.accepting.store(false, Ordering::SeqCst);
         let all = u32::try_from(ctx.config.max_in_flight.max(1)).unwrap_or(u32::MAX);
-        match tokio::time::timeout(ctx.config.shutdown_grace, ctx.in_flight.acquire_many(all)).await
-        {
-            Ok(_) => tracing::info!("in-flight work finished"),
-            Err(_) => tracing::warn!(
+        let finished =
+            tokio::time::timeout(ctx.config.shutdown_grace, ctx.in_flight.acquire_many(all)).await;
+        if finished.is_ok() {
+            tracing::info!("in-flight work finished");
+        } else {
+            tracing::warn!(
                 grace = ?ctx.config.shutdown_grace,
                 "in-flight work did not finish in time; closing anyway"
-            ),
+            );
         }
         ctx.closing.store(true, Ordering::SeqCst);
         for handle in &handles {
@@ -250,7 +250,10 @@ async fn create_shards(ctx: &Ctx) -> Result<Vec<Shard<InMemoryQueue>>, BotError>
         }
         Err(e) => {
             tracing::warn!(error = %e, "cannot read Discord's gateway information; using defaults");
-            (ctx.config.shards.total.unwrap_or(1), InMemoryQueue::default())
+            (
+                ctx.config.shards.total.unwrap_or(1),
+                InMemoryQueue::default(),
+            )
         }
     };
     let range = ctx.config.shards.range.clone().unwrap_or(0..total);
@@ -337,10 +340,8 @@ async fn shard_loop(ctx: Arc<Ctx>, mut shard: Shard<InMemoryQueue>) {
                     monitor.guild_available(guild.id.get());
                 }
             }
-            Event::GuildDelete(delete) => {
-                if !delete.unavailable.unwrap_or(false) {
-                    monitor.guild_gone(delete.id.get());
-                }
+            Event::GuildDelete(delete) if !delete.unavailable.unwrap_or(false) => {
+                monitor.guild_gone(delete.id.get());
             }
             Event::MessageCreate(message) => {
                 spawn_work(&ctx, on_message(Arc::clone(&ctx), message.message)).await;
@@ -369,7 +370,10 @@ async fn spawn_work(ctx: &Arc<Ctx>, work: impl Future<Output = ()> + Send + 'sta
     });
 }
 
-async fn register_commands(ctx: Arc<Ctx>, application: Id<twilight_model::id::marker::ApplicationMarker>) {
+async fn register_commands(
+    ctx: Arc<Ctx>,
+    application: Id<twilight_model::id::marker::ApplicationMarker>,
+) {
     let commands = discord_commands();
     let client = ctx.platform.http().interaction(application);
     let result = retry("register commands", || async {
@@ -387,7 +391,11 @@ async fn register_commands(ctx: Arc<Ctx>, application: Id<twilight_model::id::ma
     match result {
         Ok(()) => tracing::info!(
             count = commands.len(),
-            scope = if ctx.config.dev_guild.is_some() { "guild" } else { "global" },
+            scope = if ctx.config.dev_guild.is_some() {
+                "guild"
+            } else {
+                "global"
+            },
             "slash commands registered"
         ),
         Err(e) => tracing::error!(error = %e, "cannot register slash commands"),
@@ -419,7 +427,11 @@ async fn guild_location(
     }
     if !cache.has_guild(guild) {
         let http = ctx.platform.http();
-        match retry("get guild", || async { Ok(http.guild(guild).await?.model().await?) }).await {
+        match retry("get guild", || async {
+            Ok(http.guild(guild).await?.model().await?)
+        })
+        .await
+        {
             Ok(g) => cache.insert_guild(guild, g.owner_id, &g.roles),
             Err(e) => tracing::warn!(error = %e, "cannot read the guild's roles"),
         }
@@ -469,7 +481,11 @@ async fn on_message(ctx: Arc<Ctx>, message: Message) {
             )
         }
         Some(guild) => {
-            let roles = message.member.as_ref().map(|m| m.roles.as_slice()).unwrap_or_default();
+            let roles = message
+                .member
+                .as_ref()
+                .map(|m| m.roles.as_slice())
+                .unwrap_or_default();
             guild_location(
                 &ctx,
                 guild,
@@ -533,7 +549,10 @@ async fn on_message(ctx: Arc<Ctx>, message: Message) {
             .as_ref()
             .and_then(|r| r.message_id)
             .map(ids::message),
-        quoted: message.referenced_message.as_ref().map(|m| m.content.clone()),
+        quoted: message
+            .referenced_message
+            .as_ref()
+            .map(|m| m.content.clone()),
         images: message
             .attachments
             .iter()
@@ -634,14 +653,10 @@ async fn on_interaction(ctx: Arc<Ctx>, interaction: Interaction) {
         tracing::warn!("interaction without a user; skipped");
         return;
     };
-    let channel = interaction
-        .channel
-        .as_ref()
-        .map(|c| c.id)
-        .or({
-            #[allow(deprecated)]
-            interaction.channel_id
-        });
+    let channel = interaction.channel.as_ref().map(|c| c.id).or({
+        #[allow(deprecated)]
+        interaction.channel_id
+    });
     let Some(channel) = channel else {
         tracing::warn!("interaction without a channel; skipped");
         return;
@@ -691,7 +706,10 @@ async fn on_interaction(ctx: Arc<Ctx>, interaction: Interaction) {
         .or_else(|| user.global_name.clone())
         .unwrap_or_else(|| user.name.clone());
     let pairs = option_values(&data.options);
-    let borrowed: Vec<(&str, &str)> = pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let borrowed: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
     let request = CommandRequest {
         invoker: Invoker {
             id: invoker_id,
@@ -761,11 +779,13 @@ async fn on_interaction(ctx: Arc<Ctx>, interaction: Interaction) {
             })
             .await
         }
-        (None, true) => retry("delete interaction response", || async {
-            client.delete_response(&interaction.token).await?;
-            Ok(false)
-        })
-        .await,
+        (None, true) => {
+            retry("delete interaction response", || async {
+                client.delete_response(&interaction.token).await?;
+                Ok(false)
+            })
+            .await
+        }
         (None, false) => Ok(false),
     };
     let replied = match delivered {

@@ -74,11 +74,15 @@ pub struct Cache {
 
 impl Cache {
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
-        self.inner.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
-        self.inner.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Updates the cache from a gateway event (events it does not track are ignored).
@@ -141,7 +145,12 @@ impl Cache {
         let facts = ChannelFacts::from_channel(channel);
         let mut inner = self.write();
         if let Some(guild) = facts.guild {
-            inner.guilds.entry(guild).or_default().channels.insert(channel.id);
+            inner
+                .guilds
+                .entry(guild)
+                .or_default()
+                .channels
+                .insert(channel.id);
         }
         if let (ChannelType::Private, Some(recipient)) = (
             channel.kind,
@@ -205,7 +214,10 @@ impl Cache {
     }
 
     pub fn has_guild(&self, id: Id<GuildMarker>) -> bool {
-        self.read().guilds.get(&id).is_some_and(|g| g.owner.is_some())
+        self.read()
+            .guilds
+            .get(&id)
+            .is_some_and(|g| g.owner.is_some())
     }
 
     pub fn bot_user(&self) -> Option<Id<UserMarker>> {
@@ -286,7 +298,8 @@ impl Cache {
             .filter_map(|id| inner.channels.get(id).map(|c| (*id, c)))
             .filter(|(_, c)| c.nsfw && !c.is_thread() && c.kind != ChannelType::GuildCategory)
             .filter(|(_, c)| {
-                calculate(guild, facts, user, member_roles, c.kind, &c.overwrites).contains(Permissions::VIEW_CHANNEL)
+                calculate(guild, facts, user, member_roles, c.kind, &c.overwrites)
+                    .contains(Permissions::VIEW_CHANNEL)
             })
             .map(|(id, c)| (id, c.name.clone()))
             .collect();

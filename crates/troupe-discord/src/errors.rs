@@ -80,9 +80,9 @@ impl RestError {
                 ErrorType::Response { status, .. } => status.is_server_error(),
                 // An error body that is not Discord's JSON comes from a proxy or load balancer
                 // in front of Discord (an HTML 502 page): transient.
-                ErrorType::RequestError | ErrorType::RequestTimedOut | ErrorType::Parsing { .. } => {
-                    true
-                }
+                ErrorType::RequestError
+                | ErrorType::RequestTimedOut
+                | ErrorType::Parsing { .. } => true,
                 _ => false,
             },
             Self::Decode(_) => false,

@@ -100,16 +100,25 @@ impl GatewayMonitor for GatewayStatus {
                 GatewayState::Disconnected
             } else if connected as usize == shards.len() {
                 GatewayState::Connected
-            } else if shards.iter().any(|(_, s)| s.state == GatewayState::Resuming) {
+            } else if shards
+                .iter()
+                .any(|(_, s)| s.state == GatewayState::Resuming)
+            {
                 GatewayState::Resuming
-            } else if shards.iter().any(|(_, s)| s.state == GatewayState::Connecting) {
+            } else if shards
+                .iter()
+                .any(|(_, s)| s.state == GatewayState::Connecting)
+            {
                 GatewayState::Connecting
             } else {
                 GatewayState::Disconnected
             };
             GatewaySnapshot {
                 state,
-                heartbeat_interval: shards.iter().filter_map(|(_, s)| s.heartbeat_interval).max(),
+                heartbeat_interval: shards
+                    .iter()
+                    .filter_map(|(_, s)| s.heartbeat_interval)
+                    .max(),
                 // The oldest ack: one silent shard makes the process unhealthy.
                 last_heartbeat_ack: if shards.iter().all(|(_, s)| s.last_ack.is_some()) {
                     shards.iter().filter_map(|(_, s)| s.last_ack).min()

@@ -103,7 +103,12 @@ impl DiscordPlatform {
             return Ok(channel);
         }
         let channel = retry("create DM channel", || async {
-            Ok(self.http.create_private_channel(user).await?.model().await?)
+            Ok(self
+                .http
+                .create_private_channel(user)
+                .await?
+                .model()
+                .await?)
         })
         .await?;
         self.cache.insert_dm(user, channel.id);
@@ -228,12 +233,16 @@ impl DiscordPlatform {
         content: &str,
     ) -> Result<Id<MessageMarker>, RestError> {
         let handle = self.webhook_for(parent).await?;
-        match self.execute(&handle, thread, username, avatar, content).await {
+        match self
+            .execute(&handle, thread, username, avatar, content)
+            .await
+        {
             Err(e) if e.discord_code() == Some(code::UNKNOWN_WEBHOOK) => {
                 tracing::info!(channel = %parent, "webhook was deleted; creating a new one");
                 self.forget_webhook(parent, handle.id).await;
                 let handle = self.webhook_for(parent).await?;
-                self.execute(&handle, thread, username, avatar, content).await
+                self.execute(&handle, thread, username, avatar, content)
+                    .await
             }
             other => other,
         }
@@ -242,7 +251,10 @@ impl DiscordPlatform {
 
 fn platform_error(what: &str, e: &RestError) -> PlatformError {
     let mapped = e.to_platform();
-    if matches!(mapped, PlatformError::Unexpected(_) | PlatformError::Unavailable) {
+    if matches!(
+        mapped,
+        PlatformError::Unexpected(_) | PlatformError::Unavailable
+    ) {
         tracing::warn!(request = what, error = %e, "Discord request failed");
     }
     mapped

@@ -93,7 +93,8 @@ fn embed<'a>(
             .take(FIELDS_MAX)
             .map(|(name, value, inline)| EmbedField {
                 inline,
-                name: non_empty(truncate(name, FIELD_NAME_MAX)).unwrap_or_else(|| "\u{200B}".into()),
+                name: non_empty(truncate(name, FIELD_NAME_MAX))
+                    .unwrap_or_else(|| "\u{200B}".into()),
                 value: non_empty(truncate(value, FIELD_VALUE_MAX))
                     .unwrap_or_else(|| "\u{200B}".into()),
             })
@@ -118,7 +119,10 @@ fn embed<'a>(
 /// The content and embeds of an outgoing message (content cut to 2,000 characters).
 pub fn outgoing(message: &OutgoingMessage) -> (String, Vec<Embed>) {
     (
-        truncate(&message.content, troupe_domain::conversation::MAX_MESSAGE_CHARS),
+        truncate(
+            &message.content,
+            troupe_domain::conversation::MAX_MESSAGE_CHARS,
+        ),
         message.embed.iter().map(port_embed).collect(),
     )
 }
@@ -140,7 +144,10 @@ mod tests {
         for name in ["Discord Bot", "clyde", "My DISCORDian ClYdE friend"] {
             let clean = sanitize_username(name);
             let lower = clean.to_lowercase();
-            assert!(!lower.contains("discord") && !lower.contains("clyde"), "{clean}");
+            assert!(
+                !lower.contains("discord") && !lower.contains("clyde"),
+                "{clean}"
+            );
             assert!(!clean.is_empty());
         }
         assert_eq!(sanitize_username("Albert Einstein"), "Albert Einstein");

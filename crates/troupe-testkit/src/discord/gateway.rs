@@ -27,7 +27,11 @@ pub(super) async fn connection(mut socket: WebSocket, shared: Arc<Shared>) {
         (id, state.heartbeat_interval_ms)
     };
     let hello = json!({"op": 10, "d": {"heartbeat_interval": interval}, "s": null, "t": null});
-    if socket.send(Message::Text(hello.to_string().into())).await.is_ok() {
+    if socket
+        .send(Message::Text(hello.to_string().into()))
+        .await
+        .is_ok()
+    {
         loop {
             tokio::select! {
                 incoming = socket.recv() => match incoming {
@@ -69,7 +73,9 @@ fn on_client(shared: &Shared, connection: u64, tx: &mpsc::UnboundedSender<Outgoi
         Some(1) => {
             state.heartbeats += 1;
             if state.ack_heartbeats {
-                let _ = tx.send(Outgoing::Text(json!({"op": 11, "d": null, "s": null, "t": null}).to_string()));
+                let _ = tx.send(Outgoing::Text(
+                    json!({"op": 11, "d": null, "s": null, "t": null}).to_string(),
+                ));
             }
         }
         Some(2) => identify(&mut state, connection, tx, &payload["d"]),
@@ -112,7 +118,14 @@ fn identify(state: &mut State, connection: u64, tx: &mpsc::UnboundedSender<Outgo
     let Some(bot) = state.bot.clone() else {
         return;
     };
-    let ready = payloads::ready(&bot, state.application, &session, &state.url, shard, &guilds);
+    let ready = payloads::ready(
+        &bot,
+        state.application,
+        &session,
+        &state.url,
+        shard,
+        &guilds,
+    );
     send_in_session(state, &session, "READY", ready);
     for guild in guilds {
         let Some(model) = state.guilds.get(&guild).cloned() else {
@@ -142,7 +155,9 @@ fn resume(state: &mut State, connection: u64, tx: &mpsc::UnboundedSender<Outgoin
     let session = d["session_id"].as_str().unwrap_or_default().to_owned();
     let seq = d["seq"].as_u64().unwrap_or(0);
     let Some(model) = state.sessions.get(&session) else {
-        let _ = tx.send(Outgoing::Text(json!({"op": 9, "d": false, "s": null, "t": null}).to_string()));
+        let _ = tx.send(Outgoing::Text(
+            json!({"op": 9, "d": false, "s": null, "t": null}).to_string(),
+        ));
         return;
     };
     state.resumes += 1;

@@ -51,7 +51,9 @@ pub(crate) struct Shared {
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -64,7 +66,9 @@ pub struct FakeDiscord {
 
 impl std::fmt::Debug for FakeDiscord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FakeDiscord").field("addr", &self.addr).finish_non_exhaustive()
+        f.debug_struct("FakeDiscord")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
     }
 }
 
@@ -279,7 +283,9 @@ impl FakeDiscord {
     /// Sends RECONNECT (op 7) on every connection.
     pub fn request_reconnect(&self) {
         for c in &self.lock().connections {
-            let _ = c.tx.send(Outgoing::Text(json!({"op": 7, "d": null, "s": null, "t": null}).to_string()));
+            let _ = c.tx.send(Outgoing::Text(
+                json!({"op": 7, "d": null, "s": null, "t": null}).to_string(),
+            ));
         }
     }
 
@@ -290,7 +296,9 @@ impl FakeDiscord {
             state.sessions.clear();
         }
         for c in &state.connections {
-            let _ = c.tx.send(Outgoing::Text(json!({"op": 9, "d": resumable, "s": null, "t": null}).to_string()));
+            let _ = c.tx.send(Outgoing::Text(
+                json!({"op": 9, "d": resumable, "s": null, "t": null}).to_string(),
+            ));
         }
     }
 
@@ -348,7 +356,11 @@ impl FakeDiscord {
             d["member"] = payloads::member(&roles, None, None, None);
         }
         if let Some(r) = reply_to.and_then(|r| state.messages.get(&r)) {
-            let author = state.users.get(&r.author).cloned().unwrap_or_else(|| user.clone());
+            let author = state
+                .users
+                .get(&r.author)
+                .cloned()
+                .unwrap_or_else(|| user.clone());
             d["referenced_message"] = payloads::message(r, &author);
         }
         let id = message.id;
@@ -360,7 +372,13 @@ impl FakeDiscord {
 
     /// A slash command (INTERACTION_CREATE) by `user` in `channel` with `(option, value)`
     /// pairs (strings, integers or booleans). Returns the interaction id.
-    pub fn send_slash(&self, channel: u64, user: u64, command: &str, options: &[(&str, Value)]) -> u64 {
+    pub fn send_slash(
+        &self,
+        channel: u64,
+        user: u64,
+        command: &str,
+        options: &[(&str, Value)],
+    ) -> u64 {
         self.add_user(user, &format!("user-{user}"));
         let mut state = self.lock();
         let guild = state.channels.get(&channel).and_then(|c| c.guild);
@@ -398,18 +416,15 @@ impl FakeDiscord {
             "authorizing_integration_owners": {},
             "attachment_size_limit": 10_485_760,
         });
-        match guild {
-            Some(g) => {
-                let roles = state.members.get(&(g, user)).cloned().unwrap_or_default();
-                let permissions = permissions_in(&state, g, channel, user, &roles);
-                d["guild_id"] = json!(g.to_string());
-                d["context"] = json!(0);
-                d["member"] = payloads::member(&roles, None, Some(permissions), Some(&author));
-            }
-            None => {
-                d["context"] = json!(1);
-                d["user"] = payloads::user(&author);
-            }
+        if let Some(g) = guild {
+            let roles = state.members.get(&(g, user)).cloned().unwrap_or_default();
+            let permissions = permissions_in(&state, g, channel, user, &roles);
+            d["guild_id"] = json!(g.to_string());
+            d["context"] = json!(0);
+            d["member"] = payloads::member(&roles, None, Some(permissions), Some(&author));
+        } else {
+            d["context"] = json!(1);
+            d["user"] = payloads::user(&author);
         }
         state.injected_at.insert(id, Instant::now());
         gateway::dispatch(&mut state, guild, "INTERACTION_CREATE", d);
@@ -529,7 +544,11 @@ impl FakeDiscord {
     }
 
     /// Polls `check` every 5 ms until it holds or `timeout` passes; returns whether it held.
-    pub async fn wait_until(&self, timeout: Duration, mut check: impl FnMut(&Self) -> bool) -> bool {
+    pub async fn wait_until(
+        &self,
+        timeout: Duration,
+        mut check: impl FnMut(&Self) -> bool,
+    ) -> bool {
         let deadline = Instant::now() + timeout;
         loop {
             if check(self) {
@@ -552,7 +571,10 @@ impl FakeDiscord {
             .iter()
             .filter_map(|r| {
                 let source = if r.method == "POST" && r.path.ends_with("/messages") {
-                    r.body["message_reference"]["message_id"].as_str()?.parse().ok()?
+                    r.body["message_reference"]["message_id"]
+                        .as_str()?
+                        .parse()
+                        .ok()?
                 } else if r.method == "POST" && r.path.starts_with("/interactions/") {
                     r.path.split('/').nth(2)?.parse().ok()?
                 } else {
@@ -589,7 +611,12 @@ fn permissions_in(state: &State, guild: u64, channel: u64, user: u64, roles: &[u
     if g.owner == user {
         return u64::MAX >> 14;
     }
-    let role = |id: u64| g.roles.iter().find(|(r, _)| *r == id).map_or(0, |(_, p)| *p);
+    let role = |id: u64| {
+        g.roles
+            .iter()
+            .find(|(r, _)| *r == id)
+            .map_or(0, |(_, p)| *p)
+    };
     let mut base = role(guild);
     for r in roles {
         base |= role(*r);
@@ -611,7 +638,11 @@ fn permissions_in(state: &State, guild: u64, channel: u64, user: u64, roles: &[u
         p = (p & !o.deny) | o.allow;
     }
     let (mut allow, mut deny) = (0, 0);
-    for o in c.overwrites.iter().filter(|o| o.role && roles.contains(&o.id)) {
+    for o in c
+        .overwrites
+        .iter()
+        .filter(|o| o.role && roles.contains(&o.id))
+    {
         allow |= o.allow;
         deny |= o.deny;
     }

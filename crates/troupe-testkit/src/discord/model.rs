@@ -162,7 +162,11 @@ pub enum FaultKind {
     /// 429 with Discord's rate-limit headers and body; `retry_after` in seconds.
     RateLimited { retry_after: f64 },
     /// A Discord JSON error (`{"code", "message"}`) with this HTTP status.
-    Discord { status: u16, code: u64, message: String },
+    Discord {
+        status: u16,
+        code: u64,
+        message: String,
+    },
 }
 
 /// A fault injected into the REST API: the next `times` requests whose method matches and

@@ -57,7 +57,7 @@ pub fn channel(c: &ChannelModel) -> Value {
         "position": 0,
         "permission_overwrites": c.overwrites.iter().map(|o| json!({
             "id": o.id.to_string(),
-            "type": if o.role { 0 } else { 1 },
+            "type": u8::from(!o.role),
             "allow": o.allow.to_string(),
             "deny": o.deny.to_string(),
         })).collect::<Vec<_>>(),
@@ -121,7 +121,12 @@ pub fn guild(g: &GuildModel, channels: &[&ChannelModel]) -> Value {
     })
 }
 
-pub fn member(roles: &[u64], nick: Option<&str>, permissions: Option<u64>, u: Option<&UserModel>) -> Value {
+pub fn member(
+    roles: &[u64],
+    nick: Option<&str>,
+    permissions: Option<u64>,
+    u: Option<&UserModel>,
+) -> Value {
     let mut v = json!({
         "roles": roles.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "nick": nick,
@@ -164,7 +169,8 @@ pub fn message(m: &MessageModel, author: &UserModel) -> Value {
         v["webhook_id"] = json!(w.to_string());
     }
     if let Some(r) = m.reply_to {
-        v["message_reference"] = json!({"message_id": r.to_string(), "channel_id": m.channel.to_string()});
+        v["message_reference"] =
+            json!({"message_id": r.to_string(), "channel_id": m.channel.to_string()});
     }
     v
 }
@@ -182,7 +188,14 @@ pub fn webhook(w: &WebhookModel, application: u64) -> Value {
     })
 }
 
-pub fn ready(bot: &UserModel, application: u64, session: &str, url: &str, shard: [u32; 2], guilds: &[u64]) -> Value {
+pub fn ready(
+    bot: &UserModel,
+    application: u64,
+    session: &str,
+    url: &str,
+    shard: [u32; 2],
+    guilds: &[u64],
+) -> Value {
     json!({
         "v": 10,
         "user": current_user(bot),

@@ -129,7 +129,13 @@ fn id(segment: &str) -> u64 {
     segment.parse().unwrap_or(0)
 }
 
-fn route(state: &mut State, method: &Method, segments: &[&str], query: &str, body: &Value) -> Response {
+fn route(
+    state: &mut State,
+    method: &Method,
+    segments: &[&str],
+    query: &str,
+    body: &Value,
+) -> Response {
     let Some(bot) = state.bot.clone() else {
         return error(500, 0, "fake not initialised");
     };
@@ -149,25 +155,24 @@ fn route(state: &mut State, method: &Method, segments: &[&str], query: &str, bod
             let Some(recipient) = state.users.get(&user).cloned() else {
                 return error(400, 50_033, "Invalid Recipient(s)");
             };
-            let channel = match state.dm_channels.get(&user) {
-                Some(c) => *c,
-                None => {
-                    let c = state.next_id();
-                    state.dm_channels.insert(user, c);
-                    state.channels.insert(
-                        c,
-                        ChannelModel {
-                            id: c,
-                            guild: None,
-                            kind: ChannelKind::Dm,
-                            name: String::new(),
-                            nsfw: false,
-                            parent: None,
-                            overwrites: Vec::new(),
-                        },
-                    );
-                    c
-                }
+            let channel = if let Some(c) = state.dm_channels.get(&user) {
+                *c
+            } else {
+                let c = state.next_id();
+                state.dm_channels.insert(user, c);
+                state.channels.insert(
+                    c,
+                    ChannelModel {
+                        id: c,
+                        guild: None,
+                        kind: ChannelKind::Dm,
+                        name: String::new(),
+                        nsfw: false,
+                        parent: None,
+                        overwrites: Vec::new(),
+                    },
+                );
+                c
             };
             reply(200, &payloads::dm_channel(channel, &recipient))
         }
@@ -230,18 +235,24 @@ fn route(state: &mut State, method: &Method, segments: &[&str], query: &str, bod
         ("GET", ["channels", c, "messages"]) => {
             let channel = id(c);
             let before = query_param(query, "before").map(id);
-            let limit = query_param(query, "limit").map_or(50, |l| l.parse().unwrap_or(50)).min(100);
+            let limit = query_param(query, "limit")
+                .map_or(50, |l| l.parse().unwrap_or(50))
+                .min(100);
             let mut list: Vec<&MessageModel> = state
                 .messages
                 .values()
                 .filter(|m| m.channel == channel && before.is_none_or(|b| m.id < b))
                 .collect();
-            list.sort_by(|a, b| b.id.cmp(&a.id));
+            list.sort_by_key(|m| std::cmp::Reverse(m.id));
             let out: Vec<Value> = list
                 .into_iter()
                 .take(limit)
                 .map(|m| {
-                    let author = state.users.get(&m.author).cloned().unwrap_or_else(|| bot.clone());
+                    let author = state
+                        .users
+                        .get(&m.author)
+                        .cloned()
+                        .unwrap_or_else(|| bot.clone());
                     payloads::message(m, &author)
                 })
                 .collect();
@@ -280,7 +291,13 @@ fn route(state: &mut State, method: &Method, segments: &[&str], query: &str, bod
             if model.kind.is_thread() || model.kind == ChannelKind::Dm {
                 return error(400, 50_024, "Cannot execute action on this channel type");
             }
-            if state.webhooks.values().filter(|w| w.channel == channel).count() >= 15 {
+            if state
+                .webhooks
+                .values()
+                .filter(|w| w.channel == channel)
+                .count()
+                >= 15
+            {
                 return error(400, 30_007, "Maximum number of webhooks reached (15)");
             }
             let webhook = WebhookModel {
@@ -325,7 +342,13 @@ fn route(state: &mut State, method: &Method, segments: &[&str], query: &str, bod
         ("GET", ["guilds", g, "roles"]) => match state.guilds.get(&id(g)) {
             Some(guild) => reply(
                 200,
-                &Value::Array(guild.roles.iter().map(|(r, p)| payloads::role(*r, *p)).collect()),
+                &Value::Array(
+                    guild
+                        .roles
+                        .iter()
+                        .map(|(r, p)| payloads::role(*r, *p))
+                        .collect(),
+                ),
             ),
             None => error(404, 10_004, "Unknown Guild"),
         },
@@ -350,7 +373,13 @@ fn route(state: &mut State, method: &Method, segments: &[&str], query: &str, bod
     }
 }
 
-fn execute_webhook(state: &mut State, webhook: u64, token: &str, query: &str, body: &Value) -> Response {
+fn execute_webhook(
+    state: &mut State,
+    webhook: u64,
+    token: &str,
+    query: &str,
+    body: &Value,
+) -> Response {
     let Some(model) = state.webhooks.get(&webhook).cloned() else {
         return error(404, 10_015, "Unknown Webhook");
     };
