@@ -122,7 +122,10 @@ fn main() -> ExitCode {
     };
     init_logging(
         &config,
-        matches!(cli.command, Command::Console { .. } | Command::Compare { .. }),
+        matches!(
+            cli.command,
+            Command::Console { .. } | Command::Compare { .. }
+        ),
     );
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
