@@ -83,7 +83,7 @@ pub(crate) async fn list_flags(State(state): State<AppState>) -> Json<Value> {
 }
 
 /// The body of a flag change.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub(crate) struct FlagChangeBody {
     /// `true`/`false` (or "on"/"off"/"1"/"0" as a string); absent when unsetting.
     #[serde(default)]
@@ -173,24 +173,31 @@ async fn change(
     }
 }
 
-fn body_or_empty(body: Option<Json<FlagChangeBody>>) -> FlagChangeBody {
-    body.map_or(
-        FlagChangeBody {
-            value: None,
-            reason: None,
-            actor: None,
-        },
-        |Json(b)| b,
-    )
+/// The JSON body, or defaults when there is none (an empty body is fine whatever the
+/// content type, so `curl -X POST` and `curl -X POST -H 'Content-Type: application/json'`
+/// behave the same).
+fn parse_body(bytes: &[u8]) -> Result<FlagChangeBody, Box<Response>> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(FlagChangeBody::default());
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        Box::new(error(
+            StatusCode::BAD_REQUEST,
+            format!("the body is not the expected JSON: {e}"),
+        ))
+    })
 }
 
 /// `PUT /admin/flags/{name}` with `{"value": false, "reason": "…", "actor": "…"}`.
 pub(crate) async fn set_flag(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    body: Option<Json<FlagChangeBody>>,
+    body: axum::body::Bytes,
 ) -> Response {
-    let body = body_or_empty(body);
+    let body = match parse_body(&body) {
+        Ok(body) => body,
+        Err(response) => return *response,
+    };
     match parse_value(body.value.as_ref()) {
         Ok(value) => change(&state, &name, Some(value), &body).await,
         Err(message) => error(StatusCode::BAD_REQUEST, message),
@@ -209,20 +216,23 @@ pub(crate) async fn unset_flag(
     State(state): State<AppState>,
     Path(name): Path<String>,
     Query(query): Query<ReasonQuery>,
-    body: Option<Json<FlagChangeBody>>,
+    body: axum::body::Bytes,
 ) -> Response {
-    let mut body = body_or_empty(body);
+    let mut body = match parse_body(&body) {
+        Ok(body) => body,
+        Err(response) => return *response,
+    };
     body.reason = body.reason.or(query.reason);
     body.actor = body.actor.or(query.actor);
     change(&state, &name, None, &body).await
 }
 
 /// `POST /admin/rollback`: the emergency rollback, `ddd.commands.enabled` off.
-pub(crate) async fn rollback(
-    State(state): State<AppState>,
-    body: Option<Json<FlagChangeBody>>,
-) -> Response {
-    let mut body = body_or_empty(body);
+pub(crate) async fn rollback(State(state): State<AppState>, body: axum::body::Bytes) -> Response {
+    let mut body = match parse_body(&body) {
+        Ok(body) => body,
+        Err(response) => return *response,
+    };
     if body.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
         body.reason = Some("emergency rollback".into());
     }

@@ -407,6 +407,28 @@ async fn the_emergency_rollback_turns_the_kill_switch_off_in_one_call() {
 }
 
 #[tokio::test]
+async fn an_empty_body_is_no_body_and_a_malformed_one_is_refused() {
+    use tower::ServiceExt as _;
+    let w = world(ALL_ON, Some(TOKEN)).await;
+    let request = |body: &'static str| {
+        axum::http::Request::builder()
+            .method(Method::POST)
+            .uri("/admin/rollback")
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body))
+            .unwrap()
+    };
+    let router = troupe_http::router(w.state.clone());
+    let bad = router.clone().oneshot(request("{not json")).await.unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    assert!(w.flags.snapshot().get(FlagName::Enabled), "nothing changed");
+    let empty = router.oneshot(request("")).await.unwrap();
+    assert_eq!(empty.status(), StatusCode::OK);
+    assert!(!w.flags.snapshot().get(FlagName::Enabled));
+}
+
+#[tokio::test]
 async fn unsetting_a_flag_returns_it_to_the_environment_value() {
     let w = world(ALL_ON, Some(TOKEN)).await;
     call(
