@@ -78,7 +78,7 @@ impl Operations {
         Ok(Self {
             metrics,
             alerts: Arc::new(AlertMonitor::new(settings)),
-            ai: Arc::new(Activity::default()),
+            ai: ai_activity(),
             backups: Arc::new(Activity::new(Some(
                 BackupPolicy::default().daily + Duration::from_secs(2 * 3600),
             ))),
@@ -98,15 +98,23 @@ impl Operations {
     pub fn shadow_observer() -> Arc<dyn Fn(Category, ShadowResult) + Send + Sync> {
         Arc::new(troupe_http::metrics::record_shadow)
     }
+}
 
-    /// Wraps an AI client so its latency and outcomes reach `/metrics` and `/health`.
-    pub fn instrument_ai(&self, inner: Arc<dyn AiChat>) -> Arc<dyn AiChat> {
-        Arc::new(InstrumentedAi {
-            inner,
-            activity: Arc::clone(&self.ai),
-            clock: Arc::clone(&self.clock),
-        })
-    }
+/// The process's AI activity (last success and failure), shared by [`instrument_ai`] and the
+/// `/health` of [`Operations`].
+pub fn ai_activity() -> Arc<Activity> {
+    static AI: std::sync::OnceLock<Arc<Activity>> = std::sync::OnceLock::new();
+    Arc::clone(AI.get_or_init(|| Arc::new(Activity::default())))
+}
+
+/// Wraps an AI client so its latency and outcomes reach `/metrics` and `/health` (used by
+/// [`App::build`]).
+pub fn instrument_ai(inner: Arc<dyn AiChat>) -> Arc<dyn AiChat> {
+    Arc::new(InstrumentedAi {
+        inner,
+        activity: ai_activity(),
+        clock: Arc::new(SystemClock),
+    })
 }
 
 /// An [`AiChat`] that records latency and outcome of every request.

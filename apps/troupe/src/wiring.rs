@@ -151,7 +151,7 @@ impl App {
             Some(Arc::clone(&shadow)),
         ));
         let guard = CommandGuard::new(shared, clock);
-        let ai = ai_chat(&config)?;
+        let ai = ai_chat(&config)?.map(crate::http_wiring::instrument_ai);
         let flow = ai.as_ref().map(|ai| {
             Arc::new(MessageFlow::new(
                 deps.clone(),
