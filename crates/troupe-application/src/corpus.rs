@@ -673,6 +673,29 @@ impl Report {
     }
 }
 
+/// A scenario made ready to run: a fresh copy of the store with the setup done, its simulated
+/// world, and the request of the command under test.
+pub struct Prepared {
+    copy: Copy,
+    /// The command under test, as the scenario's user sends it at the scenario's place.
+    pub request: CommandRequest,
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("request", &self.request)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Prepared {
+    /// The ports of this copy, to build a command system over.
+    pub fn deps(&self) -> &Deps {
+        &self.copy.deps
+    }
+}
+
 /// Plays scenarios through a reference system (legacy) and a candidate (new) on two copies.
 #[derive(Clone)]
 pub struct Runner {
@@ -740,32 +763,37 @@ impl Runner {
         result
     }
 
+    /// A fresh copy of `scenario` with its setup run by the reference system, and the request
+    /// of its command: for benchmarks and tools that run the command themselves.
+    pub async fn prepare(&self, scenario: &Scenario) -> Result<Prepared, String> {
+        let storage = self
+            .stores
+            .fresh()
+            .await
+            .map_err(|e| format!("cannot make a store: {e}"))?;
+        let copy = Copy::new(storage, scenario);
+        let setup_system = (self.reference)(copy.deps.clone());
+        for step in scenario.setup {
+            copy.step(setup_system.as_ref(), *step).await?;
+        }
+        let request = copy.request(scenario.by, scenario.at, scenario.command)?;
+        Ok(Prepared { copy, request })
+    }
+
     async fn play(
         &self,
         scenario: &Scenario,
     ) -> Result<((OutcomeClass, OutcomeClass), Vec<String>), String> {
-        let fresh = || async {
-            self.stores
-                .fresh()
-                .await
-                .map_err(|e| format!("cannot make a store: {e}"))
-        };
-        let left = Copy::new(fresh().await?, scenario);
-        let right = Copy::new(fresh().await?, scenario);
-        for copy in [&left, &right] {
-            let setup_system = (self.reference)(copy.deps.clone());
-            for step in scenario.setup {
-                copy.step(setup_system.as_ref(), *step).await?;
-            }
-        }
-        let reference = (self.reference)(left.deps.clone());
-        let candidate = (self.candidate)(right.deps.clone());
-        let request = left.request(scenario.by, scenario.at, scenario.command)?;
-        let same_request = right.request(scenario.by, scenario.at, scenario.command)?;
-        let a = reference.execute(&request).await;
-        let b = candidate.execute(&same_request).await;
+        let left = self.prepare(scenario).await?;
+        let right = self.prepare(scenario).await?;
+        let a = (self.reference)(left.deps().clone())
+            .execute(&left.request)
+            .await;
+        let b = (self.candidate)(right.deps().clone())
+            .execute(&right.request)
+            .await;
         let mut out = differences(&a, &b);
-        out.extend(Self::state_differences(&left, &right).await?);
+        out.extend(Self::state_differences(&left.copy, &right.copy).await?);
         for (who, outcome) in [("legacy", &a), ("new", &b)] {
             if outcome.class != scenario.expect {
                 out.push(format!(
