@@ -259,8 +259,10 @@ fn response_time_is_compared_command_by_command_with_the_legacy_baseline() {
 
 #[test]
 fn the_last_known_legacy_baseline_is_kept_after_legacy_stops_serving() {
-    let mut settings = AlertSettings::default();
-    settings.baseline_window = Duration::from_secs(3_600);
+    let settings = AlertSettings {
+        baseline_window: Duration::from_secs(3_600),
+        ..AlertSettings::default()
+    };
     let mut e = AlertEngine::new(settings);
     for i in 0..30 {
         e.record(
@@ -292,8 +294,10 @@ fn memory_is_compared_with_a_configured_baseline() {
         (151, Some(Severity::Critical)),
     ];
     for (mib, expected) in cases {
-        let mut settings = AlertSettings::default();
-        settings.memory_baseline = Some(100 << 20);
+        let settings = AlertSettings {
+            memory_baseline: Some(100 << 20),
+            ..AlertSettings::default()
+        };
         let mut e = AlertEngine::new(settings);
         e.record_memory(mib << 20, at(0));
         assert_eq!(
