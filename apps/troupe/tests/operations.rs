@@ -269,3 +269,82 @@ async fn the_scheduler_backs_up_when_due_after_a_flag_change_and_keeps_the_newes
         .count();
     assert_eq!(kept, 2, "retention keeps the newest two");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fired_and_resolved_alerts_are_posted_to_the_ops_webhook_as_json() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use troupe_application::alerts::{AlertEngine, AlertSettings};
+    use troupe_application::dispatch::CommandRecord;
+    use troupe_application::{CommandName, OutcomeClass};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://{}/hooks/secret-path",
+        listener.local_addr().unwrap()
+    );
+    let server = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut received = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = socket.read(&mut buf).await.unwrap();
+            received.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&received).to_string();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap())
+                    })
+                    .unwrap_or(0);
+                if body.len() >= length {
+                    socket
+                        .write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
+                        .await
+                        .unwrap();
+                    return (head.to_owned(), body.to_owned());
+                }
+            }
+        }
+    });
+
+    let mut engine = AlertEngine::new(AlertSettings::default());
+    let now = troupe_domain::Timestamp::from_millis(1_750_000_020_000);
+    for _ in 0..6 {
+        engine.record(
+            &CommandRecord {
+                command: CommandName::Info,
+                category: CommandName::Info.category(),
+                system: SystemKind::Legacy,
+                class: OutcomeClass::InternalError,
+                fell_back: false,
+                elapsed: Duration::from_millis(4),
+            },
+            now,
+        );
+    }
+    let evaluation = engine.evaluate(now);
+    assert_eq!(evaluation.fired.len(), 1);
+    troupe::http_wiring::Webhook::new(url)
+        .post(&evaluation.fired, &[])
+        .await;
+    let (head, body) = server.await.unwrap();
+    assert!(
+        head.starts_with("POST /hooks/secret-path HTTP/1.1"),
+        "{head}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let text = json["text"].as_str().unwrap();
+    assert_eq!(json["content"], json["text"], "Slack and Discord keys");
+    assert!(
+        text.contains("[warning] failed_commands: 6 failed commands"),
+        "{text}"
+    );
+    assert_eq!(
+        troupe::http_wiring::Webhook::message(&[], &[]),
+        None,
+        "nothing to say, nothing posted"
+    );
+}
