@@ -767,3 +767,24 @@ async fn personality_messages_go_through_one_webhook_per_channel_threads_use_the
     );
     assert_eq!(platform.webhook_cache_size().await, 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_rest_rate_limiter_on_no_second_holds_more_than_50_requests() {
+    let bot = Running::start(&[]).await;
+    let first_user = 700_000_000_000_000_000u64;
+    let ids: Vec<u64> = (0..110)
+        .map(|i| bot.fake.send_message(NSFW, first_user + i, "!tz ping"))
+        .collect();
+    assert!(
+        bot.fake
+            .wait_until(Duration::from_secs(20), |f| ids
+                .iter()
+                .all(|id| !f.replies_to(*id).is_empty()))
+            .await,
+        "every command answered"
+    );
+    let peak = bot.fake.max_requests_per_second();
+    assert!(peak <= 50, "{peak} requests in one second");
+    assert!(peak >= 40, "the limit is used, not starved: {peak}");
+    bot.stop().await;
+}

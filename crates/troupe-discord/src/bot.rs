@@ -119,6 +119,7 @@ fn wanted_events() -> EventTypeFlags {
         | EventTypeFlags::ROLE_UPDATE
         | EventTypeFlags::ROLE_DELETE
         | EventTypeFlags::MESSAGE_CREATE
+        | EventTypeFlags::MESSAGE_DELETE
         | EventTypeFlags::INTERACTION_CREATE
 }
 
@@ -345,6 +346,16 @@ async fn shard_loop(ctx: Arc<Ctx>, mut shard: Shard<InMemoryQueue>) {
             }
             Event::MessageCreate(message) => {
                 spawn_work(&ctx, on_message(Arc::clone(&ctx), message.message)).await;
+            }
+            Event::MessageDelete(deleted) => {
+                if let Some(handler) = ctx.deps.messages.clone() {
+                    let (channel, message) =
+                        (ids::channel(deleted.channel_id), ids::message(deleted.id));
+                    spawn_work(&ctx, async move {
+                        handler.message_deleted(channel, message).await;
+                    })
+                    .await;
+                }
             }
             Event::InteractionCreate(interaction) => {
                 spawn_work(&ctx, on_interaction(Arc::clone(&ctx), (*interaction).0)).await;
@@ -639,9 +650,13 @@ async fn on_interaction(ctx: Arc<Ctx>, interaction: Interaction) {
                 ..InteractionResponseData::default()
             }),
         };
-        let _ = client
-            .create_response(interaction.id, &interaction.token, &response)
-            .await;
+        let _ = retry("respond to interaction", || async {
+            client
+                .create_response(interaction.id, &interaction.token, &response)
+                .await?;
+            Ok(())
+        })
+        .await;
         return;
     };
     let user = interaction
@@ -809,11 +824,12 @@ async fn on_interaction(ctx: Arc<Ctx>, interaction: Interaction) {
                 let token = interaction.token.clone();
                 tokio::spawn(async move {
                     tokio::time::sleep(after).await;
-                    let _ = platform
-                        .http()
-                        .interaction(application)
-                        .delete_response(&token)
-                        .await;
+                    let client = platform.http().interaction(application);
+                    let _ = retry("delete interaction response", || async {
+                        client.delete_response(&token).await?;
+                        Ok(())
+                    })
+                    .await;
                 });
             }
             FollowUp::DeleteReplyAfter(_) => {}

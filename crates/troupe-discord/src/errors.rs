@@ -111,6 +111,43 @@ const BACKOFF: [Duration; 3] = [
     Duration::from_millis(1200),
 ];
 
+/// Spaces REST requests so that no sliding one-second window holds more than Discord's global
+/// 50 requests (twilight's own limiter counts per fixed second, which lets two bursts meet).
+#[derive(Debug)]
+pub struct Pacer {
+    next: tokio::sync::Mutex<tokio::time::Instant>,
+    spacing: Duration,
+}
+
+impl Pacer {
+    /// At most `per_second` requests in any one-second window.
+    pub fn new(per_second: u32) -> Self {
+        Self {
+            next: tokio::sync::Mutex::new(tokio::time::Instant::now()),
+            // A little over 1/n so the window never holds n + 1.
+            spacing: Duration::from_micros(1_000_000 / u64::from(per_second.max(1)) + 500),
+        }
+    }
+
+    /// Waits for this request's slot.
+    pub async fn wait(&self) {
+        let slot = {
+            let mut next = self.next.lock().await;
+            let slot = (*next).max(tokio::time::Instant::now());
+            *next = slot + self.spacing;
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
+}
+
+static PACER: std::sync::OnceLock<Pacer> = std::sync::OnceLock::new();
+
+/// Turns on pacing of every REST request of this process (with the REST rate limiter).
+pub fn enable_pacing(per_second: u32) {
+    let _ = PACER.set(Pacer::new(per_second));
+}
+
 /// Runs `call` until it succeeds, fails for good, or transient failures used up the retries.
 pub async fn retry<T, F, Fut>(what: &'static str, mut call: F) -> Result<T, RestError>
 where
@@ -119,6 +156,9 @@ where
 {
     let mut attempt = 0;
     loop {
+        if let Some(pacer) = PACER.get() {
+            pacer.wait().await;
+        }
         match call().await {
             Ok(value) => return Ok(value),
             Err(e) if e.is_transient() && attempt < BACKOFF.len() => {

@@ -21,6 +21,9 @@ use crate::ids;
 use crate::monitor::GatewayStatus;
 use crate::render::{is_personality_dm, outgoing, sanitize_username};
 
+/// Discord's global REST limit per bot: requests per second.
+const DISCORD_GLOBAL_LIMIT: u32 = 50;
+
 /// The name of the webhook Troupe creates in a channel.
 const WEBHOOK_NAME: &str = "Troupe";
 
@@ -58,7 +61,9 @@ impl DiscordPlatform {
         if let Some(proxy) = &config.api_proxy {
             builder = builder.proxy(proxy.clone(), true);
         }
-        if !config.rest_ratelimiter {
+        if config.rest_ratelimiter {
+            crate::errors::enable_pacing(DISCORD_GLOBAL_LIMIT);
+        } else {
             builder = builder.ratelimiter(None);
         }
         Self {
@@ -360,11 +365,14 @@ impl ChatPlatform for DiscordPlatform {
     }
 
     async fn trigger_typing(&self, channel: ChannelId) -> Result<(), PlatformError> {
-        self.http
-            .create_typing_trigger(ids::to_channel(channel))
-            .await
-            .map(|_| ())
-            .map_err(|e| platform_error("trigger typing", &RestError::Http(e)))
+        retry("trigger typing", || async {
+            self.http
+                .create_typing_trigger(ids::to_channel(channel))
+                .await?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| platform_error("trigger typing", &e))
     }
 
     async fn dm_history(

@@ -1,0 +1,260 @@
+//! Load generator for the Discord end-to-end benchmark (docs/PERFORMANCE.md, "Discord end to
+//! end (issue 6)"): starts the fake Discord in this process, runs the real `troupe run` binary
+//! against it (SQLite in a temporary directory), injects prefix commands through the fake
+//! gateway at a given rate, and reports commands/s (gateway event in → REST reply out),
+//! latency percentiles, the bot's CPU time per command and its resident memory.
+//!
+//! ```text
+//! cargo build --release -p troupe --bin troupe --example loadgen
+//! target/release/examples/loadgen --bin target/release/troupe --commands 20000 --rate 0 --no-rest-ratelimit
+//! target/release/examples/loadgen --bin target/release/troupe --commands 1000 --rate 100
+//! target/release/examples/loadgen --bin target/release/troupe --commands 5000 --rate 500 --personalities 10000 --no-rest-ratelimit
+//! ```
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use troupe_testkit::discord::{FakeDiscord, TOKEN};
+
+const GUILD: u64 = 100_000_000_000_000_001;
+const OWNER: u64 = 200_000_000_000_000_001;
+const CHANNEL: u64 = 300_000_000_000_000_001;
+
+#[derive(Debug)]
+struct Args {
+    bin: PathBuf,
+    commands: u64,
+    /// Commands per second; 0 = as fast as the bot takes them.
+    rate: u64,
+    personalities: u64,
+    no_rest_ratelimit: bool,
+}
+
+fn parse_args() -> Args {
+    let mut args = Args {
+        bin: PathBuf::from("target/release/troupe"),
+        commands: 10_000,
+        rate: 0,
+        personalities: 0,
+        no_rest_ratelimit: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().unwrap_or_default();
+        match flag.as_str() {
+            "--bin" => args.bin = PathBuf::from(value()),
+            "--commands" => args.commands = value().parse().unwrap_or(args.commands),
+            "--rate" => args.rate = value().parse().unwrap_or(args.rate),
+            "--personalities" => args.personalities = value().parse().unwrap_or(0),
+            "--no-rest-ratelimit" => args.no_rest_ratelimit = true,
+            other => {
+                eprintln!("unknown argument {other}");
+                std::process::exit(2);
+            }
+        }
+    }
+    args
+}
+
+/// (resident KiB, peak resident KiB) from /proc.
+fn memory(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// User + system CPU time of a process.
+fn cpu(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<u64> = after
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    // utime and stime are fields 14 and 15 (1-based) of the whole line: 12 and 13 after ')'.
+    let ticks = fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0);
+    Duration::from_millis(ticks * 10) // CLK_TCK = 100 on Linux
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+async fn inject(
+    fake: &FakeDiscord,
+    commands: u64,
+    rate: u64,
+    first_user: u64,
+    text: impl Fn(u64) -> String,
+) -> Instant {
+    let started = Instant::now();
+    for i in 0..commands {
+        if rate > 0 {
+            let due = started + Duration::from_secs_f64(i as f64 / rate as f64);
+            tokio::time::sleep_until(due.into()).await;
+        } else if i % 256 == 0 {
+            tokio::task::yield_now().await;
+        }
+        // Distinct users: the 3-second identical-command guard would drop repeats.
+        fake.send_message(CHANNEL, first_user + i, &text(i));
+    }
+    started
+}
+
+/// Waits until `expected` REST requests arrived (each command's reply is one request), polling
+/// cheaply so the fake does not take CPU from the bot.
+async fn wait_replies(fake: &FakeDiscord, expected: usize, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while fake.request_count() < expected {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    true
+}
+
+fn stop(mut child: Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 1)]
+async fn main() {
+    let args = parse_args();
+    let fake = FakeDiscord::start().await.expect("fake Discord");
+    fake.add_guild(GUILD, OWNER);
+    fake.add_member(GUILD, OWNER, &[]);
+    fake.add_text_channel(GUILD, CHANNEL, "bench", true);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut command = Command::new(&args.bin);
+    command.arg("run");
+    if args.no_rest_ratelimit {
+        command.arg("--no-rest-ratelimit");
+    }
+    let child = command
+        .env_clear()
+        .env("DISCORD_TOKEN", TOKEN)
+        .env("TROUPE_DATA_DIR", dir.path())
+        .env("TROUPE_DISCORD_GATEWAY_URL", fake.gateway_url())
+        .env("TROUPE_DISCORD_API_PROXY", fake.api_proxy())
+        .env("TROUPE_BOT_OWNERS", OWNER.to_string())
+        .env("TROUPE_HTTP_ADDR", "127.0.0.1:0")
+        .env("TROUPE_LOG", "warn")
+        .env("TROUPE_LOG_FORMAT", "json")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start troupe run");
+    let pid = child.id();
+    let ready = fake
+        .wait_until(Duration::from_secs(30), |f| {
+            f.live_sessions() == 1 && !f.requests_to("PUT", "/commands").is_empty()
+        })
+        .await;
+    assert!(ready, "the bot did not connect");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (idle_rss, _) = memory(pid);
+    println!("idle RSS (empty store): {:.1} MB", idle_rss as f64 / 1024.0);
+
+    let mut base = 10_000_000_000_000_000u64;
+    if args.personalities > 0 {
+        let seeded_at = Instant::now();
+        let n = args.personalities;
+        let seed_from = fake.request_count();
+        inject(&fake, n, 0, base, |i| format!("!tz add bench{i}")).await;
+        assert!(
+            wait_replies(&fake, seed_from + n as usize, Duration::from_secs(600)).await,
+            "seeding did not finish"
+        );
+        base += n;
+        println!(
+            "seeded {n} personalities in {:.1} s",
+            seeded_at.elapsed().as_secs_f64()
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let (rss, _) = memory(pid);
+        println!(
+            "idle RSS ({n} personalities): {:.1} MB",
+            rss as f64 / 1024.0
+        );
+    }
+
+    let before_replies = fake.reply_latencies().len();
+    let before_requests = fake.request_count();
+    let cpu_before = cpu(pid);
+    let n = args.commands;
+    let started = inject(&fake, n, args.rate, base, |i| match i % 4 {
+        0 => "!tz ping".to_owned(),
+        1 => "!tz help".to_owned(),
+        2 => "!tz list".to_owned(),
+        _ => "!tz status".to_owned(),
+    })
+    .await;
+    let done = wait_replies(
+        &fake,
+        before_requests + n as usize,
+        Duration::from_secs(600),
+    )
+    .await;
+    let elapsed = started.elapsed();
+    let cpu_used = cpu(pid).saturating_sub(cpu_before);
+    let (_, peak) = memory(pid);
+    let mut latencies: Vec<Duration> = fake
+        .reply_latencies()
+        .into_iter()
+        .skip(before_replies)
+        .collect();
+    latencies.sort_unstable();
+    let answered = latencies.len();
+    let requests = fake.request_count() - before_requests;
+    println!(
+        "commands: {n} injected at {}, {answered} answered{}",
+        if args.rate == 0 {
+            "full speed".to_owned()
+        } else {
+            format!("{}/s", args.rate)
+        },
+        if done { "" } else { " (timed out)" }
+    );
+    println!(
+        "REST rate limiter: {}",
+        if args.no_rest_ratelimit { "off" } else { "on" }
+    );
+    println!(
+        "throughput: {:.0} commands/s ({:.2} s)",
+        answered as f64 / elapsed.as_secs_f64(),
+        elapsed.as_secs_f64()
+    );
+    println!(
+        "latency: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        percentile(&latencies, 0.50).as_secs_f64() * 1e3,
+        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+        latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3
+    );
+    println!(
+        "bot CPU: {:.3} s total, {:.3} ms per command",
+        cpu_used.as_secs_f64(),
+        cpu_used.as_secs_f64() * 1e3 / answered.max(1) as f64
+    );
+    println!(
+        "REST requests: {requests}, at most {} in any 1 s window",
+        fake.max_requests_per_second()
+    );
+    println!("peak RSS: {:.1} MB", peak as f64 / 1024.0);
+    stop(child);
+}
