@@ -85,6 +85,7 @@ pub async fn run_until(
         shadow: Some(shadow),
     };
     tracing::info!(database = %app.config.database_label(), "starting the Discord bot");
+    tokio::spawn(announce_release(app.deps.clone()));
     let result = Bot::new(discord, platform, deps).run(shutdown).await;
     http.shutdown().await;
     match result {
@@ -96,6 +97,26 @@ pub async fn run_until(
             tracing::error!(error = %e, "the bot stopped");
             eprintln!("troupe: {e}");
             Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// The release notes of this build, from CHANGELOG.md (embedded at build time).
+const CHANGELOG: &str = include_str!("../../../CHANGELOG.md");
+
+/// Sends the release DMs of this version to opted-in users (commands.md, notifications), in
+/// batches of 50; each user's `last_notified` is saved as it goes, so a restart resends nothing.
+async fn announce_release(deps: troupe_application::Deps) {
+    let notes = troupe_application::release::ReleaseNotes::parse(CHANGELOG);
+    match troupe_application::release::announce_release(&deps, &notes, 50).await {
+        Ok(report) => tracing::info!(
+            notified = report.notified,
+            opted_out = report.opted_out_closed_dms,
+            failed = report.failed,
+            "release notifications"
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "release notifications not sent; retried at the next start")
         }
     }
 }
