@@ -116,7 +116,7 @@ async fn announce_release(deps: troupe_application::Deps) {
             "release notifications"
         ),
         Err(e) => {
-            tracing::warn!(error = %e, "release notifications not sent; retried at the next start")
+            tracing::warn!(error = %e, "release notifications not sent; retried at the next start");
         }
     }
 }
