@@ -354,7 +354,7 @@ async fn handle_message(
             if speaker.in_dm && dispatched.outcome.reply.is_some() {
                 platform.remember_dm(platform.id(), DmMessageKind::System);
             }
-            if let Some(job) = dispatched.shadow.take() {
+            if let Some(job) = dispatched.take_shadow_job() {
                 crate::wiring::run_shadow(job).await;
             }
             text

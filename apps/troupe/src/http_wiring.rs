@@ -234,7 +234,7 @@ impl CommandRunner for OperatorRunner {
         let id = MessageId::new(self.next_id.fetch_add(1, Ordering::Relaxed))
             .map_err(|e| e.to_string())?;
         let now = SystemClock.now();
-        let Some(d) = self
+        let Some(mut d) = self
             .dispatcher
             .dispatch_text(text, invoker, location, RequestSource::Message(id), now)
             .await
@@ -244,7 +244,7 @@ impl CommandRunner for OperatorRunner {
                 self.dispatcher.prefix()
             ));
         };
-        if let Some(job) = d.shadow {
+        if let Some(job) = d.take_shadow_job() {
             tokio::spawn(crate::wiring::run_shadow(job));
         }
         let reply = d.outcome.reply.as_ref();

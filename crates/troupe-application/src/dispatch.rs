@@ -14,7 +14,7 @@ use crate::model::{
 };
 use crate::parser::{Parsed, parse};
 use crate::router::{Route, Router};
-use crate::shadow::ShadowJob;
+use crate::shadow::{ShadowJob, ShadowTicket};
 
 /// What the dispatcher did with one command, for delivery and metrics.
 #[derive(Debug)]
@@ -25,9 +25,21 @@ pub struct Dispatched {
     pub served_by: Option<SystemKind>,
     pub route: Option<Route>,
     pub fell_back: bool,
-    /// Run after delivering the outcome (shadow mode).
-    pub shadow: Option<ShadowJob>,
+    /// A shadow slot (shadow mode): after delivering the outcome, call [`Self::take_shadow_job`].
+    pub shadow: Option<ShadowTicket>,
+    /// The request, kept only when a shadow slot was granted.
+    request: Option<CommandRequest>,
     pub elapsed: std::time::Duration,
+}
+
+impl Dispatched {
+    /// The shadow job comparing the new system with the delivered outcome, if this command got
+    /// a shadow slot. Call it after delivery: the copies it makes are off the reply's path.
+    pub fn take_shadow_job(&mut self) -> Option<ShadowJob> {
+        let ticket = self.shadow.take()?;
+        let request = self.request.take()?;
+        Some(ticket.into_job(&request, &self.outcome))
+    }
 }
 
 /// One finished command, as reported to an observer (metrics, alerts). No ids, no secrets.
@@ -121,13 +133,25 @@ impl Dispatcher {
                     args,
                     received_at,
                 };
-                Some(self.dispatch(&request).await)
+                let mut dispatched = self.dispatch_inner(&request).await;
+                if dispatched.shadow.is_some() {
+                    dispatched.request = Some(request);
+                }
+                Some(dispatched)
             }
         }
     }
 
     /// Handles a parsed request (prefix or slash): guard, route, observe.
     pub async fn dispatch(&self, request: &CommandRequest) -> Dispatched {
+        let mut dispatched = self.dispatch_inner(request).await;
+        if dispatched.shadow.is_some() {
+            dispatched.request = Some(request.clone());
+        }
+        dispatched
+    }
+
+    async fn dispatch_inner(&self, request: &CommandRequest) -> Dispatched {
         let started = Instant::now();
         let ticket = match self.guard.admit(request).await {
             crate::guard::Admission::Proceed(ticket) => ticket,
@@ -140,6 +164,7 @@ impl Dispatcher {
                     route: None,
                     fell_back: false,
                     shadow: None,
+                    request: None,
                     elapsed: started.elapsed(),
                 };
             }
@@ -164,6 +189,7 @@ impl Dispatcher {
             route: Some(routed.route),
             fell_back: routed.fell_back,
             shadow: routed.shadow,
+            request: None,
             elapsed,
         }
     }
@@ -182,6 +208,7 @@ impl Dispatcher {
             route: None,
             fell_back: false,
             shadow: None,
+            request: None,
             elapsed: started.elapsed(),
         }
     }

@@ -9,7 +9,7 @@ use troupe_domain::GuildId;
 use crate::command::CommandName;
 use crate::flags::{FlagName, FlagSnapshot, Flags};
 use crate::model::{CommandOutcome, CommandRequest, CommandSystem, OutcomeClass, SystemKind};
-use crate::shadow::{ShadowJob, ShadowRunner};
+use crate::shadow::{ShadowRunner, ShadowTicket};
 
 /// `should_use_new_system(command, has_new_command)` exactly as operations.md §1, in order:
 /// no new handler → legacy; kill switch off → legacy; integration off → legacy; a per-command
@@ -72,8 +72,8 @@ pub fn route(
     }
 }
 
-/// The routed result: the outcome to deliver, who produced it, and an optional shadow job the
-/// caller runs after delivering.
+/// The routed result: the outcome to deliver, who produced it, and an optional shadow slot the
+/// caller turns into a job ([`ShadowTicket::into_job`]) and runs after delivering.
 #[derive(Debug)]
 pub struct Routed {
     pub outcome: CommandOutcome,
@@ -81,7 +81,7 @@ pub struct Routed {
     pub route: Route,
     /// The new system failed internally and legacy served the command.
     pub fell_back: bool,
-    pub shadow: Option<ShadowJob>,
+    pub shadow: Option<ShadowTicket>,
 }
 
 /// Counters of the router since start.
@@ -185,7 +185,7 @@ impl Router {
             Route::Legacy | Route::Shadow => {
                 let outcome = self.legacy.execute(request).await;
                 let shadow = match (route, &self.shadow) {
-                    (Route::Shadow, Some(runner)) => runner.prepare(request, &outcome),
+                    (Route::Shadow, Some(runner)) => runner.admit(request),
                     _ => None,
                 };
                 Routed {

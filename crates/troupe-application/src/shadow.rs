@@ -156,12 +156,10 @@ impl ShadowRunner {
             .unwrap_or_default()
     }
 
-    /// A job for this request, or `None` when sampled out or over the concurrency cap.
-    pub fn prepare(
-        self: &Arc<Self>,
-        request: &CommandRequest,
-        authoritative: &CommandOutcome,
-    ) -> Option<ShadowJob> {
+    /// A slot for a shadow run of this request, or `None` when sampled out or over the
+    /// concurrency cap. Cheap (no copy of the request or the outcome), so the authoritative path
+    /// pays almost nothing; the caller turns it into a job after delivering the reply.
+    pub fn admit(self: &Arc<Self>, request: &CommandRequest) -> Option<ShadowTicket> {
         let sampled = sample(request.source.id().get(), self.config.sample_rate);
         let admitted = sampled
             && self
@@ -174,11 +172,19 @@ impl ShadowRunner {
             self.record(request.command.category(), ShadowResult::Skipped);
             return None;
         }
-        Some(ShadowJob {
+        Some(ShadowTicket {
             runner: Arc::clone(self),
-            request: request.clone(),
-            authoritative: authoritative.clone(),
         })
+    }
+
+    /// [`Self::admit`] and [`ShadowTicket::into_job`] in one step.
+    pub fn prepare(
+        self: &Arc<Self>,
+        request: &CommandRequest,
+        authoritative: &CommandOutcome,
+    ) -> Option<ShadowJob> {
+        self.admit(request)
+            .map(|ticket| ticket.into_job(request, authoritative))
     }
 
     fn record(&self, category: Category, result: ShadowResult) {
@@ -208,18 +214,37 @@ fn sample(id: u64, rate: f64) -> bool {
     (id.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) % 10_000 < threshold
 }
 
-/// One shadow run, holding a concurrency slot until dropped.
+/// A concurrency slot for one shadow run, released when dropped.
+#[derive(Debug)]
+pub struct ShadowTicket {
+    runner: Arc<ShadowRunner>,
+}
+
+impl Drop for ShadowTicket {
+    fn drop(&mut self) {
+        self.runner.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl ShadowTicket {
+    /// The job comparing the candidate with the delivered `authoritative` outcome.
+    pub fn into_job(self, request: &CommandRequest, authoritative: &CommandOutcome) -> ShadowJob {
+        ShadowJob {
+            runner: Arc::clone(&self.runner),
+            request: request.clone(),
+            authoritative: authoritative.clone(),
+            _slot: self,
+        }
+    }
+}
+
+/// One shadow run, holding its concurrency slot until dropped.
 #[derive(Debug)]
 pub struct ShadowJob {
     runner: Arc<ShadowRunner>,
     request: CommandRequest,
     authoritative: CommandOutcome,
-}
-
-impl Drop for ShadowJob {
-    fn drop(&mut self) {
-        self.runner.in_flight.fetch_sub(1, Ordering::AcqRel);
-    }
+    _slot: ShadowTicket,
 }
 
 impl ShadowJob {

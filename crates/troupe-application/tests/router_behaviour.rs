@@ -270,7 +270,11 @@ async fn shadow_mode_never_delivers_the_candidate_and_never_changes_stored_state
         "legacy answer",
         "the authoritative reply is legacy's"
     );
-    let job = routed.shadow.expect("a shadow job");
+    let request: CommandRequest = req(CommandName::Add, &["einstein"]).into();
+    let job = routed
+        .shadow
+        .expect("a shadow slot")
+        .into_job(&request, &routed.outcome);
     let result = job.run().await;
 
     // The stand-in legacy records no events, the candidate records a creation: a mismatch.

@@ -624,7 +624,7 @@ async fn deliver_message_outcome(ctx: &Arc<Ctx>, message: &Message, mut dispatch
 }
 
 async fn run_shadow(ctx: &Ctx, dispatched: &mut Dispatched) {
-    if let (Some(job), Some(hook)) = (dispatched.shadow.take(), &ctx.deps.shadow) {
+    if let (Some(job), Some(hook)) = (dispatched.take_shadow_job(), &ctx.deps.shadow) {
         hook(job).await;
     }
 }
