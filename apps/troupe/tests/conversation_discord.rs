@@ -174,6 +174,14 @@ impl Bot {
     }
 }
 
+/// Lets an exchange finish recording its state after its answer was delivered (message map,
+/// conversation, history): a message sent while the exchange is still in flight for the same
+/// user, channel and personality is dropped by design (one request in flight), and a reply to an
+/// answer is recognised once the answer is recorded; a person never types that fast.
+async fn settle() {
+    tokio::time::sleep(Duration::from_millis(250)).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mention_gets_a_webhook_reply_with_the_name_and_avatar_and_a_reply_continues() {
     let bot = Bot::start(&[]).await;
@@ -199,6 +207,7 @@ async fn a_mention_gets_a_webhook_reply_with_the_name_and_avatar_and_a_reply_con
     );
 
     bot.ai.push(AiReply::answer("Glad you asked."));
+    settle().await;
     bot.discord
         .send_message_replying(NSFW, OWNER, "tell me more", Some(answer[0].id));
     assert!(
@@ -238,6 +247,7 @@ async fn an_activated_channel_answers_everyone_and_autorespond_continues_without
 
     bot.command(NSFW, MEMBER, "!tz autorespond on").await;
     bot.talk(NSFW, MEMBER, "@bob start", 1).await;
+    settle().await;
     let continued = bot.talk(NSFW, MEMBER, "no mention needed", 1).await;
     assert!(
         continued[0].content.ends_with("no mention needed"),
@@ -273,6 +283,7 @@ async fn dms_need_age_verification_and_then_continue_as_prefixed_bot_messages() 
         "{}",
         answer[0].content
     );
+    settle().await;
     let continued = bot.talk(DM, MEMBER, "and without a mention", 1).await;
     assert!(continued[0].content.contains("and without a mention"));
     bot.stop().await;
@@ -306,6 +317,7 @@ async fn ai_timeout_rate_limit_server_error_and_garbage_each_give_a_clear_messag
         for r in replies {
             bot.ai.push(r);
         }
+        settle().await;
         let said = bot.talk(NSFW, MEMBER, "@bob hi", 1).await;
         assert!(
             said[0].webhook.is_none(),
@@ -325,6 +337,7 @@ async fn ai_timeout_rate_limit_server_error_and_garbage_each_give_a_clear_messag
         );
     }
     bot.ai.push(AiReply::answer("fine now"));
+    settle().await;
     bot.talk(NSFW, MEMBER, "@bob hi", 1).await;
     let last = bot.ai.chats().pop().unwrap();
     assert_eq!(last.messages().len(), 2, "failed exchanges left no history");
