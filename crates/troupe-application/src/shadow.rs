@@ -111,15 +111,7 @@ impl ShadowRunner {
         clock: Arc<dyn Clock>,
         config: ShadowConfig,
     ) -> Arc<Self> {
-        Arc::new(Self {
-            candidate,
-            clock,
-            config,
-            in_flight: AtomicUsize::new(0),
-            mismatches: Mutex::new(VecDeque::new()),
-            stats: ShadowStats::default(),
-            observer: None,
-        })
+        Self::build(candidate, clock, config, None)
     }
 
     /// Like [`Self::new`], calling `observer` with every result (for metrics).
@@ -129,6 +121,15 @@ impl ShadowRunner {
         config: ShadowConfig,
         observer: Arc<dyn Fn(Category, ShadowResult) + Send + Sync>,
     ) -> Arc<Self> {
+        Self::build(candidate, clock, config, Some(observer))
+    }
+
+    fn build(
+        candidate: Arc<dyn CommandSystem>,
+        clock: Arc<dyn Clock>,
+        config: ShadowConfig,
+        observer: Option<Arc<dyn Fn(Category, ShadowResult) + Send + Sync>>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             candidate,
             clock,
@@ -136,7 +137,7 @@ impl ShadowRunner {
             in_flight: AtomicUsize::new(0),
             mismatches: Mutex::new(VecDeque::new()),
             stats: ShadowStats::default(),
-            observer: Some(observer),
+            observer,
         })
     }
 
@@ -248,7 +249,8 @@ pub struct ShadowJob {
 }
 
 impl ShadowJob {
-    /// How long the caller lets [`Self::run`] take before calling [`Self::timed_out`].
+    /// How long the caller lets [`Self::run`] take before dropping it and calling
+    /// [`ShadowRunner::record_timeout`].
     pub fn timeout(&self) -> Duration {
         self.runner.config.timeout
     }
@@ -286,12 +288,6 @@ impl ShadowJob {
         };
         self.runner.record(category, result);
         result
-    }
-
-    /// Records that the caller gave up on this job after [`Self::timeout`].
-    pub fn timed_out(self) {
-        self.runner
-            .record(self.request.command.category(), ShadowResult::Timeout);
     }
 
     /// The caller's handle to record a timeout when it drops [`Self::run`]'s future.
