@@ -72,6 +72,9 @@ fn on_client(shared: &Shared, connection: u64, tx: &mpsc::UnboundedSender<Outgoi
     match payload["op"].as_u64() {
         Some(1) => {
             state.heartbeats += 1;
+            state
+                .heartbeat_log
+                .push((connection, std::time::Instant::now()));
             if state.ack_heartbeats {
                 let _ = tx.send(Outgoing::Text(
                     json!({"op": 11, "d": null, "s": null, "t": null}).to_string(),
