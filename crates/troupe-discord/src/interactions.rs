@@ -276,24 +276,22 @@ pub(crate) async fn handle(
         }
         Prepared::Dispatched(dispatched) => *dispatched,
     };
-    let replied = match &dispatched.outcome.reply {
-        Some(reply) => {
-            send(
-                &ctx,
-                &client,
-                &interaction,
-                deferred,
-                Some(reply),
-                "",
-                reply.ephemeral,
-            )
-            .await
-        }
-        None => {
-            let text = no_reply_text(dispatched.outcome.class);
-            let _ = send(&ctx, &client, &interaction, deferred, None, text, true).await;
-            false
-        }
+    let replied = if let Some(reply) = &dispatched.outcome.reply {
+        let ephemeral = reply.ephemeral;
+        send(
+            &ctx,
+            &client,
+            &interaction,
+            deferred,
+            Some(reply),
+            "",
+            ephemeral,
+        )
+        .await
+    } else {
+        let text = no_reply_text(dispatched.outcome.class);
+        let _ = send(&ctx, &client, &interaction, deferred, None, text, true).await;
+        false
     };
     for follow_up in std::mem::take(&mut dispatched.outcome.follow_ups) {
         match follow_up {

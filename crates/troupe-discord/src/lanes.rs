@@ -76,10 +76,8 @@ impl Drop for Running {
 impl Ticket {
     /// Waits for a slot of the lane's budget.
     pub(crate) async fn start(self) -> Running {
-        let slot = match Arc::clone(&self.running).acquire_owned().await {
-            Ok(slot) => slot,
-            // The semaphore is never closed.
-            Err(_) => unreachable!("lane budgets are never closed"),
+        let Ok(slot) = Arc::clone(&self.running).acquire_owned().await else {
+            unreachable!("lane budgets are never closed")
         };
         self.stats.queued.fetch_sub(1, Ordering::Relaxed);
         self.stats.running.fetch_add(1, Ordering::Relaxed);

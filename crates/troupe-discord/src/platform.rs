@@ -59,6 +59,12 @@ impl DiscordPlatform {
         }
     }
 
+    /// Shares Discord's global REST limit with every process of `shared` (the fleet's store)
+    /// from now on. `false` when the limit is off or already shared.
+    pub fn share_global_limit(&self, shared: Arc<dyn troupe_ports::SharedRateLimit>) -> bool {
+        self.rest.share_global_limit(shared)
+    }
+
     /// The gateway facts this platform reports (also the process's [`GatewayMonitor`]).
     pub fn monitor(&self) -> Arc<GatewayStatus> {
         Arc::clone(&self.monitor)

@@ -10,10 +10,11 @@
 //! after [`STORE_RETRY`].
 
 use std::collections::VecDeque;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use tokio::time::Instant;
+use troupe_ports::SharedRateLimit;
 
 use super::errors::RestError;
 use crate::config::RestLimit;
@@ -34,6 +35,8 @@ struct Local {
 /// The global-limit gate of one process.
 pub(crate) struct GlobalGate {
     limit: RestLimit,
+    /// The fleet's limit (from the config, or shared later with [`Self::share`]).
+    shared: OnceLock<Arc<dyn SharedRateLimit>>,
     local: Mutex<Local>,
     /// Whose turn it is to wait for a slot (FIFO).
     turn: tokio::sync::Mutex<()>,
@@ -48,12 +51,22 @@ impl std::fmt::Debug for GlobalGate {
 }
 
 impl GlobalGate {
-    pub(crate) fn new(limit: RestLimit) -> Self {
+    pub(crate) fn new(mut limit: RestLimit) -> Self {
+        let shared = OnceLock::new();
+        if let Some(s) = limit.shared.take() {
+            let _ = shared.set(s);
+        }
         Self {
             limit,
+            shared,
             local: Mutex::new(Local::default()),
             turn: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// Shares the limit with every process of `shared` from now on (`false`: already shared).
+    pub(crate) fn share(&self, shared: Arc<dyn SharedRateLimit>) -> bool {
+        self.shared.set(shared).is_ok()
     }
 
     /// Waits for a slot; `Busy` when none comes free within `max_wait`.
@@ -105,7 +118,7 @@ impl GlobalGate {
                 }
             }
         }
-        let share = if self.limit.shared.is_some() {
+        let share = if self.shared.get().is_some() {
             (self.limit.per_window / 4).max(1)
         } else {
             self.limit.per_window.max(1)
@@ -137,10 +150,7 @@ fn take_local(local: &mut Local, limit: usize, window: Duration, now: Instant) -
 
 /// A shared limit, for tests: the gate over it.
 #[cfg(test)]
-pub(crate) fn shared_gate(
-    shared: std::sync::Arc<dyn troupe_ports::SharedRateLimit>,
-    per_window: u32,
-) -> GlobalGate {
+pub(crate) fn shared_gate(shared: Arc<dyn SharedRateLimit>, per_window: u32) -> GlobalGate {
     GlobalGate::new(RestLimit {
         per_window,
         window: Duration::from_millis(200),
@@ -152,7 +162,6 @@ pub(crate) fn shared_gate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
     use troupe_ports::{MockSharedRateLimit, StoreError};
 
     fn gate(per_window: u32, window_ms: u64, max_wait_ms: u64) -> GlobalGate {
@@ -173,7 +182,7 @@ mod tests {
             gate.acquire().await.unwrap();
             taken.push(start.elapsed());
         }
-        assert!(taken[..5].iter().all(|t| t.is_zero()), "a burst of 5");
+        assert!(taken[..5].iter().all(Duration::is_zero), "a burst of 5");
         assert_eq!(taken[5], Duration::from_millis(1000));
         assert_eq!(taken[10], Duration::from_millis(2000));
         for (i, t) in taken.iter().enumerate() {

@@ -17,7 +17,10 @@ mod errors;
 mod gate;
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
+
+use troupe_ports::SharedRateLimit;
 
 use twilight_http::Client;
 
@@ -49,15 +52,12 @@ impl Rest {
         if let Some(proxy) = &config.api_proxy {
             builder = builder.proxy(proxy.clone(), true);
         }
-        let gate = match &config.rest_limit {
-            // twilight's own global limit (a fixed second) stays as a backstop; the gate keeps
-            // every sliding window under it, so it never binds.
-            Some(limit) => Some(GlobalGate::new(limit.clone())),
-            None => {
-                builder = builder.ratelimiter(None);
-                None
-            }
-        };
+        // twilight's own global limit (a fixed second) stays as a backstop; the gate keeps
+        // every sliding window under it, so it never binds.
+        let gate = config.rest_limit.clone().map(GlobalGate::new);
+        if gate.is_none() {
+            builder = builder.ratelimiter(None);
+        }
         Self {
             http: builder.build(),
             gate,
@@ -66,6 +66,11 @@ impl Rest {
 
     pub(crate) fn http(&self) -> &Client {
         &self.http
+    }
+
+    /// Shares the global limit through `shared` (no-op without a limit or when shared).
+    pub(crate) fn share_global_limit(&self, shared: Arc<dyn SharedRateLimit>) -> bool {
+        self.gate.as_ref().is_some_and(|gate| gate.share(shared))
     }
 
     /// An idempotent request subject to the global limit.
