@@ -8,6 +8,7 @@ use twilight_model::id::marker::{ChannelMarker, GuildMarker, RoleMarker, UserMar
 
 use crate::ids;
 use crate::platform::DiscordPlatform;
+use crate::rest::fresh;
 
 /// The application's view of a member's Discord permissions.
 pub(crate) fn to_permissions(p: DiscordPermissions) -> Permissions {
@@ -50,7 +51,7 @@ pub(crate) async fn guild_location(
         match platform
             .rest()
             .global("get guild", || async {
-                Ok(platform.http().guild(guild).await?.model().await?)
+                Ok(fresh(platform.http().guild(guild)).await?.model().await?)
             })
             .await
         {

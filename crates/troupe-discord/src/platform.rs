@@ -19,7 +19,7 @@ use crate::config::DiscordConfig;
 use crate::ids;
 use crate::monitor::GatewayStatus;
 use crate::render::{is_personality_dm, outgoing, sanitize_username};
-use crate::rest::{Rest, RestError};
+use crate::rest::{Rest, RestError, fresh};
 use crate::webhooks::{Post, Webhooks};
 
 /// The [`ChatPlatform`] on Discord's REST API: DMs, bot messages, personality messages through
@@ -93,7 +93,7 @@ impl DiscordPlatform {
         let fetched = self
             .rest
             .global("get channel", || async {
-                Ok(self.http().channel(channel).await?.model().await?)
+                Ok(fresh(self.http().channel(channel)).await?.model().await?)
             })
             .await?;
         self.cache.insert_channel(&fetched);
@@ -107,9 +107,7 @@ impl DiscordPlatform {
         let channel = self
             .rest
             .global("create DM channel", || async {
-                Ok(self
-                    .http()
-                    .create_private_channel(user)
+                Ok(fresh(self.http().create_private_channel(user))
                     .await?
                     .model()
                     .await?)
@@ -148,14 +146,15 @@ impl DiscordPlatform {
         let body = body.to_string();
         self.rest
             .global("create message", || async {
-                Ok(self
-                    .http()
-                    .create_message(channel)
-                    .payload_json(body.as_bytes())
-                    .await?
-                    .model()
-                    .await?
-                    .id)
+                Ok(fresh(
+                    self.http()
+                        .create_message(channel)
+                        .payload_json(body.as_bytes()),
+                )
+                .await?
+                .model()
+                .await?
+                .id)
             })
             .await
     }
@@ -275,9 +274,11 @@ impl ChatPlatform for DiscordPlatform {
     ) -> Result<(), PlatformError> {
         self.rest
             .global("delete message", || async {
-                self.http()
-                    .delete_message(ids::to_channel(channel), ids::to_message(message))
-                    .await?;
+                fresh(
+                    self.http()
+                        .delete_message(ids::to_channel(channel), ids::to_message(message)),
+                )
+                .await?;
                 Ok(())
             })
             .await
@@ -288,9 +289,7 @@ impl ChatPlatform for DiscordPlatform {
         // Cosmetic: sent only when a global slot is free right now, never queued behind replies.
         self.rest
             .best_effort(async {
-                self.http()
-                    .create_typing_trigger(ids::to_channel(channel))
-                    .await?;
+                fresh(self.http().create_typing_trigger(ids::to_channel(channel))).await?;
                 Ok(())
             })
             .await
@@ -311,8 +310,10 @@ impl ChatPlatform for DiscordPlatform {
             .global("get messages", || async {
                 let request = self.http().channel_messages(channel);
                 let response = match before {
-                    Some(before) => request.before(ids::to_message(before)).limit(limit).await?,
-                    None => request.limit(limit).await?,
+                    Some(before) => {
+                        fresh(request.before(ids::to_message(before)).limit(limit)).await?
+                    }
+                    None => fresh(request.limit(limit)).await?,
                 };
                 Ok(response.model().await?)
             })

@@ -12,7 +12,7 @@ use twilight_model::id::Id;
 use twilight_model::id::marker::{ChannelMarker, MessageMarker, WebhookMarker};
 
 use crate::cache::Cache;
-use crate::rest::{BACKOFF, Rest, RestError, code};
+use crate::rest::{BACKOFF, Rest, RestError, code, fresh};
 
 /// The name of the webhook Troupe creates in a channel.
 const WEBHOOK_NAME: &str = "Troupe";
@@ -145,7 +145,10 @@ async fn find_ours(
     let application = cache.application();
     let found = rest
         .global("list webhooks", || async {
-            Ok(rest.http().channel_webhooks(channel).await?.model().await?)
+            Ok(fresh(rest.http().channel_webhooks(channel))
+                .await?
+                .model()
+                .await?)
         })
         .await?
         .into_iter()
@@ -180,10 +183,8 @@ async fn create(
     let mut attempt = 0;
     loop {
         let created = rest
-            .once(true, async {
-                Ok(rest
-                    .http()
-                    .create_webhook(channel, WEBHOOK_NAME)
+            .once(true, || async {
+                Ok(fresh(rest.http().create_webhook(channel, WEBHOOK_NAME))
                     .await?
                     .model()
                     .await?)
@@ -238,7 +239,7 @@ async fn execute(
     loop {
         let since = snowflake_before(SystemTime::now());
         let sent = rest
-            .once(false, async {
+            .once(false, || async {
                 let mut request = rest
                     .http()
                     .execute_webhook(handle.id, &handle.token)
@@ -289,14 +290,15 @@ async fn posted_since(
     let after = Id::new(since.max(1));
     let messages = rest
         .global("check a webhook message", || async {
-            Ok(rest
-                .http()
-                .channel_messages(channel)
-                .after(after)
-                .limit(100)
-                .await?
-                .model()
-                .await?)
+            Ok(fresh(
+                rest.http()
+                    .channel_messages(channel)
+                    .after(after)
+                    .limit(100),
+            )
+            .await?
+            .model()
+            .await?)
         })
         .await?;
     Ok(messages

@@ -27,6 +27,7 @@ use twilight_model::id::marker::ApplicationMarker;
 
 use crate::bot::{BotError, Ctx};
 use crate::ids;
+use crate::rest::fresh;
 use crate::slash::discord_commands;
 use shard::ShardExit;
 
@@ -55,7 +56,7 @@ async fn plan(ctx: &Ctx) -> Result<Plan, BotError> {
         .platform
         .rest()
         .global("get gateway", || async {
-            Ok(http.gateway().authed().await?.model().await?)
+            Ok(fresh(http.gateway().authed()).await?.model().await?)
         })
         .await;
     let (total, queue) = match &info {
@@ -155,11 +156,9 @@ pub(crate) fn register_commands_once(ctx: &Arc<Ctx>, application: Id<Application
             .global("register commands", || async {
                 match ctx.config.dev_guild {
                     Some(guild) => {
-                        client
-                            .set_guild_commands(ids::to_guild(guild), &commands)
-                            .await?
+                        fresh(client.set_guild_commands(ids::to_guild(guild), &commands)).await?
                     }
-                    None => client.set_global_commands(&commands).await?,
+                    None => fresh(client.set_global_commands(&commands)).await?,
                 };
                 Ok(())
             })

@@ -147,6 +147,12 @@ where
         monitor.event(number);
         ctx.platform.cache().apply(&event);
         match event {
+            Event::GatewayHello(_) if closing.is_some() => {
+                // The gateway ended the connection without confirming the close, and twilight
+                // connected again: leave before it resumes (the session stays resumable).
+                monitor.stopped(number);
+                return exit(&shard, queues, false);
+            }
             Event::GatewayHello(hello) => {
                 monitor.hello(
                     number,

@@ -65,6 +65,11 @@ impl RestError {
         }
     }
 
+    /// twilight cancelled the request before it left (its global slot went stale).
+    pub(crate) fn is_cancelled(&self) -> bool {
+        matches!(self, Self::Http(e) if matches!(e.kind(), ErrorType::RequestCanceled))
+    }
+
     fn status(&self) -> Option<u16> {
         match self {
             Self::Http(e) => match e.kind() {

@@ -69,15 +69,16 @@ impl GlobalGate {
         self.shared.set(shared).is_ok()
     }
 
-    /// Waits for a slot; `Busy` when none comes free within `max_wait`.
-    pub(crate) async fn acquire(&self) -> Result<(), RestError> {
+    /// Waits for a slot; `Busy` when none comes free within `max_wait`. Returns when it was
+    /// taken (the request must leave right away: see `rest::fresh`).
+    pub(crate) async fn acquire(&self) -> Result<Instant, RestError> {
         let deadline = Instant::now() + self.limit.max_wait;
         let Ok(_turn) = tokio::time::timeout_at(deadline, self.turn.lock()).await else {
             return Err(RestError::Busy);
         };
         loop {
             match self.try_take().await {
-                None => return Ok(()),
+                None => return Ok(Instant::now()),
                 Some(wait) if Instant::now() + wait > deadline => return Err(RestError::Busy),
                 Some(wait) => tokio::time::sleep(wait.max(Duration::from_millis(1))).await,
             }
@@ -85,12 +86,12 @@ impl GlobalGate {
     }
 
     /// A slot if one is free now and nobody is waiting (for requests that are only worth
-    /// sending at once, like the typing indicator).
-    pub(crate) async fn try_now(&self) -> bool {
+    /// sending at once, like the typing indicator): when it was taken.
+    pub(crate) async fn try_now(&self) -> Option<Instant> {
         let Ok(_turn) = self.turn.try_lock() else {
-            return false;
+            return None;
         };
-        self.try_take().await.is_none()
+        self.try_take().await.is_none().then(Instant::now)
     }
 
     async fn try_take(&self) -> Option<Duration> {
@@ -199,9 +200,9 @@ mod tests {
         let gate = gate(1, 1000, 500);
         gate.acquire().await.unwrap();
         assert!(matches!(gate.acquire().await, Err(RestError::Busy)));
-        assert!(!gate.try_now().await);
+        assert!(gate.try_now().await.is_none());
         tokio::time::advance(Duration::from_millis(1000)).await;
-        assert!(gate.try_now().await);
+        assert!(gate.try_now().await.is_some());
     }
 
     #[tokio::test(start_paused = true)]

@@ -12,13 +12,23 @@
 //!
 //! Posts that are not idempotent (webhook executions, webhook creation) use [`Rest::once`] and
 //! check before trying again (see `webhooks`).
+//!
+//! A global slot must be used at once: twilight may hold a request in its per-route queue (one
+//! request in flight per bucket, an exhausted bucket waits for its reset), and a slot taken
+//! long before the request leaves would let a later second hold more than the limit. So every
+//! request built inside a slot goes through [`fresh`], which tells twilight to cancel it if it
+//! would leave more than [`FRESH`] after the slot was taken; the wrappers then take a new slot
+//! and send it again (a cancelled request never left, so this is always safe).
 
 mod errors;
 mod gate;
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::time::Instant;
+use twilight_http::response::ResponseFuture;
 
 use troupe_ports::SharedRateLimit;
 
@@ -28,6 +38,51 @@ pub use errors::{RestError, code};
 use gate::GlobalGate;
 
 use crate::config::DiscordConfig;
+
+/// The longest a request may leave after its global slot was taken (the gate's window is
+/// longer than Discord's second by more than this).
+pub(crate) const FRESH: Duration = Duration::from_millis(200);
+/// How often a request whose slot went stale is sent again before giving up (`Busy`).
+const STALE_TRIES: u32 = 20;
+
+tokio::task_local! {
+    /// When the current request's global slot was taken.
+    static SLOT: Instant;
+}
+
+/// A twilight request that twilight cancels if it would leave more than [`FRESH`] after the
+/// global slot it was built in (no slot: unchanged).
+pub(crate) fn fresh<R, T>(request: R) -> ResponseFuture<T>
+where
+    R: IntoFuture<IntoFuture = ResponseFuture<T>>,
+{
+    let mut future = request.into_future();
+    if let Ok(slot) = SLOT.try_with(|slot| *slot) {
+        future.set_pre_flight(move || slot.elapsed() <= FRESH);
+    }
+    future
+}
+
+/// Runs `call` in a fresh global slot (when there is a gate), again while twilight cancels it
+/// because the slot went stale in its queue.
+async fn in_slot<T, F, Fut>(gate: Option<&GlobalGate>, call: &mut F) -> Result<T, RestError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, RestError>>,
+{
+    let Some(gate) = gate else {
+        return call().await;
+    };
+    let mut stale = 0;
+    loop {
+        let slot = gate.acquire().await?;
+        match SLOT.scope(slot, call()).await {
+            Err(e) if e.is_cancelled() && stale < STALE_TRIES => stale += 1,
+            Err(e) if e.is_cancelled() => return Err(RestError::Busy),
+            other => return other,
+        }
+    }
+}
 
 /// Backoff between tries of a transient failure.
 pub(crate) const BACKOFF: [Duration; 3] = [
@@ -99,16 +154,15 @@ impl Rest {
         retry(what, None, call).await
     }
 
-    /// One try of a request subject to the global limit (`global`: it counts against it) that
-    /// must not be repeated blindly.
-    pub(crate) async fn once<T, Fut>(&self, global: bool, call: Fut) -> Result<T, RestError>
+    /// One try of a request that must not be repeated blindly (`global`: it counts against
+    /// the global limit). Only a request twilight cancelled before it left is sent again.
+    pub(crate) async fn once<T, F, Fut>(&self, global: bool, mut call: F) -> Result<T, RestError>
     where
+        F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, RestError>>,
     {
-        if global && let Some(gate) = &self.gate {
-            gate.acquire().await?;
-        }
-        call.await
+        let gate = if global { self.gate.as_ref() } else { None };
+        in_slot(gate, &mut call).await
     }
 
     /// Sends only if a global slot is free right now; `Ok(false)` when skipped. Never retried.
@@ -116,12 +170,16 @@ impl Rest {
     where
         Fut: Future<Output = Result<(), RestError>>,
     {
-        if let Some(gate) = &self.gate
-            && !gate.try_now().await
-        {
+        let Some(gate) = &self.gate else {
+            return call.await.map(|()| true);
+        };
+        let Some(slot) = gate.try_now().await else {
             return Ok(false);
+        };
+        match SLOT.scope(slot, call).await {
+            Err(e) if e.is_cancelled() => Ok(false),
+            other => other.map(|()| true),
         }
-        call.await.map(|()| true)
     }
 }
 
@@ -138,10 +196,7 @@ where
 {
     let mut attempt = 0;
     loop {
-        if let Some(gate) = gate {
-            gate.acquire().await?;
-        }
-        match call().await {
+        match in_slot(gate, &mut call).await {
             Ok(value) => return Ok(value),
             Err(e) if e.is_ambiguous() && attempt < BACKOFF.len() => {
                 tracing::warn!(request = what, error = %e, attempt, "Discord request failed; retrying");
