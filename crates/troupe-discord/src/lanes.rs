@@ -2,11 +2,12 @@
 //! per process, one lane for commands and one for other messages (AI exchanges wait seconds
 //! for the provider; a command must not wait behind them).
 //!
-//! A shard loop only ever *tries* to enqueue ([`Lanes::admit`] never waits): when the shard's
-//! queue of that lane is full the event is shed and counted. A queued event is a task waiting
-//! for a slot of its lane's budget ([`Ticket::start`]); starting frees its queue place. So the
-//! loop keeps polling the gateway (heartbeats) whatever the work does, and the memory held by
-//! waiting and running events is bounded by the queue sizes and budgets.
+//! A shard loop only ever *tries* ([`Lanes::admit`] never waits): an event takes a slot of its
+//! lane's budget when one is free, else a place in its shard's queue of that lane, else it is
+//! shed and counted. A queued event is a task waiting for a budget slot ([`Ticket::start`]);
+//! starting frees its queue place. So the loop keeps polling the gateway (heartbeats) whatever
+//! the work does, and the memory held by waiting and running events is bounded by the queue
+//! sizes and budgets.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -50,14 +51,23 @@ pub(crate) struct ShardQueues {
     pub sequences: Arc<Sequences>,
 }
 
-/// An admitted event: it holds a place in its shard's queue until it starts.
+/// An admitted event: it holds a budget slot already, or a place in its shard's queue until
+/// it gets one.
 #[derive(Debug)]
 pub(crate) struct Ticket {
-    queued: OwnedSemaphorePermit,
+    place: Place,
     running: Arc<Semaphore>,
     stats: Arc<LaneStats>,
     /// The event's sequence number, marked started on start.
     sequence: Option<(Arc<Sequences>, u64)>,
+}
+
+#[derive(Debug)]
+enum Place {
+    /// A budget slot was free at once.
+    Slot(OwnedSemaphorePermit),
+    /// A place in the shard's queue.
+    Queued(OwnedSemaphorePermit),
 }
 
 /// A running event: holds a slot of its lane's budget.
@@ -74,17 +84,23 @@ impl Drop for Running {
 }
 
 impl Ticket {
-    /// Waits for a slot of the lane's budget.
+    /// Waits for a slot of the lane's budget (none when it has one already).
     pub(crate) async fn start(self) -> Running {
-        let Ok(slot) = Arc::clone(&self.running).acquire_owned().await else {
-            unreachable!("lane budgets are never closed")
+        let slot = match self.place {
+            Place::Slot(slot) => slot,
+            Place::Queued(queued) => {
+                let Ok(slot) = Arc::clone(&self.running).acquire_owned().await else {
+                    unreachable!("lane budgets are never closed")
+                };
+                self.stats.queued.fetch_sub(1, Ordering::Relaxed);
+                self.stats.running.fetch_add(1, Ordering::Relaxed);
+                drop(queued);
+                slot
+            }
         };
-        self.stats.queued.fetch_sub(1, Ordering::Relaxed);
-        self.stats.running.fetch_add(1, Ordering::Relaxed);
         if let Some((sequences, seq)) = &self.sequence {
             sequences.started(*seq);
         }
-        drop(self.queued);
         Running {
             _slot: slot,
             stats: self.stats,
@@ -117,8 +133,8 @@ impl Lanes {
         }
     }
 
-    /// A place in the shard's queue of `lane` for the event with sequence number `seq`, or
-    /// `None` (counted as shed) when the queue is full. Never waits.
+    /// A budget slot of `lane` for the event with sequence number `seq` if one is free, else
+    /// a place in the shard's queue, else `None` (counted as shed). Never waits.
     pub(crate) fn admit(
         &self,
         lane: Lane,
@@ -129,17 +145,22 @@ impl Lanes {
             Lane::Commands => (&queues.commands, &self.commands),
             Lane::Messages => (&queues.messages, &self.messages),
         };
-        let Ok(queued) = Arc::clone(queue).try_acquire_owned() else {
+        let place = if let Ok(slot) = Arc::clone(&budget.running).try_acquire_owned() {
+            budget.stats.running.fetch_add(1, Ordering::Relaxed);
+            Place::Slot(slot)
+        } else if let Ok(queued) = Arc::clone(queue).try_acquire_owned() {
+            budget.stats.queued.fetch_add(1, Ordering::Relaxed);
+            Place::Queued(queued)
+        } else {
             budget.stats.shed.fetch_add(1, Ordering::Relaxed);
             return None;
         };
-        budget.stats.queued.fetch_add(1, Ordering::Relaxed);
         let sequence = seq.map(|seq| {
             queues.sequences.queued(seq);
             (Arc::clone(&queues.sequences), seq)
         });
         Some(Ticket {
-            queued,
+            place,
             running: Arc::clone(&budget.running),
             stats: Arc::clone(&budget.stats),
             sequence,
@@ -167,17 +188,30 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_full_queue_sheds_and_counts_without_waiting() {
+    async fn events_run_while_the_budget_lasts_then_queue_then_are_shed_without_waiting() {
         let (lanes, monitor) = lanes(1, 2);
         let queues = lanes.shard_queues();
-        let a = lanes.admit(Lane::Messages, &queues, Some(1)).unwrap();
-        let _b = lanes.admit(Lane::Messages, &queues, Some(2)).unwrap();
-        assert!(lanes.admit(Lane::Messages, &queues, Some(3)).is_none());
+        let running = lanes
+            .admit(Lane::Messages, &queues, Some(1))
+            .unwrap()
+            .start()
+            .await;
+        let b = lanes.admit(Lane::Messages, &queues, Some(2)).unwrap();
+        let _c = lanes.admit(Lane::Messages, &queues, Some(3)).unwrap();
+        assert!(lanes.admit(Lane::Messages, &queues, Some(4)).is_none());
         let load = monitor.snapshot().load;
-        assert_eq!((load.messages_queued, load.messages_shed), (2, 1));
-        let running = a.start().await;
+        assert_eq!(
+            (
+                load.messages_running,
+                load.messages_queued,
+                load.messages_shed
+            ),
+            (1, 2, 1)
+        );
+        drop(running);
+        let running = b.start().await;
         assert!(
-            lanes.admit(Lane::Messages, &queues, Some(4)).is_some(),
+            lanes.admit(Lane::Messages, &queues, Some(5)).is_some(),
             "starting frees the queue place"
         );
         let load = monitor.snapshot().load;
