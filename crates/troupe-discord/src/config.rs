@@ -50,8 +50,9 @@ impl Default for EventBudgets {
 #[derive(Clone)]
 pub struct RestLimit {
     pub per_window: u32,
-    /// Longer than Discord's second by a margin, so the delay between taking a slot and the
-    /// request reaching Discord cannot put more than `per_window` into one of its seconds.
+    /// Longer than Discord's second by a margin (more than the 200 ms a request may take to
+    /// leave after its slot), so the delay between taking a slot and the request reaching
+    /// Discord cannot put more than `per_window` into one of its seconds.
     pub window: Duration,
     /// A request that would wait longer than this for a slot fails instead (`Unavailable`).
     pub max_wait: Duration,
