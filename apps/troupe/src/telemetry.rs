@@ -171,7 +171,9 @@ impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for RedactingMakeWriter<M> {
 }
 
 /// Installs the process's subscriber: `TROUPE_LOG` (default `info`, `warn` for the console),
-/// the configured format (JSON when stderr is not a terminal), every line redacted.
+/// the configured format (JSON when stderr is not a terminal; every line lists its spans, so a
+/// line logged deep inside a request — by the HTTP library too — still carries the request's
+/// ids), every line redacted.
 pub fn init(config: &Config, console: bool) {
     use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_env("TROUPE_LOG").unwrap_or_else(|_| {
@@ -192,7 +194,7 @@ pub fn init(config: &Config, console: bool) {
         LogFormat::Json => builder
             .json()
             .with_current_span(true)
-            .with_span_list(false)
+            .with_span_list(true)
             .try_init(),
         LogFormat::Pretty => builder.try_init(),
     };

@@ -533,3 +533,80 @@ async fn a_repeated_slash_command_is_answered_and_an_uppercase_prefix_works() {
     );
     bot.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_trace_level_the_binary_logs_request_spans_and_never_a_webhook_token() {
+    let fake = FakeDiscord::start().await.unwrap();
+    populate(&fake);
+    let ai = FakeAiServer::start().await;
+    ai.set_profile(
+        "bob",
+        FakeProfile {
+            display_name: "Bobby".into(),
+            avatar_url: None,
+            error_message: None,
+        },
+    );
+    let dir = data_dir();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_troupe"))
+        .arg("run")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DISCORD_TOKEN", TOKEN)
+        .env("TROUPE_DATA_DIR", dir.path())
+        .env("TROUPE_DISCORD_GATEWAY_URL", fake.gateway_url())
+        .env("TROUPE_DISCORD_API_PROXY", fake.api_proxy())
+        .env("TROUPE_BOT_OWNERS", OWNER.to_string())
+        .env("TROUPE_HTTP_ADDR", "127.0.0.1:0")
+        .env("TROUPE_BACKUP_SCHEDULE", "off")
+        .env("TROUPE_AI_BASE_URL", ai.base_url())
+        .env("TROUPE_AI_API_KEY", "sk-e2e-secret-key")
+        .env("TROUPE_PROFILE_URL", ai.profile_url())
+        .env("TROUPE_PROXY_WAIT_MS", "0")
+        .env("TROUPE_LOG_FORMAT", "json")
+        .env("TROUPE_LOG", "trace")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let logs = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut { stderr }, &mut text);
+        text
+    });
+    assert!(
+        fake.wait_until(WAIT, |f| f.live_sessions() == 1).await,
+        "connected"
+    );
+    command(&fake, NSFW, OWNER, "!tz add bob").await;
+    fake.send_message(NSFW, OWNER, "@bob hello");
+    assert!(
+        fake.wait_until(WAIT, |f| webhook_messages(f, NSFW) == 1)
+            .await,
+        "a personality answered through the webhook"
+    );
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(child.wait().unwrap().success());
+    let logs = logs.join().unwrap();
+    let token = fake.webhooks()[0].token.clone();
+    assert!(!logs.contains(&token), "the webhook token leaked");
+    assert!(!logs.contains(TOKEN), "the bot token leaked");
+    assert!(!logs.contains("sk-e2e-secret-key"), "the API key leaked");
+    assert!(
+        logs.contains("/<redacted>"),
+        "the HTTP library's paths were redacted"
+    );
+    let with_span = logs.lines().any(|line| {
+        line.contains(r#""spans":[{"#)
+            && line.contains(r#""command":"add""#)
+            && line.contains(&format!(r#""channel":{NSFW}"#))
+            && line.contains(r#""shard":0"#)
+    });
+    if !with_span {
+        std::fs::write("/tmp/i12-trace.log", &logs).unwrap();
+    }
+    assert!(with_span, "log lines of a request carry its span");
+}
