@@ -80,6 +80,15 @@ pub const SETTINGS: &[(&str, bool)] = &[
     ("TROUPE_DISCORD_GATEWAY_URL", false),
     ("TROUPE_DISCORD_API_PROXY", false),
     ("TROUPE_DISCORD_DEV_GUILD", false),
+    // The Discord adapter's load, REST and restart settings (issue 12).
+    ("TROUPE_DISCORD_COMMANDS_RUNNING", false),
+    ("TROUPE_DISCORD_COMMANDS_QUEUED", false),
+    ("TROUPE_DISCORD_MESSAGES_RUNNING", false),
+    ("TROUPE_DISCORD_MESSAGES_QUEUED", false),
+    ("TROUPE_DISCORD_REST_TIMEOUT_MS", false),
+    ("TROUPE_DISCORD_SHARED_LIMIT", false),
+    ("TROUPE_DISCORD_RECONNECT_MAX_MS", false),
+    ("TROUPE_SHUTDOWN_GRACE_MS", false),
     ("TROUPE_LOG_FORMAT", false),
     ("TROUPE_BACKUP_DIR", false),
     ("TROUPE_BACKUP_KEEP", false),
@@ -145,6 +154,8 @@ pub struct Config {
     pub discord_api_proxy: Option<String>,
     /// Register slash commands in this guild only (development); global otherwise.
     pub discord_dev_guild: Option<GuildId>,
+    /// Event budgets, REST timeout, shared global limit, reconnect cap, shutdown grace.
+    pub discord: DiscordSettings,
     pub log_format: Option<LogFormat>,
     pub backup_dir: PathBuf,
     pub backup_keep: usize,
@@ -291,6 +302,7 @@ impl Config {
                 GuildId::parse(&raw).map_err(|e| invalid("TROUPE_DISCORD_DEV_GUILD", e.to_string()))
             })
             .transpose()?;
+        let discord = parse_discord_settings(&get)?;
         let log_format = match get("TROUPE_LOG_FORMAT").as_deref() {
             None => None,
             Some("pretty") => Some(LogFormat::Pretty),
@@ -427,6 +439,7 @@ impl Config {
             discord_gateway_url,
             discord_api_proxy,
             discord_dev_guild,
+            discord,
             log_format,
             backup_dir,
             backup_keep,
@@ -471,6 +484,72 @@ fn parse_shard_range(raw: &str, shards: Option<u32>) -> Result<std::ops::Range<u
         ));
     }
     Ok(start..end)
+}
+
+/// The Discord adapter's load, REST and restart settings (`TROUPE_DISCORD_*`,
+/// `TROUPE_SHUTDOWN_GRACE_MS`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiscordSettings {
+    /// Commands handled at once (`TROUPE_DISCORD_COMMANDS_RUNNING`).
+    pub commands_running: usize,
+    /// Commands waiting per shard before new ones are answered "busy"
+    /// (`TROUPE_DISCORD_COMMANDS_QUEUED`).
+    pub commands_queued: usize,
+    /// Other messages (AI exchanges) handled at once (`TROUPE_DISCORD_MESSAGES_RUNNING`).
+    pub messages_running: usize,
+    /// Messages waiting per shard before new ones are dropped and counted
+    /// (`TROUPE_DISCORD_MESSAGES_QUEUED`).
+    pub messages_queued: usize,
+    /// Longest wait for one REST request (`TROUPE_DISCORD_REST_TIMEOUT_MS`).
+    pub rest_timeout_ms: u64,
+    /// Share Discord's global REST limit with every process of the store
+    /// (`TROUPE_DISCORD_SHARED_LIMIT`; `None`: on with PostgreSQL, off with SQLite).
+    pub shared_limit: Option<bool>,
+    /// Longest wait between reconnect attempts (`TROUPE_DISCORD_RECONNECT_MAX_MS`).
+    pub reconnect_max_ms: u64,
+    /// How long shutdown waits for work already taken (`TROUPE_SHUTDOWN_GRACE_MS`).
+    pub shutdown_grace_ms: u64,
+}
+
+fn parse_discord_settings(
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Result<DiscordSettings, ConfigError> {
+    let count = |name: &str, default: usize| parse_num(get(name), name, default, 1, 100_000);
+    let shared_limit = match get("TROUPE_DISCORD_SHARED_LIMIT") {
+        None => None,
+        Some(raw) => Some(
+            troupe_application::flags::parse_bool(&raw)
+                .ok_or_else(|| invalid("TROUPE_DISCORD_SHARED_LIMIT", "must be on or off"))?,
+        ),
+    };
+    Ok(DiscordSettings {
+        commands_running: count("TROUPE_DISCORD_COMMANDS_RUNNING", 64)?,
+        commands_queued: count("TROUPE_DISCORD_COMMANDS_QUEUED", 256)?,
+        messages_running: count("TROUPE_DISCORD_MESSAGES_RUNNING", 1024)?,
+        messages_queued: count("TROUPE_DISCORD_MESSAGES_QUEUED", 1024)?,
+        rest_timeout_ms: parse_num(
+            get("TROUPE_DISCORD_REST_TIMEOUT_MS"),
+            "TROUPE_DISCORD_REST_TIMEOUT_MS",
+            15_000u64,
+            100,
+            600_000,
+        )?,
+        shared_limit,
+        reconnect_max_ms: parse_num(
+            get("TROUPE_DISCORD_RECONNECT_MAX_MS"),
+            "TROUPE_DISCORD_RECONNECT_MAX_MS",
+            10_000u64,
+            100,
+            600_000,
+        )?,
+        shutdown_grace_ms: parse_num(
+            get("TROUPE_SHUTDOWN_GRACE_MS"),
+            "TROUPE_SHUTDOWN_GRACE_MS",
+            10_000u64,
+            0,
+            3_600_000,
+        )?,
+    })
 }
 
 /// The OAuth 2.0 client settings (`TROUPE_OAUTH_*`).

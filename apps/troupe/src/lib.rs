@@ -8,5 +8,6 @@ pub mod config;
 pub mod console;
 pub mod http_wiring;
 pub mod run;
+pub mod telemetry;
 pub mod volume;
 pub mod wiring;

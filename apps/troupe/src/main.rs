@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use troupe_application::flags::{FlagName, Flags};
 use troupe_ports::{Clock, SystemClock};
 
-use troupe::config::{Config, LogFormat};
+use troupe::config::Config;
 use troupe::wiring;
 
 /// Exit codes (documented in `troupe --help`).
@@ -147,24 +147,7 @@ fn main() -> ExitCode {
 }
 
 fn init_logging(config: &Config, console: bool) {
-    use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TROUPE_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(if console { "warn" } else { "info" })
-    });
-    let format = config
-        .log_format
-        .unwrap_or(if std::io::stderr().is_terminal() {
-            LogFormat::Pretty
-        } else {
-            LogFormat::Json
-        });
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Pretty => builder.try_init(),
-    };
+    troupe::telemetry::init(config, console);
 }
 
 async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {

@@ -1,6 +1,7 @@
 //! `troupe run`: the Discord bot. Builds the Discord platform and the application core over it,
-//! runs this process's gateway shards, and shuts down gracefully on SIGTERM or SIGINT (stop
-//! taking new events, finish in-flight work within a bound, close the gateway sessions).
+//! runs this process's gateway shards, and shuts down gracefully on SIGTERM or SIGINT: close the
+//! gateway sessions so they stay resumable, finish the work already taken within a bound, and
+//! save the sessions in the store, where the next process resumes them (no event lost).
 
 use std::future::Future;
 use std::process::ExitCode;
@@ -9,7 +10,11 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use troupe_application::flow::MessageHandler;
-use troupe_discord::{Bot, BotDeps, DiscordConfig, DiscordPlatform, ShadowHook, ShardPlan};
+use troupe_discord::{
+    Bot, BotDeps, DiscordConfig, DiscordPlatform, EventBudgets, RestLimit, ShadowHook, ShardPlan,
+};
+use troupe_ports::{GatewaySessions, SharedRateLimit};
+use troupe_store::{BackendKind, Store};
 
 use crate::config::Config;
 use crate::wiring::{App, run_shadow};
@@ -22,8 +27,10 @@ pub struct RunOptions {
     pub no_rest_ratelimit: bool,
     /// The message flow (messages that are not commands); `None`: they are ignored.
     pub messages: Option<Arc<dyn MessageHandler>>,
-    /// How long shutdown waits for in-flight work (default 10 s).
+    /// How long shutdown waits for in-flight work (default `TROUPE_SHUTDOWN_GRACE_MS`).
     pub shutdown_grace: Option<Duration>,
+    /// A slash command not answered this long after it arrived is deferred (default 1.5 s).
+    pub defer_after: Option<Duration>,
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -35,8 +42,13 @@ impl std::fmt::Debug for RunOptions {
     }
 }
 
-/// The Discord adapter's settings from the configuration.
-pub fn discord_config(config: &Config, options: &RunOptions) -> anyhow::Result<DiscordConfig> {
+/// The Discord adapter's settings from the configuration. With `store`, gateway sessions are
+/// kept in it across restarts (see [`shares_global_limit`] for the REST limit).
+pub fn discord_config(
+    config: &Config,
+    options: &RunOptions,
+    store: Option<&Store>,
+) -> anyhow::Result<DiscordConfig> {
     let token = config.discord_token.as_ref().context(
         "DISCORD_TOKEN: required by `troupe run` (try `troupe console` to use Troupe without Discord)",
     )?;
@@ -48,11 +60,34 @@ pub fn discord_config(config: &Config, options: &RunOptions) -> anyhow::Result<D
         range: config.shard_range.clone(),
     };
     discord.dev_guild = config.discord_dev_guild;
-    discord.rest_ratelimiter = !options.no_rest_ratelimit;
-    if let Some(grace) = options.shutdown_grace {
-        discord.shutdown_grace = grace;
+    let settings = &config.discord;
+    discord.budgets = EventBudgets {
+        commands_running: settings.commands_running,
+        commands_queued: settings.commands_queued,
+        messages_running: settings.messages_running,
+        messages_queued: settings.messages_queued,
+    };
+    discord.rest_timeout = Duration::from_millis(settings.rest_timeout_ms);
+    discord.reconnect_max_delay = Duration::from_millis(settings.reconnect_max_ms);
+    discord.shutdown_grace = options
+        .shutdown_grace
+        .unwrap_or(Duration::from_millis(settings.shutdown_grace_ms));
+    if let Some(defer_after) = options.defer_after {
+        discord.defer_after = defer_after;
     }
+    discord.rest_limit = (!options.no_rest_ratelimit).then(RestLimit::default);
+    discord.sessions = store.map(|s| Arc::new(s.clone()) as Arc<dyn GatewaySessions>);
     Ok(discord)
+}
+
+/// Whether Discord's global REST limit is shared through `store` with every process using it:
+/// `TROUPE_DISCORD_SHARED_LIMIT`, by default on with PostgreSQL (a fleet) and off with SQLite
+/// (one process).
+pub fn shares_global_limit(config: &Config, store: &Store) -> bool {
+    config
+        .discord
+        .shared_limit
+        .unwrap_or(store.kind() == BackendKind::Postgres)
 }
 
 /// Runs the bot until SIGTERM or SIGINT.
@@ -66,11 +101,16 @@ pub async fn run_until(
     options: RunOptions,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<ExitCode> {
-    let discord = discord_config(&config, &options)?;
+    let discord = discord_config(&config, &options, None)?;
     troupe_discord::install_crypto_provider();
     let platform = Arc::new(DiscordPlatform::new(&discord));
     let ops = crate::http_wiring::Operations::new(&config)?;
     let app = App::build(config, platform.clone(), Some(ops.observer())).await?;
+    let discord = discord_config(&app.config, &options, Some(&app.store))?;
+    if discord.rest_limit.is_some() && shares_global_limit(&app.config, &app.store) {
+        platform.share_global_limit(Arc::new(app.store.clone()) as Arc<dyn SharedRateLimit>);
+        tracing::info!("Discord's global REST limit is shared with every process of this database");
+    }
     let _watcher = app.spawn_flag_watcher(Duration::from_millis(250));
     let http = crate::http_wiring::serve(&app, &ops, platform.monitor()).await?;
     let shadow: ShadowHook = Arc::new(|job| Box::pin(run_shadow(job)));

@@ -235,8 +235,8 @@ async fn every_command_answers_by_prefix_command() {
     let (fake, code) = bot.stop().await;
     assert_eq!(code, ExitCode::SUCCESS);
     assert!(
-        fake.client_close_codes().contains(&1000),
-        "the session ended with a normal close"
+        fake.client_close_codes().contains(&4000),
+        "the session was closed so that the next process can resume it"
     );
 }
 
@@ -511,7 +511,7 @@ async fn shutdown_during_work_finishes_the_in_flight_reply() {
         1,
         "the in-flight reply was delivered"
     );
-    assert_eq!(fake.client_close_codes(), [1000]);
+    assert_eq!(fake.client_close_codes(), [4000], "a resumable close");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -623,7 +623,7 @@ async fn the_troupe_run_binary_answers_through_the_fake_and_stops_cleanly_on_sig
     let logs = String::from_utf8_lossy(&exit.stderr);
     assert!(!logs.contains(TOKEN), "the token never reaches the logs");
     assert!(logs.contains("gateway closed"), "{logs}");
-    assert_eq!(fake.client_close_codes(), [1000]);
+    assert_eq!(fake.client_close_codes(), [4000], "a resumable close");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

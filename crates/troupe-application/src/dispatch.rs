@@ -95,6 +95,12 @@ impl Dispatcher {
         &self.prefix
     }
 
+    /// Whether a message's text is a prefix command (the prefix in any case, then nothing or
+    /// whitespace): [`Self::dispatch_text`] answers it.
+    pub fn is_command(&self, content: &str) -> bool {
+        crate::parser::is_command(content, &self.prefix)
+    }
+
     /// Handles a message's text. `None` when it is not a command (the message flow takes it).
     pub async fn dispatch_text(
         &self,

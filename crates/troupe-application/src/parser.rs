@@ -90,6 +90,16 @@ pub fn parse(content: &str, prefix: &str) -> Parsed {
     }
 }
 
+/// Whether `content` is addressed to the bot as a prefix command: exactly what [`parse`] does
+/// not answer with [`Parsed::NotACommand`], without reading the arguments (adapters use it to
+/// route a message before parsing it).
+pub fn is_command(content: &str, prefix: &str) -> bool {
+    let prefix = prefix.trim();
+    !prefix.is_empty()
+        && strip_prefix_ignore_case(content.trim(), prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(char::is_whitespace))
+}
+
 /// `content` without a leading `prefix` compared case-insensitively, char by char.
 fn strip_prefix_ignore_case<'a>(content: &'a str, prefix: &str) -> Option<&'a str> {
     let mut chars = content.char_indices();
@@ -190,5 +200,29 @@ mod tests {
         assert_eq!(strip_prefix_ignore_case("ÄBC rest", "äbc"), Some(" rest"));
         assert_eq!(strip_prefix_ignore_case("é", "!tz"), None);
         assert_eq!(strip_prefix_ignore_case("", "!tz"), None);
+    }
+
+    #[test]
+    fn is_command_agrees_with_parse_on_what_is_addressed_to_the_bot() {
+        for content in [
+            "!tz ping",
+            "!TZ ping",
+            "  !Tz",
+            "!tz",
+            "!tzping",
+            "!t",
+            "hello !tz ping",
+            "",
+            "!tz\tstatus",
+            "!tz nosuchcommand",
+            "!tz add \"open",
+        ] {
+            assert_eq!(
+                is_command(content, "!tz"),
+                parse(content, "!tz") != Parsed::NotACommand,
+                "{content:?}"
+            );
+        }
+        assert!(!is_command("anything", "  "));
     }
 }

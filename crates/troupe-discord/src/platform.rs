@@ -1,6 +1,6 @@
-use std::collections::HashMap;
+//! The [`ChatPlatform`] port on Discord's REST API.
+
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use troupe_domain::conversation::{MAX_MESSAGE_CHARS, split_reply};
@@ -12,37 +12,26 @@ use troupe_ports::{
 use twilight_http::Client;
 use twilight_model::channel::message::Embed;
 use twilight_model::id::Id;
-use twilight_model::id::marker::{ChannelMarker, MessageMarker, UserMarker, WebhookMarker};
+use twilight_model::id::marker::{ChannelMarker, MessageMarker, UserMarker};
 
 use crate::cache::{Cache, ChannelFacts};
 use crate::config::DiscordConfig;
-use crate::errors::{RestError, code, retry};
 use crate::ids;
 use crate::monitor::GatewayStatus;
 use crate::render::{is_personality_dm, outgoing, sanitize_username};
-
-/// Discord's global REST limit per bot: requests per second.
-const DISCORD_GLOBAL_LIMIT: u32 = 50;
-
-/// The name of the webhook Troupe creates in a channel.
-const WEBHOOK_NAME: &str = "Troupe";
-
-#[derive(Debug, Clone)]
-struct WebhookHandle {
-    id: Id<WebhookMarker>,
-    token: String,
-}
+use crate::rest::{Rest, RestError, fresh};
+use crate::webhooks::{Post, Webhooks};
 
 /// The [`ChatPlatform`] on Discord's REST API: DMs, bot messages, personality messages through
 /// one cached webhook per channel (threads and forum posts use their parent's, with the thread
-/// id), deletion, typing and DM history. 5xx and transport failures are retried with backoff;
-/// 429s wait for the time Discord asks (twilight's rate limiter).
+/// id), deletion, typing and DM history. Transient failures are retried with backoff where that
+/// cannot post twice (message creates carry a nonce Discord enforces; webhook executions are
+/// checked first); 429s wait for the time Discord asks (twilight's rate limiter).
 pub struct DiscordPlatform {
-    http: Arc<Client>,
+    rest: Rest,
     cache: Arc<Cache>,
     monitor: Arc<GatewayStatus>,
-    /// Webhooks by the channel that owns them (never a thread).
-    webhooks: tokio::sync::Mutex<HashMap<Id<ChannelMarker>, WebhookHandle>>,
+    webhooks: Webhooks,
 }
 
 impl std::fmt::Debug for DiscordPlatform {
@@ -51,27 +40,29 @@ impl std::fmt::Debug for DiscordPlatform {
     }
 }
 
+/// A nonce for a message create: Discord returns the first message for a repeated nonce
+/// (`enforce_nonce`), so a create tried again after an ambiguous failure never posts twice.
+fn nonce() -> String {
+    // At most 25 characters; a random u64 has at most 20 digits.
+    fastrand::u64(1..).to_string()
+}
+
 impl DiscordPlatform {
     /// A platform talking to Discord (or to `config.api_proxy`) with `config.token`.
     /// Must be called inside a tokio runtime.
     pub fn new(config: &DiscordConfig) -> Self {
-        let mut builder = Client::builder()
-            .token(config.token.clone())
-            .timeout(Duration::from_secs(15));
-        if let Some(proxy) = &config.api_proxy {
-            builder = builder.proxy(proxy.clone(), true);
-        }
-        if config.rest_ratelimiter {
-            crate::errors::enable_pacing(DISCORD_GLOBAL_LIMIT);
-        } else {
-            builder = builder.ratelimiter(None);
-        }
         Self {
-            http: Arc::new(builder.build()),
+            rest: Rest::new(config),
             cache: Arc::new(Cache::default()),
             monitor: Arc::new(GatewayStatus::new()),
-            webhooks: tokio::sync::Mutex::new(HashMap::new()),
+            webhooks: Webhooks::new(),
         }
+    }
+
+    /// Shares Discord's global REST limit with every process of `shared` (the fleet's store)
+    /// from now on. `false` when the limit is off or already shared.
+    pub fn share_global_limit(&self, shared: Arc<dyn troupe_ports::SharedRateLimit>) -> bool {
+        self.rest.share_global_limit(shared)
     }
 
     /// The gateway facts this platform reports (also the process's [`GatewayMonitor`]).
@@ -79,8 +70,12 @@ impl DiscordPlatform {
         Arc::clone(&self.monitor)
     }
 
-    pub(crate) fn http(&self) -> &Arc<Client> {
-        &self.http
+    pub(crate) fn rest(&self) -> &Rest {
+        &self.rest
+    }
+
+    pub(crate) fn http(&self) -> &Client {
+        self.rest.http()
     }
 
     pub(crate) fn cache(&self) -> &Arc<Cache> {
@@ -95,10 +90,12 @@ impl DiscordPlatform {
         if let Some(facts) = self.cache.channel(channel) {
             return Ok(facts);
         }
-        let fetched = retry("get channel", || async {
-            Ok(self.http.channel(channel).await?.model().await?)
-        })
-        .await?;
+        let fetched = self
+            .rest
+            .global("get channel", || async {
+                Ok(fresh(self.http().channel(channel)).await?.model().await?)
+            })
+            .await?;
         self.cache.insert_channel(&fetched);
         Ok(ChannelFacts::from_channel(&fetched))
     }
@@ -107,19 +104,21 @@ impl DiscordPlatform {
         if let Some(channel) = self.cache.dm_channel(user) {
             return Ok(channel);
         }
-        let channel = retry("create DM channel", || async {
-            Ok(self
-                .http
-                .create_private_channel(user)
-                .await?
-                .model()
-                .await?)
-        })
-        .await?;
+        let channel = self
+            .rest
+            .global("create DM channel", || async {
+                Ok(fresh(self.http().create_private_channel(user))
+                    .await?
+                    .model()
+                    .await?)
+            })
+            .await?;
         self.cache.insert_dm(user, channel.id);
         Ok(channel.id)
     }
 
+    /// Creates a bot message. The body carries a nonce with `enforce_nonce`, so trying again
+    /// after a timeout or a 5xx returns the message Discord may already have made.
     async fn create(
         &self,
         channel: Id<ChannelMarker>,
@@ -127,20 +126,37 @@ impl DiscordPlatform {
         embeds: &[Embed],
         reply_to: Option<Id<MessageMarker>>,
     ) -> Result<Id<MessageMarker>, RestError> {
-        retry("create message", || async {
-            let mut request = self.http.create_message(channel);
-            if !content.is_empty() {
-                request = request.content(content);
-            }
-            if !embeds.is_empty() {
-                request = request.embeds(embeds);
-            }
-            if let Some(reply_to) = reply_to {
-                request = request.reply(reply_to).fail_if_not_exists(false);
-            }
-            Ok(request.await?.model().await?.id)
-        })
-        .await
+        let mut body = serde_json::json!({
+            "nonce": nonce(),
+            "enforce_nonce": true,
+        });
+        if !content.is_empty() {
+            body["content"] = content.into();
+        }
+        if !embeds.is_empty() {
+            body["embeds"] = serde_json::to_value(embeds)
+                .map_err(|e| RestError::Decode(format!("embeds: {e}")))?;
+        }
+        if let Some(reply_to) = reply_to {
+            body["message_reference"] = serde_json::json!({
+                "message_id": reply_to.to_string(),
+                "fail_if_not_exists": false,
+            });
+        }
+        let body = body.to_string();
+        self.rest
+            .global("create message", || async {
+                Ok(fresh(
+                    self.http()
+                        .create_message(channel)
+                        .payload_json(body.as_bytes()),
+                )
+                .await?
+                .model()
+                .await?
+                .id)
+            })
+            .await
     }
 
     /// Sends a bot message (used for command replies, which reply to the invoking message).
@@ -151,106 +167,6 @@ impl DiscordPlatform {
         reply_to: Option<Id<MessageMarker>>,
     ) -> Result<Id<MessageMarker>, RestError> {
         self.create(channel, "", embeds, reply_to).await
-    }
-
-    /// The channel's webhook: cached, else one of ours already there, else a new one.
-    async fn webhook_for(&self, channel: Id<ChannelMarker>) -> Result<WebhookHandle, RestError> {
-        let mut webhooks = self.webhooks.lock().await;
-        if let Some(handle) = webhooks.get(&channel) {
-            return Ok(handle.clone());
-        }
-        let application = self.cache.application();
-        let existing = retry("list webhooks", || async {
-            Ok(self.http.channel_webhooks(channel).await?.model().await?)
-        })
-        .await?
-        .into_iter()
-        .find(|w| {
-            w.token.is_some()
-                && w.name.as_deref() == Some(WEBHOOK_NAME)
-                && (application.is_none() || w.application_id == application)
-        });
-        let webhook = match existing {
-            Some(webhook) => webhook,
-            None => {
-                retry("create webhook", || async {
-                    Ok(self
-                        .http
-                        .create_webhook(channel, WEBHOOK_NAME)
-                        .await?
-                        .model()
-                        .await?)
-                })
-                .await?
-            }
-        };
-        let Some(token) = webhook.token else {
-            return Err(RestError::Decode("webhook without a token".into()));
-        };
-        let handle = WebhookHandle {
-            id: webhook.id,
-            token,
-        };
-        self.cache.add_own_webhook(handle.id);
-        webhooks.insert(channel, handle.clone());
-        Ok(handle)
-    }
-
-    async fn forget_webhook(&self, channel: Id<ChannelMarker>, id: Id<WebhookMarker>) {
-        let mut webhooks = self.webhooks.lock().await;
-        if webhooks.get(&channel).is_some_and(|h| h.id == id) {
-            webhooks.remove(&channel);
-        }
-        self.cache.remove_own_webhook(id);
-    }
-
-    async fn execute(
-        &self,
-        handle: &WebhookHandle,
-        thread: Option<Id<ChannelMarker>>,
-        username: &str,
-        avatar: Option<&str>,
-        content: &str,
-    ) -> Result<Id<MessageMarker>, RestError> {
-        retry("execute webhook", || async {
-            let mut request = self
-                .http
-                .execute_webhook(handle.id, &handle.token)
-                .content(content)
-                .username(username);
-            if let Some(avatar) = avatar {
-                request = request.avatar_url(avatar);
-            }
-            if let Some(thread) = thread {
-                request = request.thread_id(thread);
-            }
-            Ok(request.wait().await?.model().await?.id)
-        })
-        .await
-    }
-
-    async fn send_webhook_chunk(
-        &self,
-        parent: Id<ChannelMarker>,
-        thread: Option<Id<ChannelMarker>>,
-        username: &str,
-        avatar: Option<&str>,
-        content: &str,
-    ) -> Result<Id<MessageMarker>, RestError> {
-        let handle = self.webhook_for(parent).await?;
-        match self
-            .execute(&handle, thread, username, avatar, content)
-            .await
-        {
-            Err(e) if e.discord_code() == Some(code::UNKNOWN_WEBHOOK) => {
-                tracing::info!(channel = %parent, "webhook was deleted; creating a new one");
-                self.forget_webhook(parent, handle.id).await;
-                let handle = self.webhook_for(parent).await?;
-                self.execute(&handle, thread, username, avatar, content)
-                    .await
-            }
-            other => other,
-        }
     }
 }
 
@@ -331,14 +247,16 @@ impl ChatPlatform for DiscordPlatform {
             };
             let username = sanitize_username(&persona.display_name);
             for chunk in split_reply(text, MAX_MESSAGE_CHARS) {
+                let post = Post {
+                    parent,
+                    thread,
+                    username: &username,
+                    avatar: persona.avatar_url.as_deref(),
+                    content: &chunk,
+                };
                 let id = self
-                    .send_webhook_chunk(
-                        parent,
-                        thread,
-                        &username,
-                        persona.avatar_url.as_deref(),
-                        &chunk,
-                    )
+                    .webhooks
+                    .send(&self.rest, &self.cache, post)
                     .await
                     .map_err(|e| platform_error("execute webhook", &e))?;
                 first.get_or_insert(id);
@@ -354,25 +272,29 @@ impl ChatPlatform for DiscordPlatform {
         channel: ChannelId,
         message: MessageId,
     ) -> Result<(), PlatformError> {
-        retry("delete message", || async {
-            self.http
-                .delete_message(ids::to_channel(channel), ids::to_message(message))
+        self.rest
+            .global("delete message", || async {
+                fresh(
+                    self.http()
+                        .delete_message(ids::to_channel(channel), ids::to_message(message)),
+                )
                 .await?;
-            Ok(())
-        })
-        .await
-        .map_err(|e| platform_error("delete message", &e))
+                Ok(())
+            })
+            .await
+            .map_err(|e| platform_error("delete message", &e))
     }
 
     async fn trigger_typing(&self, channel: ChannelId) -> Result<(), PlatformError> {
-        retry("trigger typing", || async {
-            self.http
-                .create_typing_trigger(ids::to_channel(channel))
-                .await?;
-            Ok(())
-        })
-        .await
-        .map_err(|e| platform_error("trigger typing", &e))
+        // Cosmetic: sent only when a global slot is free right now, never queued behind replies.
+        self.rest
+            .best_effort(async {
+                fresh(self.http().create_typing_trigger(ids::to_channel(channel))).await?;
+                Ok(())
+            })
+            .await
+            .map(|_| ())
+            .map_err(|e| platform_error("trigger typing", &e))
     }
 
     async fn dm_history(
@@ -383,16 +305,20 @@ impl ChatPlatform for DiscordPlatform {
     ) -> Result<Vec<DmMessage>, PlatformError> {
         let channel = ids::to_channel(channel);
         let limit = u16::from(limit.clamp(1, 100));
-        let messages = retry("get messages", || async {
-            let request = self.http.channel_messages(channel);
-            let response = match before {
-                Some(before) => request.before(ids::to_message(before)).limit(limit).await?,
-                None => request.limit(limit).await?,
-            };
-            Ok(response.model().await?)
-        })
-        .await
-        .map_err(|e| platform_error("get messages", &e))?;
+        let messages = self
+            .rest
+            .global("get messages", || async {
+                let request = self.http().channel_messages(channel);
+                let response = match before {
+                    Some(before) => {
+                        fresh(request.before(ids::to_message(before)).limit(limit)).await?
+                    }
+                    None => fresh(request.limit(limit)).await?,
+                };
+                Ok(response.model().await?)
+            })
+            .await
+            .map_err(|e| platform_error("get messages", &e))?;
         let bot = self.cache.bot_user();
         Ok(messages
             .into_iter()
@@ -410,13 +336,10 @@ impl ChatPlatform for DiscordPlatform {
     }
 
     async fn clear_webhook_cache(&self) -> u64 {
-        let mut webhooks = self.webhooks.lock().await;
-        let count = webhooks.len() as u64;
-        webhooks.clear();
-        count
+        self.webhooks.clear().await
     }
 
     async fn webhook_cache_size(&self) -> u64 {
-        self.webhooks.lock().await.len() as u64
+        self.webhooks.len().await
     }
 }

@@ -10,7 +10,7 @@ use troupe_application::CommandName;
 use troupe_application::router::Route;
 use troupe_domain::time::humanize;
 use troupe_domain::{Duration, Timestamp};
-use troupe_ports::GatewayState;
+use troupe_ports::{GatewayHealth, GatewayState};
 
 use crate::AppState;
 use crate::sources::{Activity, HealthSources};
@@ -63,20 +63,24 @@ pub async fn health_document(state: &AppState) -> (Status, Value) {
 
     // Discord gateway.
     let gw = sources.gateway.snapshot();
-    let gateway_ok = gw.is_healthy(now);
-    let discord_status = if gw.state == GatewayState::NotApplicable {
-        "not_applicable"
-    } else if gateway_ok {
-        "ok"
-    } else {
-        "failing"
+    let gateway_health = gw.health(now);
+    let discord_status = match gateway_health {
+        _ if gw.state == GatewayState::NotApplicable => "not_applicable",
+        GatewayHealth::Ok => "ok",
+        GatewayHealth::Degraded => "degraded",
+        GatewayHealth::Failing => "failing",
     };
-    if !gateway_ok {
-        worst(Status::Unhealthy);
+    match gateway_health {
+        GatewayHealth::Ok => {}
+        GatewayHealth::Degraded => worst(Status::Degraded),
+        GatewayHealth::Failing => worst(Status::Unhealthy),
     }
     let discord = json!({
         "status": discord_status,
         "state": gw.state.as_str(),
+        "state_age_seconds": age(now, gw.since),
+        "failed_reconnects": gw.failed_reconnects,
+        "reconnects": gw.reconnects,
         "heartbeat_ack_age_seconds": age(now, gw.last_heartbeat_ack),
         "heartbeat_interval_seconds": gw.heartbeat_interval.map_or(Value::Null, secs),
         "last_event_age_seconds": age(now, gw.last_event),
@@ -84,6 +88,10 @@ pub async fn health_document(state: &AppState) -> (Status, Value) {
         "shards": gw.shards,
         "shards_connected": gw.shards_connected,
         "guilds": gw.guilds,
+        "events": {
+            "commands": {"queued": gw.load.commands_queued, "running": gw.load.commands_running, "shed": gw.load.commands_shed},
+            "messages": {"queued": gw.load.messages_queued, "running": gw.load.messages_running, "shed": gw.load.messages_shed},
+        },
     });
 
     // Database.

@@ -1,6 +1,6 @@
 //! Prometheus metrics through the `metrics` facade: the recorder (explicit histogram buckets),
 //! the command and shadow observers, and the gauges refreshed at each scrape. Labels are
-//! bounded: command, category, system, outcome, result, flag, state, rule, severity, version —
+//! bounded: command, category, system, outcome, result, flag, state, rule, severity, version, lane —
 //! never a user, guild or channel id.
 
 use std::collections::BTreeMap;
@@ -14,7 +14,7 @@ use troupe_application::dispatch::{CommandObserver, CommandRecord};
 use troupe_application::flags::{FlagName, FlagSnapshot};
 use troupe_application::shadow::ShadowResult;
 use troupe_application::{Category, SystemKind};
-use troupe_ports::GatewayState;
+use troupe_ports::{GatewayHealth, GatewayState};
 
 use crate::sources::HealthSources;
 
@@ -42,6 +42,10 @@ pub const FAMILIES: &[&str] = &[
     "troupe_gateway_heartbeat_ack_age_seconds",
     "troupe_gateway_shards_connected",
     "troupe_gateway_guilds",
+    "troupe_gateway_reconnects_total",
+    "troupe_gateway_events_queued",
+    "troupe_gateway_events_running",
+    "troupe_gateway_events_shed_total",
     "troupe_ai_request_duration_seconds",
     "troupe_ai_requests_total",
     "troupe_database_ping_duration_seconds",
@@ -163,7 +167,23 @@ fn describe() {
         );
         describe_gauge!(
             "troupe_gateway_up",
-            "1 when the gateway is healthy (connected with recent heartbeat acks)."
+            "1 when every shard is connected with heartbeat acks on time; 0 while starting, reconnecting or stopped."
+        );
+        describe_counter!(
+            "troupe_gateway_reconnects_total",
+            "Gateway connections lost (every shard) since start."
+        );
+        describe_gauge!(
+            "troupe_gateway_events_queued",
+            "Gateway events waiting in their lane (commands, messages)."
+        );
+        describe_gauge!(
+            "troupe_gateway_events_running",
+            "Gateway events being handled, by lane."
+        );
+        describe_counter!(
+            "troupe_gateway_events_shed_total",
+            "Gateway events shed because their queue was full, by lane (a command's author is told it was busy)."
         );
         describe_gauge!("troupe_gateway_state", "1 for the gateway's current state.");
         describe_gauge!(
@@ -288,19 +308,13 @@ pub fn resident_memory_bytes() -> Option<u64> {
     Some(kib * 1024)
 }
 
-const STATES: [GatewayState; 5] = [
-    GatewayState::Disconnected,
-    GatewayState::Connecting,
-    GatewayState::Connected,
-    GatewayState::Resuming,
-    GatewayState::NotApplicable,
-];
-
 fn refresh_gauges(sources: &HealthSources) {
     let now = sources.clock.now();
     let gw = sources.gateway.snapshot();
-    gauge!("troupe_gateway_up").set(if gw.is_healthy(now) { 1.0 } else { 0.0 });
-    for state in STATES {
+    // Up only when connected and heartbeating: a reconnect in progress is not up.
+    let up = gw.health(now) == GatewayHealth::Ok;
+    gauge!("troupe_gateway_up").set(if up { 1.0 } else { 0.0 });
+    for state in GatewayState::ALL {
         gauge!("troupe_gateway_state", "state" => state.as_str()).set(if state == gw.state {
             1.0
         } else {
@@ -315,6 +329,26 @@ fn refresh_gauges(sources: &HealthSources) {
     }
     gauge!("troupe_gateway_shards_connected").set(f64::from(gw.shards_connected));
     gauge!("troupe_gateway_guilds").set(gw.guilds as f64);
+    counter!("troupe_gateway_reconnects_total").absolute(gw.reconnects);
+    let load = gw.load;
+    for (lane, queued, running, shed) in [
+        (
+            "commands",
+            load.commands_queued,
+            load.commands_running,
+            load.commands_shed,
+        ),
+        (
+            "messages",
+            load.messages_queued,
+            load.messages_running,
+            load.messages_shed,
+        ),
+    ] {
+        gauge!("troupe_gateway_events_queued", "lane" => lane).set(queued as f64);
+        gauge!("troupe_gateway_events_running", "lane" => lane).set(running as f64);
+        counter!("troupe_gateway_events_shed_total", "lane" => lane).absolute(shed);
+    }
     gauge!("troupe_uptime_seconds").set(now.since(sources.started_at).as_secs_f64());
     gauge!("troupe_build_info", "version" => sources.version.clone()).set(1.0);
     if let Some(bytes) = resident_memory_bytes() {

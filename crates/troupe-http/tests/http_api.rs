@@ -63,6 +63,7 @@ async fn a_gateway_whose_heartbeat_acks_stopped_is_unhealthy_even_while_connecte
     let now = w.clock.now();
     *w.gateway.0.lock().unwrap() = GatewaySnapshot {
         last_heartbeat_ack: Some(now.minus(Duration::from_secs(300))),
+        awaiting_ack_since: Some(now.minus(Duration::from_secs(300))),
         ..connected(now)
     };
     let a = get(&w, "/health").await;
@@ -75,6 +76,64 @@ async fn a_gateway_whose_heartbeat_acks_stopped_is_unhealthy_even_while_connecte
     let ready = get(&w, "/health/ready").await;
     assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(ready.json()["checks"]["gateway"], false);
+}
+
+#[tokio::test]
+async fn a_lost_connection_is_degraded_for_a_moment_then_unhealthy_and_says_reconnecting() {
+    let w = world(&[], None).await;
+    let now = w.clock.now();
+    let lost = |ago: u64, failed: u32| GatewaySnapshot {
+        state: GatewayState::Reconnecting,
+        since: Some(now.minus(Duration::from_secs(ago))),
+        failed_reconnects: failed,
+        awaiting_ack_since: None,
+        shards_connected: 0,
+        ..connected(now)
+    };
+    *w.gateway.0.lock().unwrap() = lost(1, 0);
+    let a = get(&w, "/health").await;
+    assert_eq!(a.status, StatusCode::OK);
+    let doc = a.json();
+    assert_eq!(doc["status"], "degraded");
+    assert_eq!(doc["checks"]["discord"]["state"], "reconnecting");
+    assert_eq!(doc["checks"]["discord"]["status"], "degraded");
+    for (ago, failed) in [(4, 0), (1, 1)] {
+        *w.gateway.0.lock().unwrap() = lost(ago, failed);
+        let a = get(&w, "/health").await;
+        assert_eq!(
+            a.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{ago} s, {failed} failed"
+        );
+        let doc = a.json();
+        assert_eq!(doc["checks"]["discord"]["state"], "reconnecting");
+        assert_eq!(doc["checks"]["discord"]["status"], "failing");
+        assert_eq!(doc["checks"]["discord"]["failed_reconnects"], failed);
+        assert_eq!(
+            get(&w, "/health/ready").await.status,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+    }
+    let metrics = get(&w, "/metrics").await.text;
+    assert!(metrics.contains("troupe_gateway_up 0"), "{metrics}");
+    assert!(metrics.contains(r#"troupe_gateway_state{state="reconnecting"} 1"#));
+    assert!(metrics.contains("troupe_gateway_shards_connected 0"));
+}
+
+#[tokio::test]
+async fn right_after_connecting_the_gateway_is_healthy_before_its_first_ack() {
+    let w = world(&[], None).await;
+    let now = w.clock.now();
+    *w.gateway.0.lock().unwrap() = GatewaySnapshot {
+        since: Some(now.minus(Duration::from_millis(200))),
+        last_heartbeat_ack: None,
+        awaiting_ack_since: Some(now.minus(Duration::from_millis(200))),
+        ..connected(now)
+    };
+    let a = get(&w, "/health").await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.json()["checks"]["discord"]["status"], "ok");
+    assert_eq!(get(&w, "/health/ready").await.status, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -599,7 +658,7 @@ async fn metrics_expose_every_family_with_bounded_labels_only() {
     // Every label value is a bounded name: no snowflake id, no token.
     let allowed_keys = [
         "command", "category", "system", "outcome", "result", "flag", "state", "rule", "severity",
-        "version", "le", "quantile",
+        "version", "le", "quantile", "lane",
     ];
     for line in text.lines().filter(|l| !l.starts_with('#')) {
         let Some(labels) = line.split_once('{').map(|(_, r)| r) else {

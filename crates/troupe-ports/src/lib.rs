@@ -18,6 +18,7 @@ mod personality;
 mod platform;
 mod preferences;
 mod processed;
+mod sessions;
 mod volume;
 
 pub use ai::{
@@ -28,7 +29,10 @@ pub use clock::{Clock, SystemClock};
 pub use conversation::{ConversationRepository, PersonalityMessage};
 pub use error::StoreError;
 pub use flags::{FlagAuditEntry, FlagChange, FlagStore, StoredFlag};
-pub use gateway::{GatewayMonitor, GatewaySnapshot, GatewayState};
+pub use gateway::{
+    EventLoad, GatewayHealth, GatewayMonitor, GatewaySnapshot, GatewayState, RECONNECT_GRACE,
+    ack_overdue_after,
+};
 pub use personality::{Page, PersonalityRepository};
 pub use platform::{
     ChatPlatform, DmMessage, DmMessageKind, Embed, EmbedField, OutgoingMessage, PersonaIdentity,
@@ -36,6 +40,7 @@ pub use platform::{
 };
 pub use preferences::PreferencesRepository;
 pub use processed::ProcessedMessages;
+pub use sessions::{GatewaySessions, SharedRateLimit, StoredSession};
 pub use volume::{DataVolume, VolumeError, VolumeReport};
 
 #[cfg(feature = "mocks")]
@@ -58,5 +63,7 @@ pub use platform::MockChatPlatform;
 pub use preferences::MockPreferencesRepository;
 #[cfg(feature = "mocks")]
 pub use processed::MockProcessedMessages;
+#[cfg(feature = "mocks")]
+pub use sessions::{MockGatewaySessions, MockSharedRateLimit};
 #[cfg(feature = "mocks")]
 pub use volume::MockDataVolume;

@@ -1,7 +1,7 @@
 //! Troupe's storage adapter: the repositories of every storage port (personalities,
-//! conversations, auth, preferences, processed messages, runtime flags) on SQLite (the
-//! embedded default: one file, WAL, foreign keys) and PostgreSQL (for larger or multi-process
-//! deployments), chosen by the database URL; the migrations of both; tokens encrypted at rest;
+//! conversations, auth, preferences, processed messages, runtime flags, gateway sessions, shared
+//! rate limits) on SQLite (the embedded default: one file, WAL, foreign keys) and PostgreSQL (for
+//! larger or multi-process deployments), chosen by the database URL; the migrations of both; tokens encrypted at rest;
 //! verified backups, restore, the integrity check, and the import of the original bot's JSON
 //! files.
 //!

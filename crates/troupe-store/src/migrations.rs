@@ -10,12 +10,20 @@ use troupe_ports::StoreError;
 use crate::backend::{Backend, db, on_pool};
 
 /// (version, description, SQLite SQL, PostgreSQL SQL), oldest first.
-const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
-    1,
-    "initial",
-    include_str!("../../../migrations/sqlite/0001_initial.sql"),
-    include_str!("../../../migrations/postgres/0001_initial.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
+    (
+        1,
+        "initial",
+        include_str!("../../../migrations/sqlite/0001_initial.sql"),
+        include_str!("../../../migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        15,
+        "gateway sessions",
+        include_str!("../../../migrations/sqlite/0015_gateway_sessions.sql"),
+        include_str!("../../../migrations/postgres/0015_gateway_sessions.sql"),
+    ),
+];
 
 /// The newest schema version this build knows.
 pub(crate) const LATEST: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;

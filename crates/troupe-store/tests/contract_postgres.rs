@@ -53,3 +53,27 @@ suite!(
     the_postgres_store_honours_the_flag_store_contract,
     flag_store
 );
+
+macro_rules! store_suite {
+    ($test:ident, $suite:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $test() {
+            common::with_postgres("contract suite", |url| async move {
+                let store = Store::open(&url, common::options())
+                    .await
+                    .expect("a PostgreSQL store opens");
+                contract::$suite(&store).await;
+            })
+            .await;
+        }
+    };
+}
+
+store_suite!(
+    the_postgres_store_honours_the_gateway_sessions_contract,
+    gateway_sessions
+);
+store_suite!(
+    the_postgres_store_honours_the_shared_rate_limit_contract,
+    shared_rate_limit
+);

@@ -43,3 +43,23 @@ suite!(
     processed_messages
 );
 suite!(the_sqlite_store_honours_the_flag_store_contract, flag_store);
+
+macro_rules! store_suite {
+    ($test:ident, $suite:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $test() {
+            let dir = tempfile::tempdir().expect("a temporary directory");
+            let store = common::sqlite_store(dir.path(), "contract.db").await;
+            contract::$suite(&store).await;
+        }
+    };
+}
+
+store_suite!(
+    the_sqlite_store_honours_the_gateway_sessions_contract,
+    gateway_sessions
+);
+store_suite!(
+    the_sqlite_store_honours_the_shared_rate_limit_contract,
+    shared_rate_limit
+);

@@ -21,6 +21,6 @@ mod volume;
 pub use clock::FakeClock;
 pub use platform::FakePlatform;
 pub use providers::{FakeAuthProvider, FakeProfileSource, IntoAccessToken};
-pub use store::InMemoryStore;
+pub use store::{InMemorySessions, InMemoryStore};
 pub use stores::Stores;
 pub use volume::FakeVolume;

@@ -32,6 +32,16 @@ async fn the_in_memory_store_honours_the_processed_messages_contract() {
 }
 
 #[tokio::test]
+async fn the_in_memory_sessions_honour_the_gateway_sessions_contract() {
+    contract::gateway_sessions(&troupe_testkit::InMemorySessions::new()).await;
+}
+
+#[tokio::test]
+async fn the_in_memory_sessions_honour_the_shared_rate_limit_contract() {
+    contract::shared_rate_limit(&troupe_testkit::InMemorySessions::new()).await;
+}
+
+#[tokio::test]
 async fn the_in_memory_store_honours_the_flag_store_contract() {
     contract::flag_store(&fresh()).await;
 }

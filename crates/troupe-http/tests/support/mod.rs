@@ -128,13 +128,16 @@ pub struct World {
 pub fn connected(now: Timestamp) -> GatewaySnapshot {
     GatewaySnapshot {
         state: GatewayState::Connected,
+        since: Some(now.minus(Duration::from_secs(600))),
         heartbeat_interval: Some(Duration::from_secs(40)),
         last_heartbeat_ack: Some(now.minus(Duration::from_secs(10))),
+        awaiting_ack_since: Some(now.minus(Duration::from_secs(10))),
         last_event: Some(now.minus(Duration::from_secs(2))),
         latency: Some(Duration::from_millis(42)),
         guilds: 3,
         shards: 1,
         shards_connected: 1,
+        ..GatewaySnapshot::default()
     }
 }
 

@@ -6,3 +6,4 @@ mod flags;
 mod personality;
 mod preferences;
 mod processed;
+mod sessions;

@@ -25,6 +25,7 @@ mod flags;
 mod personality;
 mod preferences;
 mod processed;
+mod sessions;
 
 pub use auth::auth_repository;
 pub use conversation::conversation_repository;
@@ -32,6 +33,7 @@ pub use flags::flag_store;
 pub use personality::personality_repository;
 pub use preferences::preferences_repository;
 pub use processed::processed_messages;
+pub use sessions::{gateway_sessions, shared_rate_limit};
 
 use crate::Stores;
 

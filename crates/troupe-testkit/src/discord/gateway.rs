@@ -37,9 +37,10 @@ pub(super) async fn connection(mut socket: WebSocket, shared: Arc<Shared>) {
                 incoming = socket.recv() => match incoming {
                     Some(Ok(Message::Text(text))) => on_client(&shared, id, &tx, text.as_str()),
                     Some(Ok(Message::Close(frame))) => {
-                        let code = frame.map_or(1005, |f| f.code);
+                        let code = frame.as_ref().map_or(1005, |f| f.code);
                         shared.lock().client_closes.push(code);
-                        break;
+                        // Reading on lets the WebSocket echo the close (as Discord does), so the
+                        // client sees it confirmed; the next read then ends the connection.
                     }
                     Some(Ok(_)) => {}
                     Some(Err(_)) | None => break,
@@ -72,6 +73,9 @@ fn on_client(shared: &Shared, connection: u64, tx: &mpsc::UnboundedSender<Outgoi
     match payload["op"].as_u64() {
         Some(1) => {
             state.heartbeats += 1;
+            state
+                .heartbeat_log
+                .push((connection, std::time::Instant::now()));
             if state.ack_heartbeats {
                 let _ = tx.send(Outgoing::Text(
                     json!({"op": 11, "d": null, "s": null, "t": null}).to_string(),

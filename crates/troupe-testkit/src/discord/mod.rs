@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::extract::State as AxumState;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 
@@ -79,6 +79,9 @@ impl Drop for FakeDiscord {
 }
 
 async fn upgrade(ws: WebSocketUpgrade, AxumState(shared): AxumState<Arc<Shared>>) -> Response {
+    if shared.lock().gateway_down {
+        return axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
     ws.on_upgrade(move |socket| gateway::connection(socket, shared))
 }
 
@@ -273,6 +276,33 @@ impl FakeDiscord {
         }
     }
 
+    /// An outage (`true`): every gateway connection drops and new ones are refused (HTTP 503
+    /// on the upgrade) until it ends (`false`). Sessions survive, so they can be resumed.
+    pub fn set_gateway_down(&self, down: bool) {
+        let mut state = self.lock();
+        state.gateway_down = down;
+        if down {
+            for c in &state.connections {
+                let _ = c.tx.send(Outgoing::Drop);
+            }
+        }
+    }
+
+    /// The longest time between two heartbeats of one connection so far (`None` before a
+    /// connection sent two).
+    pub fn max_heartbeat_gap(&self) -> Option<Duration> {
+        let state = self.lock();
+        let mut last: std::collections::HashMap<u64, Instant> = std::collections::HashMap::new();
+        let mut worst = None;
+        for (connection, at) in &state.heartbeat_log {
+            if let Some(previous) = last.insert(*connection, *at) {
+                let gap = at.duration_since(previous);
+                worst = Some(worst.map_or(gap, |w: Duration| w.max(gap)));
+            }
+        }
+        worst
+    }
+
     /// Drops every gateway connection without a close frame.
     pub fn drop_connections(&self) {
         for c in &self.lock().connections {
@@ -346,6 +376,7 @@ impl FakeDiscord {
             reply_to,
             username: None,
             thread: None,
+            nonce: None,
         };
         let Some(user) = state.users.get(&author).cloned() else {
             return 0;
@@ -588,18 +619,35 @@ impl FakeDiscord {
 
     /// The most REST requests received within any one-second window.
     pub fn max_requests_per_second(&self) -> usize {
-        let state = self.lock();
-        let times: Vec<Instant> = state.requests.iter().map(|r| r.at).collect();
-        let mut best = 0;
-        let mut start = 0;
-        for end in 0..times.len() {
-            while times[end].duration_since(times[start]) >= Duration::from_secs(1) {
-                start += 1;
-            }
-            best = best.max(end - start + 1);
-        }
-        best
+        let times: Vec<Instant> = self.lock().requests.iter().map(|r| r.at).collect();
+        max_in_a_second(&times)
     }
+
+    /// The most requests subject to Discord's global limit (every route but webhook executions
+    /// with their token and interaction callbacks) received within any one-second window.
+    pub fn max_global_requests_per_second(&self) -> usize {
+        let times: Vec<Instant> = self
+            .lock()
+            .requests
+            .iter()
+            .filter(|r| r.is_global_limited())
+            .map(|r| r.at)
+            .collect();
+        max_in_a_second(&times)
+    }
+}
+
+/// The most of `times` (in order) within any one-second window.
+fn max_in_a_second(times: &[Instant]) -> usize {
+    let mut best = 0;
+    let mut start = 0;
+    for end in 0..times.len() {
+        while times[end].duration_since(times[start]) >= Duration::from_secs(1) {
+            start += 1;
+        }
+        best = best.max(end - start + 1);
+    }
+    best
 }
 
 /// Discord's permission computation (base from roles, then overwrites), for the member

@@ -106,7 +106,12 @@ pub struct MessageModel {
     pub username: Option<String>,
     /// The thread a webhook message was posted in (`thread_id`).
     pub thread: Option<u64>,
+    /// The `nonce` the bot sent with it, if any.
+    pub nonce: Option<String>,
 }
+
+/// Discord's epoch (2015-01-01T00:00:00Z) in Unix milliseconds.
+pub const DISCORD_EPOCH_MS: u64 = 1_420_070_400_000;
 
 /// What the fake sends down a gateway connection.
 #[derive(Debug)]
@@ -148,6 +153,12 @@ pub struct RecordedRequest {
 }
 
 impl RecordedRequest {
+    /// Whether Discord counts this request against the bot's global limit: everything but
+    /// webhook executions (and edits) with their token and interaction callbacks.
+    pub fn is_global_limited(&self) -> bool {
+        !(self.path.starts_with("/webhooks/") || self.path.starts_with("/interactions/"))
+    }
+
     /// `"POST /channels/1/messages"`.
     pub fn route(&self) -> String {
         format!("{} {}", self.method, self.path)
@@ -167,6 +178,14 @@ pub enum FaultKind {
         code: u64,
         message: String,
     },
+    /// Waits this long, then handles the request normally (a slow Discord).
+    Delay(std::time::Duration),
+    /// Handles the request (a post is created), then answers with this bare server error: the
+    /// client cannot tell whether it worked.
+    AcceptThenFail(u16),
+    /// Handles the request (a post is created), then holds the answer this long (past the
+    /// client's timeout).
+    AcceptThenHang(std::time::Duration),
 }
 
 /// A fault injected into the REST API: the next `times` requests whose method matches and
@@ -205,6 +224,10 @@ pub struct State {
     pub identifies: Vec<[u32; 2]>,
     pub resumes: usize,
     pub heartbeats: usize,
+    /// When each heartbeat arrived, by connection.
+    pub heartbeat_log: Vec<(u64, Instant)>,
+    /// While true the gateway refuses connections (an outage).
+    pub gateway_down: bool,
     /// Close codes the bot sent.
     pub client_closes: Vec<u16>,
     /// Interaction callbacks by interaction id: (type, data).
@@ -216,8 +239,14 @@ pub struct State {
 }
 
 impl State {
+    /// A new id: a snowflake of the current time (like Discord's, so `after`/`before` queries
+    /// by time work), strictly increasing.
     pub fn next_id(&mut self) -> u64 {
-        self.next_id += 1;
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let snowflake = now_ms.saturating_sub(DISCORD_EPOCH_MS) << 22;
+        self.next_id = (self.next_id + 1).max(snowflake);
         self.next_id
     }
 

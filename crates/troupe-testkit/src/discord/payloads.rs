@@ -282,6 +282,7 @@ mod tests {
             reply_to: Some(49),
             username: None,
             thread: None,
+            nonce: None,
         };
         let mut v = message(&m, &bot);
         v["member"] = member(&[], None, None, None);

@@ -68,6 +68,10 @@ fn fault_response(kind: &FaultKind) -> Response {
             code,
             message,
         } => error(*status, *code, message),
+        // Handled in `handle`.
+        FaultKind::Delay(_) | FaultKind::AcceptThenFail(_) | FaultKind::AcceptThenHang(_) => {
+            error(500, 0, "fault not applicable here")
+        }
     }
 }
 
@@ -86,25 +90,16 @@ pub(super) async fn handle(
         .to_owned();
     let query = uri.query().unwrap_or_default().to_owned();
     let json_body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let mut state = shared.lock();
-    state.requests.push(RecordedRequest {
-        method: method.as_str().to_owned(),
-        path: path.clone(),
-        query: query.clone(),
-        body: json_body.clone(),
-        at: Instant::now(),
-    });
-    if let Some(index) = state.faults.iter().position(|f| {
-        f.times > 0
-            && f.method.as_deref().is_none_or(|m| m == method.as_str())
-            && path.contains(&f.path_contains)
-    }) {
-        let fault = &mut state.faults[index];
-        fault.times -= 1;
-        let kind = fault.kind.clone();
-        state.faults.retain(|f| f.times > 0);
-        return fault_response(&kind);
-    }
+    let fault = record(&shared, &method, &path, &query, &json_body);
+    let after = match fault {
+        None => None,
+        Some(FaultKind::Delay(wait)) => {
+            tokio::time::sleep(wait).await;
+            None
+        }
+        Some(kind @ (FaultKind::AcceptThenFail(_) | FaultKind::AcceptThenHang(_))) => Some(kind),
+        Some(kind) => return fault_response(&kind),
+    };
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let needs_auth = !matches!(segments.first(), Some(&("webhooks" | "interactions")));
     let authorised = headers
@@ -114,7 +109,48 @@ pub(super) async fn handle(
     if needs_auth && !authorised {
         return error(401, 0, "401: Unauthorized");
     }
-    route(&mut state, &method, &segments, &query, &json_body)
+    let response = route(&mut shared.lock(), &method, &segments, &query, &json_body);
+    match after {
+        Some(FaultKind::AcceptThenFail(status)) => fault_response(&FaultKind::ServerError(status)),
+        Some(FaultKind::AcceptThenHang(wait)) => {
+            tokio::time::sleep(wait).await;
+            response
+        }
+        _ => response,
+    }
+}
+
+/// Records the request and takes the first fault that applies to it, if any.
+fn record(
+    shared: &Shared,
+    method: &Method,
+    path: &str,
+    query: &str,
+    body: &Value,
+) -> Option<FaultKind> {
+    let mut state = shared.lock();
+    state.requests.push(RecordedRequest {
+        method: method.as_str().to_owned(),
+        path: path.to_owned(),
+        query: query.to_owned(),
+        body: body.clone(),
+        at: Instant::now(),
+    });
+    let fault = state
+        .faults
+        .iter()
+        .position(|f| {
+            f.times > 0
+                && f.method.as_deref().is_none_or(|m| m == method.as_str())
+                && path.contains(&f.path_contains)
+        })
+        .map(|index| {
+            let fault = &mut state.faults[index];
+            fault.times -= 1;
+            fault.kind.clone()
+        });
+    state.faults.retain(|f| f.times > 0);
+    fault
 }
 
 fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
@@ -216,6 +252,19 @@ fn route(
                     return error(403, 50_007, "Cannot send messages to this user");
                 }
             }
+            if body["enforce_nonce"] == Value::Bool(true)
+                && let Some(nonce) = body["nonce"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .or_else(|| body["nonce"].as_u64().map(|n| n.to_string()))
+                && let Some(first) = state
+                    .messages
+                    .values()
+                    .find(|m| m.channel == channel && m.nonce.as_deref() == Some(nonce.as_str()))
+            {
+                // Discord: a second create with the same nonce returns the first message.
+                return reply(200, &payloads::message(first, &bot));
+            }
             let message = MessageModel {
                 id: state.next_id(),
                 channel,
@@ -227,6 +276,10 @@ fn route(
                 reply_to: body["message_reference"]["message_id"].as_str().map(id),
                 username: None,
                 thread: None,
+                nonce: body["nonce"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .or_else(|| body["nonce"].as_u64().map(|n| n.to_string())),
             };
             let out = payloads::message(&message, &bot);
             state.messages.insert(message.id, message);
@@ -235,13 +288,18 @@ fn route(
         ("GET", ["channels", c, "messages"]) => {
             let channel = id(c);
             let before = query_param(query, "before").map(id);
+            let after = query_param(query, "after").map(id);
             let limit = query_param(query, "limit")
                 .map_or(50, |l| l.parse().unwrap_or(50))
                 .min(100);
             let mut list: Vec<&MessageModel> = state
                 .messages
                 .values()
-                .filter(|m| m.channel == channel && before.is_none_or(|b| m.id < b))
+                .filter(|m| {
+                    m.channel == channel
+                        && before.is_none_or(|b| m.id < b)
+                        && after.is_none_or(|a| m.id > a)
+                })
                 .collect();
             list.sort_by_key(|m| std::cmp::Reverse(m.id));
             let out: Vec<Value> = list
@@ -324,6 +382,7 @@ fn route(
                 reply_to: None,
                 username: None,
                 thread: None,
+                nonce: None,
             };
             reply(200, &payloads::message(&message, &bot))
         }
@@ -412,6 +471,7 @@ fn execute_webhook(
         reply_to: None,
         username: Some(username.clone()),
         thread,
+        nonce: None,
     };
     let author = UserModel {
         id: webhook,

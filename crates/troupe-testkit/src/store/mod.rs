@@ -6,6 +6,9 @@ mod flags;
 mod personalities;
 mod preferences;
 mod processed;
+mod sessions;
+
+pub use sessions::InMemorySessions;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::{Mutex, MutexGuard, PoisonError};

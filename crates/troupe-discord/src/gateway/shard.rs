@@ -1,0 +1,260 @@
+//! One shard's loop. It only polls the gateway and hands events on: updating the cache and the
+//! monitor is quick and synchronous, and work goes to the event lanes with a try that never
+//! waits, so heartbeats go out on time whatever the work does. A failed reconnect is followed
+//! by this crate's capped backoff (the shard is rebuilt with its session, so twilight's own
+//! doubling up to 128 s never applies). On stop it closes with a resumable close and returns
+//! the session.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tracing::Instrument as _;
+use twilight_gateway::error::ReceiveMessageErrorType;
+use twilight_gateway::queue::Queue;
+use twilight_gateway::{
+    CloseFrame, ConfigBuilder, Event, EventTypeFlags, Session, Shard, ShardState, StreamExt as _,
+};
+
+use super::backoff;
+use crate::bot::Ctx;
+use crate::lanes::{Lane, ShardQueues};
+use crate::{interactions, messages};
+
+/// How long a closing shard waits for Discord to confirm the close.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What a shard loop leaves behind.
+#[derive(Debug)]
+pub(crate) struct ShardExit {
+    pub number: u32,
+    /// The session to resume (absent when the shard never identified or closed for good).
+    pub session: Option<Session>,
+    pub resume_url: Option<String>,
+    pub queues: ShardQueues,
+    /// Closed for good by Discord (bad token, disallowed intents).
+    pub fatal: bool,
+}
+
+pub(crate) fn wanted_events() -> EventTypeFlags {
+    EventTypeFlags::GATEWAY_HELLO
+        | EventTypeFlags::GATEWAY_HEARTBEAT_ACK
+        | EventTypeFlags::GATEWAY_INVALIDATE_SESSION
+        | EventTypeFlags::GATEWAY_RECONNECT
+        | EventTypeFlags::READY
+        | EventTypeFlags::RESUMED
+        | EventTypeFlags::GUILD_CREATE
+        | EventTypeFlags::GUILD_UPDATE
+        | EventTypeFlags::GUILD_DELETE
+        | EventTypeFlags::CHANNEL_CREATE
+        | EventTypeFlags::CHANNEL_UPDATE
+        | EventTypeFlags::CHANNEL_DELETE
+        | EventTypeFlags::THREAD_CREATE
+        | EventTypeFlags::THREAD_UPDATE
+        | EventTypeFlags::THREAD_DELETE
+        | EventTypeFlags::ROLE_CREATE
+        | EventTypeFlags::ROLE_UPDATE
+        | EventTypeFlags::ROLE_DELETE
+        | EventTypeFlags::MESSAGE_CREATE
+        | EventTypeFlags::MESSAGE_DELETE
+        | EventTypeFlags::INTERACTION_CREATE
+}
+
+fn exit<Q>(shard: &Shard<Q>, queues: ShardQueues, fatal: bool) -> ShardExit {
+    ShardExit {
+        number: shard.id().number(),
+        session: shard.session().cloned(),
+        resume_url: shard.resume_url().map(str::to_owned),
+        queues,
+        fatal,
+    }
+}
+
+/// The same shard with its session, to connect again at once (no twilight backoff).
+fn rebuilt<Q: Clone>(shard: &Shard<Q>) -> Shard<Q> {
+    let builder = ConfigBuilder::from(shard.config().clone());
+    let builder = match shard.session() {
+        Some(session) => builder.session(session.clone()),
+        None => builder,
+    };
+    Shard::with_config(shard.id(), builder.build())
+}
+
+/// Runs the shard until `stop` turns true or Discord closes it for good.
+pub(crate) async fn run<Q>(
+    ctx: Arc<Ctx>,
+    mut shard: Shard<Q>,
+    queues: ShardQueues,
+    mut stop: watch::Receiver<bool>,
+) -> ShardExit
+where
+    Q: Queue + Clone + Send + Sync + Unpin + 'static,
+{
+    let number = shard.id().number();
+    let monitor = ctx.platform.monitor();
+    let mut failures = 0u32;
+    let mut closing: Option<Instant> = None;
+    loop {
+        let item = tokio::select! {
+            biased;
+            _ = stop.wait_for(|stop| *stop), if closing.is_none() => {
+                if matches!(shard.state(), ShardState::Disconnected { .. } | ShardState::FatallyClosed) {
+                    return exit(&shard, queues, false);
+                }
+                // Not 1000/1001: Discord keeps the session for the next process to resume.
+                shard.close(CloseFrame::RESUME);
+                closing = Some(Instant::now() + CLOSE_TIMEOUT);
+                continue;
+            }
+            () = tokio::time::sleep_until(closing.unwrap_or_else(Instant::now)), if closing.is_some() => {
+                tracing::warn!(shard = number, "the gateway did not confirm the close in time");
+                return exit(&shard, queues, false);
+            }
+            item = shard.next_event(wanted_events()) => item,
+        };
+        let event = match item {
+            None => {
+                if closing.is_none() {
+                    tracing::error!(shard = number, "shard closed for good");
+                }
+                monitor.stopped(number);
+                return exit(&shard, queues, closing.is_none());
+            }
+            Some(Err(e)) if matches!(e.kind(), ReceiveMessageErrorType::Reconnect) => {
+                if closing.is_some() {
+                    return exit(&shard, queues, false);
+                }
+                monitor.reconnect_failed(number);
+                failures = failures.saturating_add(1);
+                let wait =
+                    backoff::delay(failures, ctx.config.reconnect_max_delay, fastrand::f64());
+                tracing::warn!(shard = number, attempt = failures, retry_in = ?wait, error = %e, "cannot reach the Discord gateway");
+                tokio::select! {
+                    _ = stop.wait_for(|stop| *stop) => return exit(&shard, queues, false),
+                    () = tokio::time::sleep(wait) => {}
+                }
+                shard = rebuilt(&shard);
+                continue;
+            }
+            Some(Err(e)) => {
+                // Malformed or unknown payloads: log and skip, never crash.
+                tracing::warn!(shard = number, error = %e, "gateway message skipped");
+                continue;
+            }
+            Some(Ok(event)) => event,
+        };
+        monitor.event(number);
+        ctx.platform.cache().apply(&event);
+        match event {
+            Event::GatewayHello(_) if closing.is_some() => {
+                // The gateway ended the connection without confirming the close, and twilight
+                // connected again: leave before it resumes (the session stays resumable).
+                monitor.stopped(number);
+                return exit(&shard, queues, false);
+            }
+            Event::GatewayHello(hello) => {
+                monitor.hello(
+                    number,
+                    Duration::from_millis(hello.heartbeat_interval),
+                    shard.session().is_some(),
+                );
+            }
+            Event::GatewayHeartbeatAck => {
+                monitor.heartbeat_ack(number, shard.latency().recent().first().copied());
+            }
+            Event::Ready(ready) => {
+                tracing::info!(shard = number, guilds = ready.guilds.len(), "gateway ready");
+                monitor.connected(number);
+                failures = 0;
+                for guild in &ready.guilds {
+                    monitor.guild_available(guild.id.get());
+                }
+                super::register_commands_once(&ctx, ready.application.id);
+            }
+            Event::Resumed => {
+                tracing::info!(shard = number, "gateway session resumed");
+                monitor.connected(number);
+                failures = 0;
+            }
+            Event::GatewayClose(frame) => {
+                if closing.is_some() {
+                    monitor.stopped(number);
+                    return exit(&shard, queues, false);
+                }
+                tracing::info!(shard = number, code = ?frame.as_ref().map(|f| f.code), "gateway connection closed; reconnecting");
+                monitor.connection_lost(number);
+            }
+            Event::GatewayReconnect | Event::GatewayInvalidateSession(_) => {
+                monitor.connection_lost(number);
+            }
+            Event::GuildCreate(guild) => monitor.guild_available(guild.id().get()),
+            Event::GuildDelete(guild) => monitor.guild_gone(guild.id.get()),
+            Event::MessageCreate(message) => {
+                let Some(lane) = messages::lane_of(&ctx, &message) else {
+                    continue;
+                };
+                let span = tracing::info_span!(
+                    "message",
+                    shard = number,
+                    guild = tracing::field::Empty,
+                    channel = message.channel_id.get(),
+                    message = message.id.get(),
+                    command = tracing::field::Empty,
+                );
+                if let Some(guild) = message.guild_id {
+                    span.record("guild", guild.get());
+                }
+                let seq = shard.session().map(Session::sequence);
+                let message = message.message;
+                match ctx.lanes.admit(lane, &queues, seq) {
+                    Some(ticket) => {
+                        let task_ctx = Arc::clone(&ctx);
+                        ctx.spawn(
+                            async move {
+                                let _running = ticket.start().await;
+                                messages::handle(task_ctx, message, lane).await;
+                            }
+                            .instrument(span),
+                        );
+                    }
+                    None => span.in_scope(|| messages::shed(&ctx, &message, lane)),
+                }
+            }
+            Event::MessageDelete(deleted) => messages::deleted(&ctx, &deleted),
+            Event::InteractionCreate(interaction) => {
+                let interaction = interaction.0;
+                let Some(data) = interactions::command_data(&interaction) else {
+                    continue;
+                };
+                let span = tracing::info_span!(
+                    "interaction",
+                    shard = number,
+                    guild = tracing::field::Empty,
+                    channel = tracing::field::Empty,
+                    interaction = interaction.id.get(),
+                    command = data.name.as_str(),
+                );
+                if let Some(guild) = interaction.guild_id {
+                    span.record("guild", guild.get());
+                }
+                if let Some(channel) = interaction.channel.as_ref() {
+                    span.record("channel", channel.id.get());
+                }
+                let received = Instant::now();
+                let seq = shard.session().map(Session::sequence);
+                match ctx.lanes.admit(Lane::Commands, &queues, seq) {
+                    Some(ticket) => {
+                        let task_ctx = Arc::clone(&ctx);
+                        ctx.spawn(
+                            interactions::handle(task_ctx, interaction, ticket, received)
+                                .instrument(span),
+                        );
+                    }
+                    None => span.in_scope(|| interactions::shed(&ctx, interaction)),
+                }
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! REST errors: which failures are worth another try, and the mapping onto [`PlatformError`].
+
+use troupe_ports::PlatformError;
+use twilight_http::api_error::ApiError;
+use twilight_http::error::ErrorType;
+
+/// Discord error codes the adapter reacts to.
+pub mod code {
+    pub const UNKNOWN_CHANNEL: u64 = 10_003;
+    pub const UNKNOWN_MESSAGE: u64 = 10_008;
+    pub const UNKNOWN_WEBHOOK: u64 = 10_015;
+    pub const CANNOT_DM: u64 = 50_007;
+    pub const MISSING_ACCESS: u64 = 50_001;
+    pub const MISSING_PERMISSIONS: u64 = 50_013;
+    pub const ALREADY_ACKNOWLEDGED: u64 = 40_060;
+}
+
+/// A failed REST call.
+#[derive(Debug)]
+pub enum RestError {
+    Http(twilight_http::Error),
+    /// The body of a successful response did not decode.
+    Decode(String),
+    /// No slot of the global limit came free within the longest wait.
+    Busy,
+}
+
+impl From<twilight_http::Error> for RestError {
+    fn from(e: twilight_http::Error) -> Self {
+        Self::Http(e)
+    }
+}
+
+impl From<twilight_http::response::DeserializeBodyError> for RestError {
+    fn from(e: twilight_http::response::DeserializeBodyError) -> Self {
+        Self::Decode(e.to_string())
+    }
+}
+
+impl std::fmt::Display for RestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            // twilight's errors carry neither the token nor the path.
+            Self::Http(e) => write!(f, "{e}"),
+            Self::Decode(e) => write!(f, "undecodable response: {e}"),
+            Self::Busy => f.write_str("Discord's global rate limit is busy"),
+        }
+    }
+}
+
+impl std::error::Error for RestError {}
+
+impl RestError {
+    /// Discord's JSON error code, when the response carried one.
+    pub fn discord_code(&self) -> Option<u64> {
+        match self {
+            Self::Http(e) => match e.kind() {
+                ErrorType::Response {
+                    error: ApiError::General(general),
+                    ..
+                } => Some(general.code),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// twilight cancelled the request before it left (its global slot went stale).
+    pub(crate) fn is_cancelled(&self) -> bool {
+        matches!(self, Self::Http(e) if matches!(e.kind(), ErrorType::RequestCanceled))
+    }
+
+    fn status(&self) -> Option<u16> {
+        match self {
+            Self::Http(e) => match e.kind() {
+                ErrorType::Response { status, .. } => Some(status.get()),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Whether the request may have reached Discord and done its work although the answer
+    /// says otherwise: server errors, timeouts and transport failures (an error body that is
+    /// not Discord's JSON comes from a proxy or load balancer in front of Discord, like an HTML
+    /// 502 page). Such failures are worth another try, but a post tried again after one may
+    /// post twice unless it is made safe (a nonce, or a check). 4xx are not (429s are retried
+    /// by twilight itself, after the wait Discord asks for).
+    pub fn is_ambiguous(&self) -> bool {
+        match self {
+            Self::Http(e) => match e.kind() {
+                ErrorType::Response { status, .. } => status.is_server_error(),
+                ErrorType::RequestError
+                | ErrorType::RequestTimedOut
+                | ErrorType::Parsing { .. } => true,
+                _ => false,
+            },
+            Self::Decode(_) | Self::Busy => false,
+        }
+    }
+
+    /// The port error for this failure.
+    pub fn to_platform(&self) -> PlatformError {
+        match (self.discord_code(), self.status()) {
+            (Some(code::CANNOT_DM), _) => PlatformError::DmClosed,
+            (Some(code::MISSING_PERMISSIONS | code::MISSING_ACCESS), _) | (_, Some(403)) => {
+                PlatformError::MissingPermission(self.to_string())
+            }
+            (Some(code::UNKNOWN_MESSAGE | code::UNKNOWN_CHANNEL | code::UNKNOWN_WEBHOOK), _)
+            | (_, Some(404)) => PlatformError::NotFound,
+            _ if self.is_ambiguous() || matches!(self, Self::Busy) => PlatformError::Unavailable,
+            _ => PlatformError::Unexpected(self.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_busy_global_limit_is_unavailable_and_never_ambiguous() {
+        assert!(!RestError::Busy.is_ambiguous());
+        assert_eq!(RestError::Busy.to_platform(), PlatformError::Unavailable);
+        let decode = RestError::Decode("bad".into());
+        assert!(!decode.is_ambiguous());
+        assert!(matches!(decode.to_platform(), PlatformError::Unexpected(_)));
+    }
+}
