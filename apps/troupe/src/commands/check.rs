@@ -32,7 +32,7 @@ pub async fn run(args: CheckArgs, config: &Config) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|v| serde_json::json!({"rule": v.rule, "detail": v.detail}))
             .collect();
-        println!(
+        crate::outln!(
             "{}",
             serde_json::json!({
                 "ok": report.is_ok(),
@@ -43,7 +43,7 @@ pub async fn run(args: CheckArgs, config: &Config) -> anyhow::Result<ExitCode> {
             })
         );
     } else {
-        print!("{report}");
+        crate::out!("{report}");
     }
     Ok(if report.is_ok() {
         ExitCode::SUCCESS
