@@ -106,3 +106,109 @@ fn check_reports_a_missing_index_entry_with_exit_3_and_never_migrates() {
     let version = troupe(empty.path(), &["check"], &[]);
     assert!(text(&version.stdout).contains("schema version 0"));
 }
+
+/// The variable of the previous token keys, as this build's configuration names it.
+fn previous_keys_variable() -> &'static str {
+    if include_str!("../src/config.rs").contains("\"TROUPE_TOKEN_KEY_PREVIOUS\"") {
+        "TROUPE_TOKEN_KEY_PREVIOUS"
+    } else {
+        "TROUPE_TOKEN_KEYS_PREVIOUS"
+    }
+}
+
+fn keygen(dir: &Path) -> String {
+    let out = troupe(dir, &["keygen"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let key = text(&out.stdout).trim().to_owned();
+    troupe_store::TokenKey::parse(&key).expect("keygen prints a usable key");
+    key
+}
+
+fn token(user: u64) -> troupe_domain::auth::UserAuth {
+    troupe_domain::auth::UserAuth {
+        user: troupe_domain::UserId::new(user).unwrap(),
+        token: troupe_domain::auth::AccessToken::parse("secret-access-token").unwrap(),
+        created_at: troupe_domain::Timestamp::from_millis(1),
+        expires_at: troupe_domain::Timestamp::from_millis(i64::MAX / 2),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_rotation_with_keygen_and_tokens_reencrypt_leaves_every_token_under_the_new_key() {
+    use troupe_ports::AuthRepository as _;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("troupe.db").display());
+    let old = keygen(dir.path());
+    let new = keygen(dir.path());
+    assert_ne!(old, new, "every key is new");
+    let options = |current: &str, previous: &[&str]| troupe_store::StoreOptions {
+        token_key: Some(troupe_store::TokenKey::parse(current).unwrap()),
+        previous_token_keys: previous
+            .iter()
+            .map(|k| troupe_store::TokenKey::parse(k).unwrap())
+            .collect(),
+        ..troupe_store::StoreOptions::default()
+    };
+    let store = troupe_store::Store::open(&url, options(&old, &[]))
+        .await
+        .unwrap();
+    for user in 1..=5 {
+        store.save_token(&token(user)).await.unwrap();
+    }
+    store.close().await;
+
+    // Without a current key the command refuses with exit 2.
+    let refused = troupe(dir.path(), &["tokens", "reencrypt"], &[]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+
+    let previous = previous_keys_variable();
+    let env = [("TROUPE_TOKEN_KEY", new.as_str()), (previous, old.as_str())];
+    let out = troupe(dir.path(), &["tokens", "reencrypt", "--batch", "2"], &env);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("5 token(s): 5 rewritten"), "{stdout}");
+    assert!(
+        stderr.contains("re-encrypting tokens: 2/5"),
+        "progress: {stderr}"
+    );
+    assert!(
+        stderr.contains("re-encrypting tokens: 5/5"),
+        "progress: {stderr}"
+    );
+    for output in [&stdout, &stderr] {
+        assert!(!output.contains("secret-access-token") && !output.contains(&new));
+    }
+
+    // Again: nothing to do (idempotent).
+    let again = troupe(dir.path(), &["tokens", "reencrypt"], &env);
+    assert!(text(&again.stdout).contains("0 rewritten under the current key, 5 already"));
+
+    // The new key alone now reads every token, and check agrees.
+    let store = troupe_store::Store::open(&url, options(&new, &[]))
+        .await
+        .unwrap();
+    assert_eq!(store.token(token(3).user).await.unwrap(), Some(token(3)));
+    store.close().await;
+    let check = troupe(
+        dir.path(),
+        &["check"],
+        &[("TROUPE_TOKEN_KEY", new.as_str())],
+    );
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check.stdout));
+
+    // A token sealed with a key that is no longer configured is reported, exit 3.
+    let lost = keygen(dir.path());
+    let store = troupe_store::Store::open(&url, options(&lost, &[]))
+        .await
+        .unwrap();
+    store.save_token(&token(9)).await.unwrap();
+    store.close().await;
+    let out = troupe(dir.path(), &["tokens", "reencrypt"], &env);
+    let lost_id = troupe_store::TokenKey::parse(&lost).unwrap().id();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        text(&out.stdout).contains(&format!("1 token(s) sealed with key id {lost_id:02x}")),
+        "{}",
+        text(&out.stdout)
+    );
+}
