@@ -36,6 +36,17 @@ pub fn version() -> Version {
 
 /// Opens (and migrates) the configured store, creating the data directory for SQLite.
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let store = connect_store(config).await?;
+    store
+        .migrate()
+        .await
+        .with_context(|| format!("cannot migrate the database {}", config.database_label()))?;
+    Ok(store)
+}
+
+/// The store of the configuration, connected but not migrated (`troupe check` looks at a
+/// store as it is).
+pub async fn connect_store(config: &Config) -> anyhow::Result<Store> {
     if config.database_url.expose().starts_with("sqlite:") {
         std::fs::create_dir_all(&config.data_dir).with_context(|| {
             format!(
@@ -61,7 +72,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
         previous_token_keys,
         ..StoreOptions::default()
     };
-    Store::open(config.database_url.expose(), options)
+    Store::connect(config.database_url.expose(), options)
         .await
         .with_context(|| format!("cannot open the database {}", config.database_label()))
 }

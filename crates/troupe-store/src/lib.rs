@@ -27,6 +27,7 @@ pub use maintenance::{
     BackupFormat, BackupManifest, CheckReport, FileReport, ImportReport, MaintenanceError,
     RestoreReport, Violation, import_legacy, prune_backups,
 };
+pub use repo::ReencryptReport;
 pub use troupe_ports::StoreError;
 
 use backend::{Backend, ConnectSettings};
