@@ -76,6 +76,13 @@ enum Command {
     /// Production smoke test of a running Troupe: health endpoints, metrics, and with the admin
     /// token one command per category.
     Smoke(troupe::commands::smoke::SmokeArgs),
+    /// Print a new random token key for TROUPE_TOKEN_KEY.
+    Keygen,
+    /// Stored tokens: re-encrypt them under the current key after a key rotation.
+    Tokens {
+        #[command(subcommand)]
+        action: troupe::commands::tokens::TokensAction,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -172,6 +179,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Check(args) => troupe::commands::check::run(args, &config).await,
         Command::ImportLegacy(args) => troupe::commands::import_legacy::run(args, &config).await,
         Command::Smoke(args) => troupe::commands::smoke::run(args, &config.prefix).await,
+        Command::Keygen => troupe::commands::keygen::run(),
+        Command::Tokens { action } => troupe::commands::tokens::run(action, &config).await,
         Command::Compare { json } => {
             let report = troupe::commands::compare::run_corpus().await?;
             if json {

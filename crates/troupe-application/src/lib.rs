@@ -12,7 +12,6 @@ pub mod catalog;
 pub mod command;
 pub mod compare;
 pub mod context;
-pub mod corpus;
 pub mod dispatch;
 pub mod dryrun;
 pub mod flags;

@@ -24,7 +24,6 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use criterion::{BatchSize, Criterion, criterion_group};
-use troupe_application::corpus::{CORPUS, FreshStore, Prepared, Runner, Scenario, StoragePorts};
 use troupe_application::dryrun::dry_run_deps;
 use troupe_application::flags::{EnvFlags, FlagSnapshot, Flags, Targeting};
 use troupe_application::handlers::NewSystem;
@@ -33,6 +32,7 @@ use troupe_application::shadow::{ShadowConfig, ShadowRunner};
 use troupe_application::{Category, CommandName, CommandSystem, OutcomeClass};
 use troupe_domain::GuildId;
 use troupe_legacy::LegacySystem;
+use troupe_parity::{CORPUS, FreshStore, Prepared, Runner, Scenario, StoragePorts};
 use troupe_ports::StoreError;
 use troupe_store::StoreOptions;
 use troupe_testkit::InMemoryStore;

@@ -28,6 +28,7 @@ pub use maintenance::{
     RestoreReport, Violation, import_legacy, prune_backups,
 };
 pub use migrations::SchemaStatus;
+pub use repo::ReencryptReport;
 pub use troupe_ports::StoreError;
 
 use backend::{Backend, ConnectSettings};

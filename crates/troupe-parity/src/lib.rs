@@ -1,7 +1,7 @@
 //! The side-by-side comparison corpus behind `troupe compare` (operations.md §3, ADR 0002):
 //! command scenarios as data, and a runner that plays each scenario through two command systems
 //! on two identical copies of a store and compares both the outcomes
-//! ([`crate::compare::differences`]) and the resulting state ([`state_digest`]).
+//! ([`troupe_application::compare::differences`]) and the resulting state ([`state_digest`]).
 //!
 //! A [`Scenario`] is a prefix line (`!tz alias einstein "albert e"`), who runs it ([`Who`]),
 //! where ([`Where`]), the outside world it runs in ([`World`]), the setup [`Step`]s run first
@@ -9,8 +9,8 @@
 //! a scenario that stopped exercising its row is noticed instead of matching vacuously.
 //!
 //! The runner is generic over where the storage comes from ([`FreshStore`]: in-memory fakes in
-//! tests, SQLite in `troupe compare`) and over the two systems (this crate cannot know the legacy
-//! system), see [`Runner`].
+//! tests, SQLite in `troupe compare`) and over the two systems, see [`Runner`]. It lives outside
+//! troupe-application so the application crate holds only what the bot runs.
 
 mod scenarios;
 pub mod world;
@@ -31,14 +31,14 @@ use troupe_ports::{
 pub use scenarios::CORPUS;
 pub use world::World;
 
-use crate::command::CommandName;
-use crate::compare::differences;
-use crate::context::{AppConfig, Deps};
-use crate::handlers::NewSystem;
-use crate::model::{
+use troupe_application::command::CommandName;
+use troupe_application::compare::differences;
+use troupe_application::context::{AppConfig, Deps};
+use troupe_application::handlers::NewSystem;
+use troupe_application::model::{
     CommandRequest, CommandSystem, Invoker, Location, OutcomeClass, Permissions, RequestSource,
 };
-use crate::parser::{Parsed, parse};
+use troupe_application::parser::{Parsed, parse};
 use world::{
     Profiles, Provider, ScenarioAuthProvider, ScenarioClock, ScenarioPlatform, ScenarioProfiles,
     ScenarioVolume,
