@@ -14,7 +14,7 @@ pub const VIOLATIONS: u8 = 3;
 /// Options of `troupe check`.
 #[derive(Debug, Clone, clap::Args)]
 #[command(
-    after_help = "Exit codes: 0 no violation, 1 the check could not run, 3 violations found (each listed)."
+    after_help = "Exit codes: 0 no violation, 1 the check could not run, 2 invalid configuration or a schema newer than this binary, 3 violations found (each listed)."
 )]
 pub struct CheckArgs {
     /// Print the report as JSON.
