@@ -14,6 +14,7 @@ mod crypto;
 mod migrations;
 mod repo;
 mod rows;
+mod snapshot;
 
 pub mod maintenance;
 
@@ -27,6 +28,7 @@ pub use maintenance::{
     BackupFormat, BackupManifest, CheckReport, FileReport, ImportReport, MaintenanceError,
     RestoreReport, Violation, import_legacy, prune_backups,
 };
+pub use snapshot::StoreSnapshots;
 pub use troupe_ports::StoreError;
 
 use backend::{Backend, ConnectSettings};
