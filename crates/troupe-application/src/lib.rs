@@ -21,6 +21,7 @@ pub mod handlers;
 pub mod model;
 pub mod parser;
 pub mod release;
+pub mod replay;
 pub mod router;
 pub mod shadow;
 

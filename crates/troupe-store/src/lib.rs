@@ -14,6 +14,7 @@ mod crypto;
 mod migrations;
 mod repo;
 mod rows;
+mod snapshot;
 
 pub mod maintenance;
 
@@ -28,6 +29,7 @@ pub use maintenance::{
     RestoreReport, Violation, import_legacy, prune_backups,
 };
 pub use repo::ReencryptReport;
+pub use snapshot::StoreSnapshots;
 pub use troupe_ports::StoreError;
 
 use backend::{Backend, ConnectSettings};
