@@ -40,7 +40,7 @@ pub async fn run(args: CheckArgs, config: &Config) -> anyhow::Result<ExitCode> {
                 })
             })
             .collect();
-        println!(
+        crate::outln!(
             "{}",
             serde_json::json!({
                 "ok": report.is_ok(),
@@ -51,7 +51,7 @@ pub async fn run(args: CheckArgs, config: &Config) -> anyhow::Result<ExitCode> {
             })
         );
     } else {
-        print!("{report}");
+        crate::out!("{report}");
     }
     Ok(if report.is_ok() {
         ExitCode::SUCCESS
