@@ -30,13 +30,11 @@ fn scheduler(app: &App, dir: &std::path::Path) -> BackupScheduler {
 }
 
 fn backups(dir: &std::path::Path) -> usize {
-    std::fs::read_dir(dir.join("backups"))
-        .map(|d| {
-            d.filter_map(Result::ok)
-                .filter(|e| e.file_name().to_string_lossy().ends_with(".manifest.json"))
-                .count()
-        })
-        .unwrap_or(0)
+    std::fs::read_dir(dir.join("backups")).map_or(0, |d| {
+        d.filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".manifest.json"))
+            .count()
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -74,7 +72,8 @@ async fn a_rollback_starts_no_scheduled_backup_during_the_quiet_period() {
     let quiet = BackupPolicy::default().quiet_after_rollback;
     assert_eq!(s.tick(at.plus(Duration::from_secs(1))).await, Tick::Quiet);
     assert_eq!(
-        s.tick(at.plus(quiet - Duration::from_secs(1))).await,
+        s.tick(at.plus(quiet.saturating_sub(Duration::from_secs(1))))
+            .await,
         Tick::Quiet
     );
     assert_eq!(
