@@ -9,13 +9,12 @@ use troupe_ai::{
     ChatConfig, HttpProfileSource, OAuthClient, OAuthConfig, OpenAiChat, ProfileConfig,
 };
 use troupe_application::dispatch::{CommandObserver, Dispatcher};
-use troupe_application::dryrun::dry_run_deps;
 use troupe_application::flags::{Flags, WatchHealth};
 use troupe_application::flow::{FlowConfig, MessageFlow, Pause};
 use troupe_application::guard::CommandGuard;
 use troupe_application::handlers::NewSystem;
 use troupe_application::router::Router;
-use troupe_application::shadow::{ShadowConfig, ShadowRunner};
+use troupe_application::shadow::{ShadowConfig, ShadowRunner, ShadowSetup};
 use troupe_application::{AppConfig, CommandSystem, Deps};
 use troupe_domain::notifications::Version;
 use troupe_legacy::LegacySystem;
@@ -242,9 +241,19 @@ impl App {
         );
         let legacy: Arc<dyn CommandSystem> = Arc::new(LegacySystem::new(deps.clone()));
         let new: Arc<dyn CommandSystem> = Arc::new(NewSystem::new(deps.clone()));
-        let (dry, _log) = dry_run_deps(&deps);
+        // Shadow runs (ADR 0015): legacy serves over recording ports; the new system runs
+        // afterwards over a snapshot pinned before legacy ran, a dry run and the recording.
         let shadow = ShadowRunner::with_observer(
-            Arc::new(NewSystem::new(dry)),
+            ShadowSetup {
+                deps: deps.clone(),
+                authoritative: Arc::new(|deps| {
+                    Arc::new(LegacySystem::new(deps)) as Arc<dyn CommandSystem>
+                }),
+                candidate: Arc::new(|deps| {
+                    Arc::new(NewSystem::new(deps)) as Arc<dyn CommandSystem>
+                }),
+                snapshots: Arc::new(store.snapshots(config.shadow_max_concurrent)),
+            },
             Arc::clone(&clock),
             ShadowConfig {
                 sample_rate: config.shadow_sample_rate,

@@ -19,6 +19,7 @@ mod platform;
 mod preferences;
 mod processed;
 mod sessions;
+mod snapshot;
 mod volume;
 
 pub use ai::{
@@ -41,6 +42,7 @@ pub use platform::{
 pub use preferences::PreferencesRepository;
 pub use processed::ProcessedMessages;
 pub use sessions::{GatewaySessions, SharedRateLimit, StoredSession};
+pub use snapshot::{Snapshot, SnapshotSource, StoreView};
 pub use volume::{DataVolume, VolumeError, VolumeReport};
 
 #[cfg(feature = "mocks")]

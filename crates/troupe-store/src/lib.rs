@@ -14,6 +14,7 @@ mod crypto;
 mod migrations;
 mod repo;
 mod rows;
+mod snapshot;
 
 pub mod maintenance;
 
@@ -25,10 +26,11 @@ pub use backend::{BackendKind, Durability};
 pub use crypto::{TokenKey, TokenKeyError};
 pub use maintenance::{
     BackupFormat, BackupManifest, CheckReport, FileReport, ImportReport, MaintenanceError,
-    RestoreReport, Violation, import_legacy, prune_backups,
+    RestoreReport, Violation, import_legacy, prune_backups, remove_stale_partials,
 };
 pub use migrations::SchemaStatus;
 pub use repo::ReencryptReport;
+pub use snapshot::StoreSnapshots;
 pub use troupe_ports::StoreError;
 
 use backend::{Backend, ConnectSettings};

@@ -29,6 +29,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0016_flag_version.sql"),
         include_str!("../../../migrations/postgres/0016_flag_version.sql"),
     ),
+    (
+        20,
+        "maintenance leases",
+        include_str!("../../../migrations/sqlite/0020_maintenance_leases.sql"),
+        include_str!("../../../migrations/postgres/0020_maintenance_leases.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.
