@@ -244,6 +244,17 @@ fn audit_field(setting: &str, value: &str, max: usize) -> Result<(), UsageError>
     troupe_application::flags::check_audit_text(setting, value, max).map_err(UsageError::new)
 }
 
+/// A refused flag change is a usage error (exit 2); a store failure is not (exit 1).
+fn flag_error(e: troupe_application::flags::FlagError) -> anyhow::Error {
+    use troupe_application::flags::FlagError;
+    match e {
+        FlagError::Store(e) => anyhow::Error::new(e).context("the flag change was not stored"),
+        refused @ (FlagError::UnknownFlag(_)
+        | FlagError::MissingReason
+        | FlagError::InvalidAudit(_)) => UsageError::new(refused.to_string()).into(),
+    }
+}
+
 async fn flags(action: FlagsAction, config: Config) -> anyhow::Result<ExitCode> {
     let writes = matches!(action, FlagsAction::Set { .. } | FlagsAction::Unset { .. });
     if let FlagsAction::Set {
@@ -292,7 +303,8 @@ async fn flags(action: FlagsAction, config: Config) -> anyhow::Result<ExitCode> 
             };
             let before = flags
                 .change(&name, Some(parsed), &actor(who), &reason, SystemClock.now())
-                .await?;
+                .await
+                .map_err(flag_error)?;
             outln!("{} {before} -> {parsed} (runtime)", flag.key());
         }
         FlagsAction::Unset {
@@ -306,7 +318,8 @@ async fn flags(action: FlagsAction, config: Config) -> anyhow::Result<ExitCode> 
             };
             let before = flags
                 .change(&name, None, &actor(who), &reason, SystemClock.now())
-                .await?;
+                .await
+                .map_err(flag_error)?;
             let snapshot = flags.snapshot();
             outln!(
                 "{} {before} -> {} ({})",

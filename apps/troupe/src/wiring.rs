@@ -329,7 +329,9 @@ pub async fn watch_flags(flags: Arc<Flags>, store: Arc<dyn FlagStore>, every: Du
                 Ok(Ok(Some(live))) => subscription = Some(live),
                 Ok(Ok(None)) => next_attempt = None,
                 // Unreachable store: polling reports the outage; try again later.
-                Ok(Err(_)) | Err(_) => next_attempt = Some(at + RESUBSCRIBE),
+                Ok(Err(_)) | Err(_) => {
+                    next_attempt = Some(tokio::time::Instant::now() + RESUBSCRIBE);
+                }
             }
         }
         match subscription.as_mut() {
