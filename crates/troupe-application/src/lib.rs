@@ -11,6 +11,7 @@ pub mod alerts;
 pub mod catalog;
 pub mod command;
 pub mod compare;
+pub mod conflicts;
 pub mod context;
 pub mod dispatch;
 pub mod dryrun;

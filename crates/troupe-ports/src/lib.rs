@@ -29,7 +29,7 @@ pub use auth::{AuthProvider, AuthProviderError, AuthRepository, IssuedToken};
 pub use clock::{Clock, SystemClock};
 pub use conversation::{ConversationRepository, PersonalityMessage};
 pub use error::StoreError;
-pub use flags::{FlagAuditEntry, FlagChange, FlagStore, StoredFlag};
+pub use flags::{FlagAuditEntry, FlagChange, FlagNotifications, FlagStore, StoredFlag};
 pub use gateway::{
     EventLoad, GatewayHealth, GatewayMonitor, GatewaySnapshot, GatewayState, RECONNECT_GRACE,
     ack_overdue_after,
