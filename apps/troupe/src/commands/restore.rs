@@ -17,7 +17,7 @@ pub const REFUSED: u8 = 3;
 /// Options of `troupe restore`.
 #[derive(Debug, Clone, clap::Args)]
 #[command(
-    after_help = "Exit codes: 0 restored, 1 failed, 3 refused (not an intact backup; the store is untouched).\n\
+    after_help = "Exit codes: 0 restored, 1 failed, 2 invalid configuration or usage (e.g. pending migrations), 3 refused (not an intact backup; the store is untouched).\n\
 Stop every `troupe run` process using the store first. A safety backup of the current content is taken before anything changes.\n\
 Example: troupe restore data/backups/troupe-20250614T103000Z-sqlite.sqlite"
 )]
