@@ -350,6 +350,9 @@ async fn handle_message(
         .await
     {
         Some(mut dispatched) => {
+            if let Some(suppressed) = dispatched.suppressed {
+                return suppressed.note().to_owned();
+            }
             let text = render_outcome(&dispatched);
             if speaker.in_dm && dispatched.outcome.reply.is_some() {
                 platform.remember_dm(platform.id(), DmMessageKind::System);

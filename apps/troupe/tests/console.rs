@@ -19,13 +19,22 @@ fn console(data_dir: &std::path::Path, input: &str, env: &[(&str, &str)]) -> (St
         cmd.env(k, v);
     }
     let mut child = cmd.spawn().expect("troupe starts");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.as_bytes())
-        .expect("input written");
+    // Written from a thread so a child that answers while reading cannot fill its stdout
+    // pipe and block; a child that exits before reading (a refused configuration)
+    // closes the pipe, which is for the caller to judge by the exit code.
+    let mut stdin_pipe = child.stdin.take().expect("stdin");
+    let bytes: Vec<u8> = input.as_bytes().to_vec();
+    let writer = std::thread::spawn(move || {
+        if let Err(e) = stdin_pipe.write_all(&bytes) {
+            assert_eq!(
+                e.kind(),
+                std::io::ErrorKind::BrokenPipe,
+                "input written: {e}"
+            );
+        }
+    });
     let out = child.wait_with_output().expect("troupe finishes");
+    writer.join().expect("stdin writer");
     (
         String::from_utf8_lossy(&out.stdout).into_owned(),
         out.status.code(),
@@ -137,4 +146,43 @@ fn the_emergency_rollback_flag_keeps_every_command_on_legacy_and_full_rollout_mo
     rollback[0] = ("FEATURE_FLAG_DDD_COMMANDS_ENABLED", "false");
     let (out, _) = console(dir.path(), "!tz status\n", &rollback);
     assert!(out.contains("Command system: legacy"), "{out}");
+}
+
+#[test]
+fn corrections_run_and_an_identical_command_that_just_succeeded_gets_a_one_line_note() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = [
+        "!tz add tab al",
+        "!tz add beta \"al\"",
+        "!tz add beta \"be\"",
+        "!tz add admin",
+        "!tz add ADMIN",
+        "!tz add gamma",
+        "!tz remove gamma",
+        "!tz add gamma",
+        "!tz info beta",
+        "!tz info beta",
+    ];
+    let input: String = script.iter().flat_map(|l| [*l, "\n"]).collect();
+    let (out, code) = console(dir.path(), &input, &[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("Aliases: `be`"),
+        "the corrected add ran:\n{out}"
+    );
+    assert_eq!(
+        out.matches("Personality created").count(),
+        4,
+        "tab, beta, gamma twice:\n{out}"
+    );
+    assert_eq!(
+        out.matches("reserved").count(),
+        2,
+        "both reserved-name attempts answered:\n{out}"
+    );
+    assert_eq!(out.matches("Personality info").count(), 1, "{out}");
+    assert!(
+        out.contains("(Not run again: the identical command succeeded less than 3 seconds ago.)"),
+        "{out}"
+    );
 }

@@ -113,7 +113,10 @@ async fn add_with_a_taken_alias_is_refused_and_never_takes_it() {
 
     let a_name = world.run(req(C::Add, &["einstein", "bohr"])).await;
     assert_no_state_change(&a_name, OutcomeClass::Conflict);
-    assert_eq!(spans(&a_name), ["**bohr**", "**bohr**"]);
+    assert_eq!(spans(&a_name), ["**bohr**"]);
+    let text = &a_name.reply.as_ref().unwrap().text;
+    assert!(text.contains("is the name of a personality"), "{text}");
+    assert!(text.contains(&format!("<@{STRANGER}>")), "{text}");
 
     assert!(world.personality("einstein").await.is_none());
     assert_eq!(world.aliases_of("curie").await, ["albert e"]);
@@ -546,7 +549,7 @@ async fn alias_already_on_the_personality_says_so() {
     world.seed("einstein", OWNER, &["albert"]).await;
     let outcome = world.run(req(C::Alias, &["einstein", "Albert"])).await;
     assert_no_state_change(&outcome, OutcomeClass::Info);
-    assert_eq!(spans(&outcome), ["**Albert**"]);
+    assert_eq!(spans(&outcome), ["**Albert**", "**einstein**"]);
 }
 
 #[tokio::test]
@@ -600,7 +603,7 @@ async fn alias_held_by_another_of_the_callers_personalities_moves() {
             }
         ]
     );
-    assert_eq!(spans(&outcome), ["**Genius**", "**curie**"]);
+    assert_eq!(spans(&outcome), ["**Genius**", "**curie**", "**einstein**"]);
     assert_eq!(world.aliases_of("curie").await, ["marie"]);
     assert_eq!(world.aliases_of("einstein").await, ["genius"]);
 }
@@ -739,4 +742,35 @@ async fn hostile_personality_queries_are_not_found_with_a_bounded_safe_echo() {
         }
     }
     assert!(world.personality("einstein").await.is_some());
+}
+
+#[tokio::test]
+async fn a_name_conflict_says_whether_a_name_or_an_alias_holds_it_and_whose() {
+    let world = World::new();
+    world.seed("tab", STRANGER, &["name"]).await;
+    world.seed("curie", STRANGER, &[]).await;
+
+    let by_alias = world.run(req(C::Add, &["name"])).await;
+    assert_no_state_change(&by_alias, OutcomeClass::Conflict);
+    assert_eq!(spans(&by_alias), ["**name**", "**tab**"]);
+    let text = &by_alias.reply.as_ref().unwrap().text;
+    assert!(text.contains("already an alias of **tab**"), "{text}");
+    assert!(text.contains(&format!("(owner <@{STRANGER}>)")), "{text}");
+    assert!(!text.contains("personality named"), "{text}");
+
+    let by_name = world.run(req(C::Add, &["Tab"])).await;
+    let text = &by_name.reply.as_ref().unwrap().text;
+    assert!(
+        text.contains("A personality named **tab** already exists"),
+        "{text}"
+    );
+
+    let alias_is_a_name = world.run(req(C::Add, &["CURIE2", "curie"])).await;
+    assert_no_state_change(&alias_is_a_name, OutcomeClass::Conflict);
+    let text = &alias_is_a_name.reply.as_ref().unwrap().text;
+    assert!(
+        text.contains("**curie** is the name of a personality"),
+        "{text}"
+    );
+    assert!(!text.contains("belongs to"), "{text}");
 }
