@@ -30,6 +30,11 @@ pub enum NameError {
     TooLong { what: &'static str, max: usize },
     #[error("{what} may only contain letters, digits, spaces, '-', '_' and '.' (found {found:?})")]
     InvalidCharacter { what: &'static str, found: char },
+    /// A model id allows other characters than names (and no spaces).
+    #[error(
+        "a model id may only contain ASCII letters, digits and . _ - : / @ (no spaces; found {found:?})"
+    )]
+    InvalidModelCharacter { found: char },
     #[error("{what} contains an invisible or control character")]
     Invisible { what: &'static str },
     #[error("'{0}' is a reserved name")]
@@ -284,7 +289,7 @@ impl ModelId {
         if let Some(found) = value.chars().find(|&c| {
             !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '/' | '@'))
         }) {
-            return Err(NameError::InvalidCharacter { what, found });
+            return Err(NameError::InvalidModelCharacter { found });
         }
         Ok(Self(value.to_owned()))
     }
@@ -572,5 +577,25 @@ mod tests {
             assert!(AvatarUrl::parse(bad).is_err(), "{bad}");
         }
         assert!(AvatarUrl::parse(&format!("https://x/{}", "a".repeat(10_000))).is_err());
+    }
+
+    #[test]
+    fn a_refused_model_id_lists_exactly_what_is_allowed() {
+        for ok in [
+            "gpt-4o-mini",
+            "openai/gpt-4o",
+            "llama3:8b",
+            "claude@2024",
+            "a.b_c",
+        ] {
+            assert!(ModelId::parse(ok).is_ok(), "{ok}");
+        }
+        let error = ModelId::parse("bad model").unwrap_err().to_string();
+        assert!(error.contains("no spaces"), "{error}");
+        assert!(
+            !error.contains("spaces,"),
+            "spaces are not listed as allowed: {error}"
+        );
+        assert!(error.contains(". _ - : / @"), "{error}");
     }
 }
