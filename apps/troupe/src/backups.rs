@@ -1,6 +1,10 @@
 //! Scheduled backups (operations.md §5): hourly for the first 24 hours after a rollout flag
 //! change, daily otherwise, a backup right after a change, retention of the newest N. Each
 //! backup is the store's verified online backup; the last success feeds `/health`.
+//!
+//! Out of the way: one process per store schedules (the one holding the `backup-scheduler`
+//! lease in the store); no scheduled backup starts during the quiet period after a rollback
+//! (a flag turned off) — an operator who wants one runs `troupe backup`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,7 +27,14 @@ pub struct BackupPolicy {
     pub daily: Duration,
     /// Backups kept (the newest).
     pub keep: usize,
+    /// No scheduled backup starts this long after a rollback (a flag turned off).
+    pub quiet_after_rollback: Duration,
+    /// How long the scheduler lease lasts without renewal (a stopped process's lease lapses).
+    pub lease: Duration,
 }
+
+/// The lease of the one process that schedules backups for a store.
+pub const SCHEDULER_LEASE: &str = "backup-scheduler";
 
 impl Default for BackupPolicy {
     fn default() -> Self {
@@ -32,6 +43,8 @@ impl Default for BackupPolicy {
             hourly_for: Duration::from_secs(24 * 3600),
             daily: Duration::from_secs(24 * 3600),
             keep: 30,
+            quiet_after_rollback: Duration::from_secs(15 * 60),
+            lease: Duration::from_secs(30 * 60),
         }
     }
 }
@@ -88,6 +101,8 @@ pub struct BackupScheduler {
     dir: PathBuf,
     policy: BackupPolicy,
     activity: Arc<Activity>,
+    /// This process's name in the scheduler lease.
+    holder: String,
 }
 
 impl std::fmt::Debug for BackupScheduler {
@@ -103,6 +118,10 @@ impl std::fmt::Debug for BackupScheduler {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Tick {
     NotDue,
+    /// Another process of the store schedules backups (it holds the lease).
+    NotScheduler,
+    /// A rollback happened within the quiet period: the backup waits.
+    Quiet,
     /// A backup was taken (its file name) and older ones pruned (how many).
     Taken {
         file: String,
@@ -122,19 +141,31 @@ impl BackupScheduler {
         if let Some(last) = last_backup(&dir) {
             activity.success(last);
         }
+        use std::hash::BuildHasher as _;
+        let nonce = std::collections::hash_map::RandomState::new().hash_one(std::process::id());
+        let holder = format!(
+            "{}:{}:{nonce:016x}",
+            std::env::var("HOSTNAME").unwrap_or_default(),
+            std::process::id(),
+        );
         Self {
             store,
             flags,
             dir,
             policy,
             activity,
+            holder,
         }
     }
 
-    /// The time of the newest flag change (the rollout step), from the audit log.
-    async fn last_change(&self) -> Option<Timestamp> {
+    /// The newest flag change (the rollout step) from the audit log: when, and whether it
+    /// turned a flag off (a rollback).
+    async fn last_change(&self) -> Option<(Timestamp, bool)> {
         match self.flags.audit(1).await {
-            Ok(entries) => entries.first().map(|e| e.at),
+            Ok(entries) => entries.first().map(|e| {
+                let rollback = e.new == Some(false) || (e.new.is_none() && e.old == Some(true));
+                (e.at, rollback)
+            }),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the flag audit log for the backup schedule");
                 None
@@ -148,9 +179,33 @@ impl BackupScheduler {
             .activity
             .last_success()
             .or_else(|| last_backup(&self.dir));
-        let change = self.last_change().await;
+        let (change, rollback) = match self.last_change().await {
+            Some((at, rollback)) => (Some(at), rollback),
+            None => (None, false),
+        };
         if !self.policy.due(last, change, now) {
             return Tick::NotDue;
+        }
+        if rollback && change.is_some_and(|c| now.since(c) < self.policy.quiet_after_rollback) {
+            return Tick::Quiet;
+        }
+        match self
+            .store
+            .acquire_lease(SCHEDULER_LEASE, &self.holder, self.policy.lease, now)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                // The scheduling process's backups (same directory) still feed this /health.
+                if let Some(newest) = last_backup(&self.dir) {
+                    self.activity.success(newest);
+                }
+                return Tick::NotScheduler;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot take the backup scheduler lease");
+                return Tick::NotScheduler;
+            }
         }
         match self.store.backup(&self.dir).await {
             Ok(manifest) => {

@@ -6,6 +6,7 @@ pub mod backups;
 pub mod commands;
 pub mod config;
 pub mod console;
+pub mod exit;
 pub mod http_wiring;
 pub mod run;
 pub mod telemetry;

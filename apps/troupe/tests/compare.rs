@@ -94,7 +94,7 @@ impl troupe_application::CommandSystem for Stub {
 async fn a_deliberately_different_system_is_shown_as_a_mismatch_with_its_differences() {
     use std::sync::Arc;
     use troupe::commands::compare::{SqliteMemoryStores, render_json, render_text};
-    use troupe_application::corpus::{CORPUS, Runner};
+    use troupe_parity::{CORPUS, Runner};
 
     let runner = Runner::new(
         Arc::new(SqliteMemoryStores::new().unwrap()),

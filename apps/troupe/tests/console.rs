@@ -19,13 +19,22 @@ fn console(data_dir: &std::path::Path, input: &str, env: &[(&str, &str)]) -> (St
         cmd.env(k, v);
     }
     let mut child = cmd.spawn().expect("troupe starts");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.as_bytes())
-        .expect("input written");
+    // Written from a thread so a child that answers while reading cannot fill its stdout
+    // pipe and block; a child that exits before reading (a refused configuration)
+    // closes the pipe, which is for the caller to judge by the exit code.
+    let mut stdin_pipe = child.stdin.take().expect("stdin");
+    let bytes: Vec<u8> = input.as_bytes().to_vec();
+    let writer = std::thread::spawn(move || {
+        if let Err(e) = stdin_pipe.write_all(&bytes) {
+            assert_eq!(
+                e.kind(),
+                std::io::ErrorKind::BrokenPipe,
+                "input written: {e}"
+            );
+        }
+    });
     let out = child.wait_with_output().expect("troupe finishes");
+    writer.join().expect("stdin writer");
     (
         String::from_utf8_lossy(&out.stdout).into_owned(),
         out.status.code(),

@@ -29,13 +29,23 @@ fn troupe(dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: &str) -> Outpu
         cmd.env(k, v);
     }
     let mut child = cmd.spawn().expect("troupe starts");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("input written");
-    child.wait_with_output().expect("troupe finishes")
+    // Written from a thread so a child that answers while reading cannot fill its stdout
+    // pipe and block; a child that exits before reading (a refused configuration)
+    // closes the pipe, which is for the caller to judge by the exit code.
+    let mut stdin_pipe = child.stdin.take().expect("stdin");
+    let bytes: Vec<u8> = stdin.as_bytes().to_vec();
+    let writer = std::thread::spawn(move || {
+        if let Err(e) = stdin_pipe.write_all(&bytes) {
+            assert_eq!(
+                e.kind(),
+                std::io::ErrorKind::BrokenPipe,
+                "input written: {e}"
+            );
+        }
+    });
+    let out = child.wait_with_output().expect("troupe finishes");
+    writer.join().expect("stdin writer");
+    out
 }
 
 fn stdout(out: &Output) -> String {
@@ -194,6 +204,9 @@ fn a_runtime_rollback_wins_over_the_environment_and_unset_restores_it() {
 #[test]
 fn every_flag_is_settable_by_environment_in_any_case_including_camel_case_and_per_command() {
     let dir = tempfile::tempdir().unwrap();
+    // `flags list` reads; it never creates the schema.
+    let migrate = troupe(dir.path(), &["migrate"], &[], "");
+    assert_eq!(migrate.status.code(), Some(0), "{}", stderr(&migrate));
     let env = [
         ("feature_flag_ddd_commands_ping", "on"),
         ("FEATURE_FLAG_DDD_COMMANDS_FALLBACK_ON_ERROR", "0"),

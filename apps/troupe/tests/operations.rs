@@ -16,7 +16,7 @@ use troupe_application::{Invoker, Location, Permissions, RequestSource, SystemKi
 use troupe_domain::{ChannelId, MessageId, UserId};
 use troupe_http::Activity;
 
-const TOKEN: &str = "ops-test-admin-token-0123456789";
+const TOKEN: &str = "ops-test-admin-token-0123456789abcdef";
 
 fn config(dir: &std::path::Path, extra: &[(&str, &str)]) -> Config {
     let mut env: Vec<(String, String)> = vec![
@@ -103,17 +103,24 @@ async fn the_admin_api_of_a_running_troupe_rolls_back_backs_up_and_passes_the_sm
     let c = client();
     assert_eq!(ping(&app, 1).await, Some(SystemKind::New));
 
-    // The scheduler's first tick took a backup at start: /health shows its age.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let health: serde_json::Value = c
-        .get(format!("{base}/health"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .map(|t| serde_json::from_str(&t).unwrap())
-        .unwrap();
+    // The scheduler's first tick takes a backup at start: /health shows its age once it is done
+    // (waited for with a deadline, not a fixed sleep: a loaded machine may take longer).
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let health: serde_json::Value = loop {
+        let health: serde_json::Value = c
+            .get(format!("{base}/health"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .map(|t| serde_json::from_str(&t).unwrap())
+            .unwrap();
+        if health["checks"]["backups"]["status"] == "ok" || std::time::Instant::now() > deadline {
+            break health;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert_eq!(health["status"], "healthy", "{health}");
     assert_eq!(health["checks"]["backups"]["status"], "ok", "{health}");
     assert_eq!(health["checks"]["discord"]["state"], "not_applicable");

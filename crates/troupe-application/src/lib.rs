@@ -13,7 +13,6 @@ pub mod command;
 pub mod compare;
 pub mod conflicts;
 pub mod context;
-pub mod corpus;
 pub mod dispatch;
 pub mod dryrun;
 pub mod flags;
@@ -23,6 +22,7 @@ pub mod handlers;
 pub mod model;
 pub mod parser;
 pub mod release;
+pub mod replay;
 pub mod router;
 pub mod shadow;
 

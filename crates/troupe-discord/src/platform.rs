@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use troupe_domain::conversation::{MAX_MESSAGE_CHARS, split_reply};
+use troupe_domain::conversation::Layout;
 use troupe_domain::{ChannelId, MessageId, UserId};
 use troupe_ports::{
     ChatPlatform, DmMessage, DmMessageKind, GatewayMonitor, OutgoingMessage, PersonaIdentity,
@@ -232,8 +232,9 @@ impl ChatPlatform for DiscordPlatform {
             .map_err(|e| platform_error("get channel", &e))?;
         let mut first = None;
         if facts.is_dm() {
-            let prefixed = format!("**{}:** {text}", persona.display_name.trim());
-            for chunk in split_reply(&prefixed, MAX_MESSAGE_CHARS) {
+            // The prefix is part of each chunk's budget: text the flow sized for this layout
+            // stays one message; a longer text is split once, never cut again.
+            for chunk in Layout::dm(&persona.display_name).split(text) {
                 let id = self
                     .create(channel, &chunk, &[], None)
                     .await
@@ -246,7 +247,7 @@ impl ChatPlatform for DiscordPlatform {
                 _ => (channel, None),
             };
             let username = sanitize_username(&persona.display_name);
-            for chunk in split_reply(text, MAX_MESSAGE_CHARS) {
+            for chunk in Layout::plain().split(text) {
                 let post = Post {
                     parent,
                     thread,

@@ -1,12 +1,12 @@
-//! The comparison corpus (`troupe_application::corpus`) played through the legacy and the new
+//! The comparison corpus (`troupe_parity`) played through the legacy and the new
 //! system over in-memory stores: both systems reach full parity, scenario by scenario.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use troupe_application::CommandSystem;
-use troupe_application::corpus::{CORPUS, FreshStore, Runner, StoragePorts};
 use troupe_legacy::LegacySystem;
+use troupe_parity::{CORPUS, FreshStore, Runner, StoragePorts};
 use troupe_ports::StoreError;
 use troupe_testkit::InMemoryStore;
 
@@ -54,7 +54,7 @@ fn the_corpus_holds_at_least_100_scenarios_covering_all_18_commands() {
             scenario.command
         );
     }
-    let report = troupe_application::corpus::Report::default();
+    let report = troupe_parity::Report::default();
     assert_eq!(report.table().len(), 18);
     for command in troupe_application::CommandName::ALL {
         let count = CORPUS

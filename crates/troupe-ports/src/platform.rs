@@ -108,7 +108,9 @@ pub trait ChatPlatform: Send + Sync {
         message: OutgoingMessage,
     ) -> Result<MessageId, PlatformError>;
     /// Sends `text` in a channel as a personality (a webhook in guilds; a `**Name:**` prefixed
-    /// message in DMs). `text` is at most 2,000 characters. Returns the new message's id.
+    /// message in DMs). `text` fits one message once laid out for the destination
+    /// (`troupe_domain::conversation::Layout::personality`: in DMs with the prefix); a longer
+    /// text is split by that layout. Returns the (first) new message's id.
     async fn send_as_personality(
         &self,
         channel: ChannelId,

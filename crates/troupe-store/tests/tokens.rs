@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::ops::ControlFlow;
+
 use troupe_domain::auth::{AccessToken, UserAuth};
 use troupe_domain::{Timestamp, UserId};
 use troupe_ports::{AuthRepository, StoreError};
@@ -111,11 +113,25 @@ async fn after_a_key_rotation_old_tokens_decrypt_and_can_be_re_encrypted_with_th
 
     let rotated = open(&url, Some(key(2)), vec![key(1)]).await;
     assert_eq!(rotated.token(auth(5).user).await.unwrap(), Some(auth(5)));
-    assert_eq!(rotated.reencrypt_tokens().await, Ok(2));
+    let mut batches = Vec::new();
+    let first = rotated
+        .reencrypt_tokens(1, |r| {
+            batches.push((r.seen, r.total));
+            ControlFlow::Continue(())
+        })
+        .await
+        .unwrap();
+    assert_eq!((first.rewritten, first.current), (2, 0));
+    assert!(first.needs_old_key.is_empty());
+    assert_eq!(batches, vec![(1, 2), (2, 2)], "progress after every batch");
+    let again = rotated
+        .reencrypt_tokens(100, |_| ControlFlow::Continue(()))
+        .await
+        .unwrap();
     assert_eq!(
-        rotated.reencrypt_tokens().await,
-        Ok(0),
-        "nothing left to rewrite"
+        (again.rewritten, again.current),
+        (0, 2),
+        "nothing left to rewrite: the run is idempotent"
     );
     rotated.close().await;
 
@@ -170,4 +186,43 @@ async fn unsupported_or_unreachable_databases_are_clear_errors_that_never_echo_t
         matches!(&err, StoreError::Unavailable(m) if !m.contains("hunter2")),
         "{err:?}"
     );
+}
+
+#[tokio::test]
+async fn a_stopped_re_encryption_resumes_and_reports_tokens_that_still_need_an_old_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::sqlite_url(dir.path(), "t.db");
+    let first = open(&url, Some(key(1)), vec![]).await;
+    for user in 5..9 {
+        first.save_token(&auth(user)).await.unwrap();
+    }
+    first.close().await;
+    // A token sealed with a key the operator no longer configures.
+    let lost = open(&url, Some(key(3)), vec![]).await;
+    lost.save_token(&auth(9)).await.unwrap();
+    lost.close().await;
+
+    let rotated = open(&url, Some(key(2)), vec![key(1)]).await;
+    // Stopped after the first batch (as a killed process would be): half is rewritten.
+    let stopped = rotated
+        .reencrypt_tokens(2, |_| ControlFlow::Break(()))
+        .await
+        .unwrap();
+    assert_eq!((stopped.seen, stopped.rewritten), (2, 2));
+    // The next run continues: earlier rewrites count as current, nothing is rewritten twice.
+    let report = rotated
+        .reencrypt_tokens(2, |_| ControlFlow::Continue(()))
+        .await
+        .unwrap();
+    assert_eq!(report.total, 5);
+    assert_eq!((report.rewritten, report.current), (2, 2));
+    assert_eq!(
+        report.needs_old_key.into_iter().collect::<Vec<_>>(),
+        vec![(Some(key(3).id()), 1)],
+        "the token sealed with the unconfigured key is named by its key id"
+    );
+    // The bot keeps reading the tokens under the new key alone.
+    rotated.close().await;
+    let new_only = open(&url, Some(key(2)), vec![]).await;
+    assert_eq!(new_only.token(auth(7).user).await.unwrap(), Some(auth(7)));
 }

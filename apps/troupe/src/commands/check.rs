@@ -1,6 +1,6 @@
-//! `troupe check`: database integrity and the application invariants (aliases, activations,
-//! conversations reference existing personalities; no alias equals a name; tokens decrypt; no
-//! duplicate keys).
+//! `troupe check`: database integrity, every row decoded as the bot decodes it, and the
+//! application invariants (aliases, activations, conversations reference existing
+//! personalities; no alias equals a name; tokens decrypt; no duplicate keys). Never migrates.
 //!
 //! Exit codes: 0 no violation; 1 the check could not run; 3 violations found (listed).
 
@@ -24,15 +24,23 @@ pub struct CheckArgs {
 
 pub async fn run(args: CheckArgs, config: &Config) -> anyhow::Result<ExitCode> {
     eprintln!("checking {} …", config.database_label());
-    let store = crate::wiring::open_store(config).await?;
+    let store = crate::wiring::connect_store(config).await?;
     let report = store.check().await?;
     if args.json {
         let violations: Vec<_> = report
             .violations
             .iter()
-            .map(|v| serde_json::json!({"rule": v.rule, "detail": v.detail}))
+            .map(|v| {
+                serde_json::json!({
+                    "rule": v.rule,
+                    "table": v.table,
+                    "key": v.key,
+                    "column": v.column,
+                    "detail": v.detail,
+                })
+            })
             .collect();
-        println!(
+        crate::outln!(
             "{}",
             serde_json::json!({
                 "ok": report.is_ok(),
@@ -43,7 +51,7 @@ pub async fn run(args: CheckArgs, config: &Config) -> anyhow::Result<ExitCode> {
             })
         );
     } else {
-        print!("{report}");
+        crate::out!("{report}");
     }
     Ok(if report.is_ok() {
         ExitCode::SUCCESS

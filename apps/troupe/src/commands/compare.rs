@@ -1,5 +1,5 @@
 //! `troupe compare` (operations.md §3): plays the comparison corpus
-//! (`troupe_application::corpus::CORPUS`) through the legacy and the new command system, each
+//! (`troupe_parity::CORPUS`) through the legacy and the new command system, each
 //! scenario on two fresh copies of a store, and reports a parity table per command and the
 //! differences of every mismatch.
 //!
@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use troupe_application::CommandSystem;
-use troupe_application::corpus::{CORPUS, FreshStore, Report, Runner, StoragePorts};
 use troupe_legacy::LegacySystem;
+use troupe_parity::{CORPUS, FreshStore, Report, Runner, StoragePorts};
 use troupe_ports::StoreError;
 use troupe_store::{Store, StoreOptions, TokenKey};
 

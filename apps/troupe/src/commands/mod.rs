@@ -4,5 +4,7 @@ pub mod backup;
 pub mod check;
 pub mod compare;
 pub mod import_legacy;
+pub mod keygen;
 pub mod restore;
 pub mod smoke;
+pub mod tokens;

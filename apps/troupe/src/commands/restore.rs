@@ -44,7 +44,7 @@ pub async fn run(args: RestoreArgs, config: &Config) -> anyhow::Result<ExitCode>
     match store.restore(&args.file, &safety).await {
         Ok(report) => {
             let rows: u64 = report.rows.values().sum();
-            println!(
+            crate::outln!(
                 "restored {} ({} backup of {}, {rows} rows); safety backup of the previous content: {}",
                 args.file.display(),
                 report.restored.backend,

@@ -9,8 +9,8 @@ use std::task::Poll;
 use async_trait::async_trait;
 use troupe_domain::auth::{AccessToken, AgeVerification};
 use troupe_domain::conversation::{
-    Conversation, HistoryEntry, Incoming, MAX_MESSAGE_CHARS, Responder, ResponderReason, Speaker,
-    decide_responder, split_reply,
+    Conversation, HistoryEntry, Incoming, Layout, Responder, ResponderReason, Speaker,
+    decide_responder,
 };
 use troupe_domain::personality::{Personality, PersonalityName, mention_candidates};
 use troupe_domain::{ChannelId, Duration, MessageId, UserId};
@@ -498,7 +498,10 @@ impl MessageFlow {
         let channel = message.location.channel();
         let user = message.author.id;
         let persona = persona(personality);
-        let chunks = split_reply(text, MAX_MESSAGE_CHARS);
+        // One split, sized for the destination: in a DM every chunk gets the `**Name:** `
+        // prefix, so the prefix is part of the budget.
+        let chunks =
+            Layout::personality(message.location.is_dm(), &persona.display_name).split_bodies(text);
         let conversations = &self.deps.conversations;
         let mut sent = 0;
         for chunk in &chunks {

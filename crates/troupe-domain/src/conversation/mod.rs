@@ -5,7 +5,7 @@ mod responder;
 pub mod split;
 
 pub use responder::{Incoming, Responder, ResponderReason, decide_responder};
-pub use split::{MAX_MESSAGE_CHARS, split_reply};
+pub use split::{Layout, MAX_MESSAGE_CHARS, split_reply};
 
 use crate::ids::{ChannelId, UserId};
 use crate::personality::PersonalityName;

@@ -131,6 +131,62 @@ fn fsync_dir(dir: &Path) {
     }
 }
 
+/// Runs file work (hashing, JSON, fsync) on tokio's blocking threads, off the runtime threads
+/// that answer commands.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, MaintenanceError> + Send + 'static,
+) -> Result<T, MaintenanceError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| MaintenanceError::Invalid(format!("a backup worker stopped: {e}")))?
+}
+
+/// Creates the hidden temporary file of a backup and locks it (an advisory lock held until the
+/// backup is published or abandoned), so another run can tell it from a stale one.
+fn create_locked(path: &Path) -> Result<File, MaintenanceError> {
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| io_error(path, &e))?;
+    file.try_lock().map_err(|e| MaintenanceError::Io {
+        path: path.to_owned(),
+        message: format!("cannot lock the temporary backup file: {e}"),
+    })?;
+    Ok(file)
+}
+
+/// Removes the hidden `.…partial` files a killed backup left in `dir`: those no running backup
+/// holds locked. Returns the removed files.
+pub fn remove_stale_partials(dir: &Path) -> Result<Vec<PathBuf>, MaintenanceError> {
+    let mut removed = Vec::new();
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(removed),
+        Err(e) => return Err(io_error(dir, &e)),
+    };
+    for entry in entries {
+        let path = entry.map_err(|e| io_error(dir, &e))?.path();
+        let stale_name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with(".troupe-") && n.ends_with(".partial"));
+        if !stale_name {
+            continue;
+        }
+        let Ok(file) = File::open(&path) else {
+            continue;
+        };
+        // A running backup holds its lock; a killed one's lock went with its process.
+        if file.try_lock().is_ok() {
+            fs::remove_file(&path).map_err(|e| io_error(&path, &e))?;
+            removed.push(path);
+        }
+    }
+    Ok(removed)
+}
+
 /// A file name `troupe-<UTC time>-<backend>.<ext>` not used yet in `dir`.
 fn fresh_name(dir: &Path, at: Timestamp, backend: BackendKind, format: BackupFormat) -> String {
     let stamp: String = at
@@ -155,11 +211,11 @@ fn fresh_name(dir: &Path, at: Timestamp, backend: BackendKind, format: BackupFor
 /// manifest).
 fn write_portable(
     path: &Path,
+    file: &File,
     dump: &Dump,
     schema_version: i64,
     backend: BackendKind,
 ) -> Result<(), MaintenanceError> {
-    let file = File::create(path).map_err(|e| io_error(path, &e))?;
     let mut out = BufWriter::new(file);
     let mut line = |v: &Value| -> Result<(), MaintenanceError> {
         serde_json::to_writer(&mut out, v)
@@ -292,6 +348,66 @@ async fn open_snapshot(path: &Path) -> Result<sqlx::SqlitePool, MaintenanceError
     Ok(pool)
 }
 
+/// Rows per table, counted by query (memory does not grow with the store).
+async fn count_rows(
+    pool: &sqlx::SqlitePool,
+) -> Result<BTreeMap<String, u64>, troupe_ports::StoreError> {
+    let mut rows = BTreeMap::new();
+    for t in TABLES {
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM {}",
+            t.name
+        )))
+        .fetch_one(pool)
+        .await
+        .map_err(db)?;
+        rows.insert(t.name.to_owned(), crate::backend::from_sql_count(n));
+    }
+    Ok(rows)
+}
+
+/// Verifies a SQLite snapshot (integrity check, a Troupe schema) and counts its rows.
+async fn verify_snapshot(path: &Path) -> Result<(i64, BTreeMap<String, u64>), MaintenanceError> {
+    let refused = |reason: String| MaintenanceError::Refused {
+        path: path.to_owned(),
+        reason,
+    };
+    let pool = open_snapshot(path).await?;
+    let backend = Backend::Sqlite(pool.clone());
+    let result = async {
+        snapshot_integrity(&pool, path).await?;
+        let version = migrations::applied_version(&backend).await?;
+        if version == 0 {
+            return Err(refused("not a Troupe database (no schema)".into()));
+        }
+        let rows = count_rows(&pool)
+            .await
+            .map_err(|e| refused(format!("not a Troupe database: {e}")))?;
+        Ok((version, rows))
+    }
+    .await;
+    backend.close().await;
+    result
+}
+
+async fn snapshot_integrity(pool: &sqlx::SqlitePool, path: &Path) -> Result<(), MaintenanceError> {
+    let refused = |reason: String| MaintenanceError::Refused {
+        path: path.to_owned(),
+        reason,
+    };
+    let integrity: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_all(pool)
+        .await
+        .map_err(|e| refused(format!("not a readable SQLite database: {}", db(e))))?;
+    if integrity != ["ok"] {
+        return Err(refused(format!(
+            "the SQLite integrity check failed: {}",
+            integrity.join("; ")
+        )));
+    }
+    Ok(())
+}
+
 /// Verifies a SQLite snapshot (integrity check, a Troupe schema) and reads its content.
 async fn read_snapshot(path: &Path) -> Result<(i64, Dump), MaintenanceError> {
     let refused = |reason: String| MaintenanceError::Refused {
@@ -301,16 +417,7 @@ async fn read_snapshot(path: &Path) -> Result<(i64, Dump), MaintenanceError> {
     let pool = open_snapshot(path).await?;
     let backend = Backend::Sqlite(pool.clone());
     let result = async {
-        let integrity: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
-            .fetch_all(&pool)
-            .await
-            .map_err(|e| refused(format!("not a readable SQLite database: {}", db(e))))?;
-        if integrity != ["ok"] {
-            return Err(refused(format!(
-                "the SQLite integrity check failed: {}",
-                integrity.join("; ")
-            )));
-        }
+        snapshot_integrity(&pool, path).await?;
         let version = migrations::applied_version(&backend).await?;
         if version == 0 {
             return Err(refused("not a Troupe database (no schema)".into()));
@@ -353,7 +460,8 @@ async fn verify(file: &Path, manifest: &BackupManifest) -> Result<(i64, Dump), M
         path: file.to_owned(),
         reason,
     };
-    let (sha, size) = digest(file)?;
+    let owned = file.to_owned();
+    let (sha, size) = blocking(move || digest(&owned)).await?;
     if size != manifest.size {
         return Err(refused(format!(
             "the file has {size} bytes, its manifest says {}: truncated or replaced",
@@ -367,7 +475,10 @@ async fn verify(file: &Path, manifest: &BackupManifest) -> Result<(i64, Dump), M
     }
     let (version, dump) = match manifest.backup_format {
         BackupFormat::SqliteSnapshot => read_snapshot(file).await?,
-        BackupFormat::Portable => read_portable(file)?,
+        BackupFormat::Portable => {
+            let owned = file.to_owned();
+            blocking(move || read_portable(&owned)).await?
+        }
     };
     if version != manifest.schema_version {
         return Err(refused(format!(
@@ -407,20 +518,28 @@ impl Store {
             ));
         }
         fs::create_dir_all(dir).map_err(|e| io_error(dir, &e))?;
+        remove_stale_partials(dir)?;
         let at = now();
         let name = fresh_name(dir, at, self.kind(), format);
         let partial = dir.join(format!(".{name}.partial"));
-        let result = self.write_verified(&partial, format).await;
-        let (schema_version, rows) = match result {
+        let lock = create_locked(&partial)?;
+        let result = async {
+            let verified = self.write_verified(&partial, &lock, format).await?;
+            let owned = partial.clone();
+            let digest = blocking(move || digest(&owned)).await?;
+            Ok::<_, MaintenanceError>((verified, digest))
+        }
+        .await;
+        let ((schema_version, rows), (sha256, size)) = match result {
             Ok(ok) => ok,
             Err(e) => {
                 let _ = fs::remove_file(&partial);
                 return Err(e);
             }
         };
-        let (sha256, size) = digest(&partial)?;
         let file = dir.join(&name);
         fs::rename(&partial, &file).map_err(|e| io_error(&file, &e))?;
+        drop(lock);
         let manifest = BackupManifest {
             format: MANIFEST_FORMAT.into(),
             file: name,
@@ -438,16 +557,25 @@ impl Store {
         let manifest_partial = dir.join(format!(".{}.partial", manifest.file));
         let text = serde_json::to_string_pretty(&manifest)
             .map_err(|e| MaintenanceError::Invalid(format!("cannot encode the manifest: {e}")))?;
-        fs::write(&manifest_partial, text).map_err(|e| io_error(&manifest_partial, &e))?;
-        fsync(&manifest_partial)?;
-        fs::rename(&manifest_partial, &manifest_path).map_err(|e| io_error(&manifest_path, &e))?;
-        fsync_dir(dir);
+        let dir_owned = dir.to_owned();
+        blocking(move || {
+            let mut lock = create_locked(&manifest_partial)?;
+            lock.write_all(text.as_bytes())
+                .and_then(|()| lock.sync_all())
+                .map_err(|e| io_error(&manifest_partial, &e))?;
+            fs::rename(&manifest_partial, &manifest_path)
+                .map_err(|e| io_error(&manifest_path, &e))?;
+            fsync_dir(&dir_owned);
+            Ok(())
+        })
+        .await?;
         Ok(manifest)
     }
 
     async fn write_verified(
         &self,
         partial: &Path,
+        file: &File,
         format: BackupFormat,
     ) -> Result<(i64, BTreeMap<String, u64>), MaintenanceError> {
         match (format, self.backend()) {
@@ -460,21 +588,26 @@ impl Store {
                     .execute(pool)
                     .await
                     .map_err(db)?;
-                fsync(partial)?;
-                let (version, dump) = read_snapshot(partial).await?;
-                Ok((version, dump.row_counts()))
+                let owned = partial.to_owned();
+                blocking(move || fsync(&owned)).await?;
+                verify_snapshot(partial).await
             }
             (BackupFormat::Portable, backend) => {
                 let version = self.schema_version().await?;
                 let dump = tables::dump(backend).await?;
-                write_portable(partial, &dump, version, self.kind())?;
-                let (read_version, read) = read_portable(partial)?;
-                if read_version != version || read != dump {
-                    return Err(MaintenanceError::Invalid(
-                        "the export read back differs from what was written".into(),
-                    ));
-                }
-                Ok((version, dump.row_counts()))
+                let (path, file, kind) = (partial.to_owned(), file.try_clone(), self.kind());
+                blocking(move || {
+                    let file = file.map_err(|e| io_error(&path, &e))?;
+                    write_portable(&path, &file, &dump, version, kind)?;
+                    let (read_version, read) = read_portable(&path)?;
+                    if read_version != version || read != dump {
+                        return Err(MaintenanceError::Invalid(
+                            "the export read back differs from what was written".into(),
+                        ));
+                    }
+                    Ok((version, dump.row_counts()))
+                })
+                .await
             }
             (BackupFormat::SqliteSnapshot, Backend::Postgres(_)) => Err(MaintenanceError::Invalid(
                 "a SQLite snapshot needs a SQLite store".into(),

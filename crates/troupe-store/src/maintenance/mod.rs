@@ -3,12 +3,15 @@
 
 mod backup;
 mod check;
+mod lease;
 mod legacy;
 mod tables;
 
 use std::path::PathBuf;
 
-pub use backup::{BackupFormat, BackupManifest, RestoreReport, prune_backups};
+pub use backup::{
+    BackupFormat, BackupManifest, RestoreReport, prune_backups, remove_stale_partials,
+};
 pub use check::{CheckReport, Violation};
 pub use legacy::{FileReport, ImportReport, import_legacy};
 use troupe_ports::StoreError;

@@ -173,48 +173,108 @@ impl AuthRepository for Store {
     }
 }
 
+/// Where `troupe tokens reencrypt` stands after a batch, and what it found at the end.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReencryptReport {
+    /// Tokens in the store when the run started.
+    pub total: u64,
+    /// Tokens looked at so far.
+    pub seen: u64,
+    /// Tokens rewritten under the current key by this run.
+    pub rewritten: u64,
+    /// Tokens already under the current key (rewritten by an earlier run, or saved since).
+    pub current: u64,
+    /// Tokens no configured key decrypts, by the id of the key that sealed them (`None` for a
+    /// value that is not a sealed token): they still need an old key.
+    pub needs_old_key: std::collections::BTreeMap<Option<u8>, u64>,
+}
+
 impl Store {
     /// Re-encrypts every stored token that is not sealed with the current key (the last step
-    /// of a key rotation, see `docs/adr/0010-store-token-encryption.md`). Runs in one
-    /// transaction; returns how many tokens were rewritten. Fails, changing nothing, when a
-    /// token cannot be decrypted with the configured keys.
-    pub async fn reencrypt_tokens(&self) -> Result<u64, StoreError> {
+    /// of a key rotation, see `docs/adr/0010-store-token-encryption.md`), in batches of
+    /// `batch` tokens; `progress` sees the report after every batch and may stop the run there. Idempotent and resumable
+    /// (tokens already under the current key are skipped, so a stopped run just continues);
+    /// safe while the bot runs: each token is replaced only if it is still the value that was
+    /// read (a token the bot saved meanwhile is already under the current key). Tokens no
+    /// configured key decrypts are left alone and counted in `needs_old_key`.
+    pub async fn reencrypt_tokens(
+        &self,
+        batch: u32,
+        mut progress: impl FnMut(&ReencryptReport) -> std::ops::ControlFlow<()> + Send,
+    ) -> Result<ReencryptReport, StoreError> {
         let Some(current) = self.cipher().current_key_id() else {
             return Err(StoreError::Unexpected(
                 "no token key configured: set TROUPE_TOKEN_KEY before re-encrypting tokens".into(),
             ));
         };
-        on_pool!(self.backend(), |pool| {
-            let mut tx = pool.begin_write().await?;
-            let all: Vec<(i64, Vec<u8>)> = sqlx::query_as(
-                "SELECT user_id, token_ciphertext FROM auth_tokens ORDER BY user_id",
-            )
-            .fetch_all(&mut *tx)
-            .await
+        let batch = i64::from(batch.max(1));
+        let mut report = ReencryptReport {
+            total: self.count_tokens().await?,
+            ..ReencryptReport::default()
+        };
+        let mut after: Option<i64> = None;
+        loop {
+            let found: Vec<(i64, Vec<u8>)> = on_pool!(self.backend(), |pool| {
+                match after {
+                    None => sqlx::query_as(
+                        "SELECT user_id, token_ciphertext FROM auth_tokens ORDER BY user_id LIMIT $1",
+                    )
+                    .bind(batch)
+                    .fetch_all(pool)
+                    .await,
+                    Some(last) => sqlx::query_as(
+                        "SELECT user_id, token_ciphertext FROM auth_tokens WHERE user_id > $1 \
+                         ORDER BY user_id LIMIT $2",
+                    )
+                    .bind(last)
+                    .bind(batch)
+                    .fetch_all(pool)
+                    .await,
+                }
+            })
             .map_err(db)?;
-            let mut rewritten = 0;
-            for (raw_user, sealed) in all {
-                if crate::crypto::TokenCipher::key_id_of(&sealed) == Some(current)
-                    && self
-                        .cipher()
-                        .decrypt(rows::user_id(raw_user)?, &sealed)
-                        .is_ok()
-                {
+            let Some(&(last, _)) = found.last() else {
+                break;
+            };
+            after = Some(last);
+            for (raw_user, sealed) in found {
+                report.seen += 1;
+                let key_id = crate::crypto::TokenCipher::key_id_of(&sealed);
+                let opened = rows::user_id(raw_user)
+                    .and_then(|user| Ok((user, self.cipher().decrypt(user, &sealed)?)));
+                let Ok((user, token)) = opened else {
+                    *report.needs_old_key.entry(key_id).or_default() += 1;
+                    continue;
+                };
+                if key_id == Some(current) {
+                    report.current += 1;
                     continue;
                 }
-                let user = rows::user_id(raw_user)?;
-                let token = self.cipher().decrypt(user, &sealed)?;
                 let resealed = self.cipher().encrypt(user, &token)?;
-                sqlx::query("UPDATE auth_tokens SET token_ciphertext = $2 WHERE user_id = $1")
+                let changed = on_pool!(self.backend(), |pool| {
+                    sqlx::query(
+                        "UPDATE auth_tokens SET token_ciphertext = $2 \
+                         WHERE user_id = $1 AND token_ciphertext = $3",
+                    )
                     .bind(raw_user)
                     .bind(resealed.as_slice())
-                    .execute(&mut *tx)
+                    .bind(sealed.as_slice())
+                    .execute(pool)
                     .await
-                    .map_err(db)?;
-                rewritten += 1;
+                    .map(|r| r.rows_affected())
+                })
+                .map_err(db)?;
+                if changed == 1 {
+                    report.rewritten += 1;
+                } else {
+                    // Saved or deleted by the bot since it was read: a new save is current.
+                    report.current += 1;
+                }
             }
-            tx.commit().await.map_err(db)?;
-            Ok(rewritten)
-        })
+            if progress(&report).is_break() {
+                break;
+            }
+        }
+        Ok(report)
     }
 }

@@ -7,3 +7,5 @@ mod personality;
 mod preferences;
 mod processed;
 mod sessions;
+
+pub use auth::ReencryptReport;

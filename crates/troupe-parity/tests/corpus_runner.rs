@@ -1,17 +1,17 @@
-//! The comparison runner of `troupe compare` (`troupe_application::corpus`): it reports a
+//! The comparison runner of `troupe compare` (`troupe_parity`): it reports a
 //! mismatch when one system answers differently or leaves different state behind, and never
 //! lets a scenario that could not run pass as a match.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use troupe_application::corpus::{
-    CORPUS, FreshStore, Report, Runner, Scenario, Step, StoragePorts, SystemBuilder, Verdict,
-    Where, Who,
-};
 use troupe_application::handlers::NewSystem;
 use troupe_application::{
     CommandName, CommandOutcome, CommandRequest, CommandSystem, Deps, OutcomeClass, SystemKind,
+};
+use troupe_parity::{
+    CORPUS, FreshStore, Report, Runner, Scenario, Step, StoragePorts, SystemBuilder, Verdict,
+    Where, Who,
 };
 use troupe_ports::StoreError;
 use troupe_testkit::InMemoryStore;

@@ -3,9 +3,9 @@
 
 use troupe_domain::Duration;
 
-use super::world::{Profiles, Provider, World};
-use super::{Scenario, Step, Where, Who};
-use crate::model::OutcomeClass;
+use crate::world::{Profiles, Provider, World};
+use crate::{Scenario, Step, Where, Who};
+use troupe_application::model::OutcomeClass;
 
 const SUCCESS: OutcomeClass = OutcomeClass::Success;
 const INFO: OutcomeClass = OutcomeClass::Info;
