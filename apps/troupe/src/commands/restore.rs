@@ -37,27 +37,27 @@ pub async fn run(args: RestoreArgs, config: &Config) -> anyhow::Result<ExitCode>
         "[2/3] verifying {} (manifest, size, sha256, format, schema, rows)",
         args.file.display()
     );
+    let verified = match store.verify_backup(&args.file).await {
+        Ok(verified) => verified,
+        Err(e @ MaintenanceError::Refused { .. }) => {
+            eprintln!("troupe: {e}");
+            eprintln!("troupe: the store was not touched");
+            return Ok(ExitCode::from(REFUSED));
+        }
+        Err(e) => return Err(e.into()),
+    };
     eprintln!(
         "[3/3] safety backup into {}, then restoring in one transaction",
         safety.display()
     );
-    match store.restore(&args.file, &safety).await {
-        Ok(report) => {
-            let rows: u64 = report.rows.values().sum();
-            println!(
-                "restored {} ({} backup of {}, {rows} rows); safety backup of the previous content: {}",
-                args.file.display(),
-                report.restored.backend,
-                report.restored.created_at,
-                report.safety_backup.display()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e @ MaintenanceError::Refused { .. }) => {
-            eprintln!("troupe: {e}");
-            eprintln!("troupe: the store was not touched");
-            Ok(ExitCode::from(REFUSED))
-        }
-        Err(e) => Err(e.into()),
-    }
+    let report = store.restore_verified(verified, &safety).await?;
+    let rows: u64 = report.rows.values().sum();
+    println!(
+        "restored {} ({} backup of {}, {rows} rows); safety backup of the previous content: {}",
+        args.file.display(),
+        report.restored.backend,
+        report.restored.created_at,
+        report.safety_backup.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
