@@ -14,7 +14,7 @@ pub use backup::{
     remove_stale_partials,
 };
 pub use check::{CheckReport, Violation};
-pub use legacy::{FileReport, ImportReport, import_legacy};
+pub use legacy::{FileReport, ImportReport, import_legacy, import_legacy_with};
 use troupe_ports::StoreError;
 
 /// Errors of backup, restore, retention, check and import.
