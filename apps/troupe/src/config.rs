@@ -60,7 +60,7 @@ pub const SETTINGS: &[(&str, bool)] = &[
     ("TROUPE_HTTP_ADDR", false),
     ("TROUPE_ADMIN_TOKEN", true),
     ("TROUPE_TOKEN_KEY", true),
-    ("TROUPE_TOKEN_KEYS_PREVIOUS", true),
+    ("TROUPE_TOKEN_KEY_PREVIOUS", true),
     ("TROUPE_AI_BASE_URL", false),
     ("TROUPE_AI_API_KEY", true),
     ("TROUPE_AI_MODEL", false),
@@ -107,7 +107,55 @@ pub const SETTINGS: &[(&str, bool)] = &[
     ("TROUPE_ROLLOUT_CONVERSATION_PERCENT", false),
     ("TROUPE_ROLLOUT_PERSONALITY_GUILDS", false),
     ("TROUPE_ROLLOUT_PERSONALITY_PERCENT", false),
+    // Schema changes at start (issue 11): `run`/`console` migrate on SQLite, or when this is on.
+    ("TROUPE_AUTO_MIGRATE", false),
+    // Read elsewhere: the log filter (telemetry), `troupe smoke`'s URL and admin token.
+    ("TROUPE_LOG", false),
+    ("TROUPE_URL", false),
+    ("TROUPE_SMOKE_ADMIN_TOKEN", true),
 ];
+
+/// Prefixes reserved for the test and bench harnesses (`TROUPE_TEST_POSTGRES_URL`, …): never
+/// read by the bot, so a CI environment that sets them does not stop it.
+pub const RESERVED_PREFIXES: &[&str] = &["TROUPE_TEST_", "TROUPE_BENCH_"];
+
+/// The bounds of `TROUPE_BACKUP_KEEP` and `troupe backup --keep`.
+pub const BACKUP_KEEP_BOUNDS: (usize, usize) = (1, 10_000);
+
+/// The shortest admin token accepted (`TROUPE_ADMIN_TOKEN`).
+pub const ADMIN_TOKEN_MIN_CHARS: usize = 32;
+
+/// Whether `upper` (an upper-cased variable name) is one Troupe reads.
+fn is_known(upper: &str) -> bool {
+    SETTINGS.iter().any(|(name, _)| *name == upper)
+}
+
+/// The known name closest to an unknown one, when it is close enough to be a typo.
+fn did_you_mean(unknown: &str) -> Option<String> {
+    let upper = unknown.to_ascii_uppercase();
+    let candidates: Vec<String> = if upper.starts_with("FEATURE_FLAG_") {
+        troupe_application::flags::FlagName::all()
+            .map(troupe_application::flags::FlagName::env_var)
+            .collect()
+    } else {
+        SETTINGS.iter().map(|(n, _)| (*n).to_owned()).collect()
+    };
+    candidates
+        .into_iter()
+        .map(|c| (strsim::damerau_levenshtein(&upper, &c), c))
+        .filter(|(d, c)| *d <= (c.len() / 5).max(2))
+        .min()
+        .map(|(_, c)| c)
+}
+
+/// The error for a variable (or file key) Troupe does not know.
+fn unknown_setting(name: &str, whence: &str) -> ConfigError {
+    let hint = did_you_mean(name).map_or_else(
+        || " (docs/CONFIGURATION.md lists every setting)".to_owned(),
+        |known| format!("; did you mean {known}?"),
+    );
+    invalid(name, format!("unknown setting {whence}{hint}"))
+}
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,6 +170,11 @@ pub struct Config {
     pub discord_token: Option<Secret>,
     pub data_dir: PathBuf,
     pub database_url: Secret,
+    /// Whether the database URL is the default (SQLite in the data directory).
+    pub database_url_is_default: bool,
+    /// Apply pending migrations at start of `run`/`console` on PostgreSQL too
+    /// (`TROUPE_AUTO_MIGRATE`; SQLite always migrates at start).
+    pub auto_migrate: bool,
     pub prefix: String,
     pub mention_char: char,
     pub bot_owners: BTreeSet<UserId>,
@@ -192,12 +245,26 @@ impl Config {
         I: IntoIterator<Item = (String, String)>,
     {
         let mut values: BTreeMap<String, String> = file.clone();
+        let mut unknown = Vec::new();
         for (key, value) in env {
             let upper = key.to_ascii_uppercase();
-            if SETTINGS.iter().any(|(name, _)| *name == upper) || upper.starts_with("FEATURE_FLAG_")
-            {
+            if is_known(&upper) {
                 values.insert(upper, value);
+            } else if upper.starts_with("FEATURE_FLAG_") {
+                if troupe_application::flags::FlagName::from_env_var(&upper).is_none() {
+                    unknown.push(key);
+                } else {
+                    values.insert(upper, value);
+                }
+            } else if upper.starts_with("TROUPE_")
+                && !RESERVED_PREFIXES.iter().any(|p| upper.starts_with(p))
+            {
+                unknown.push(key);
             }
+        }
+        unknown.sort();
+        if let Some(first) = unknown.first() {
+            return Err(unknown_setting(first, "in the environment"));
         }
         let get = |name: &str| {
             values
@@ -207,8 +274,20 @@ impl Config {
         };
 
         let data_dir = PathBuf::from(get("TROUPE_DATA_DIR").unwrap_or_else(|| "./data".into()));
-        let database_url = get("TROUPE_DATABASE_URL")
+        let database_url_given = get("TROUPE_DATABASE_URL");
+        let database_url_is_default = database_url_given.is_none();
+        let database_url = database_url_given
             .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("troupe.db").display()));
+        if let Some(path) = database_url.strip_prefix("sqlite:") {
+            let path = path.trim_start_matches("//");
+            if path.split('?').next().unwrap_or_default().trim().is_empty() {
+                return Err(invalid(
+                    "TROUPE_DATABASE_URL",
+                    "sqlite:// needs a file path, e.g. sqlite://./data/troupe.db (or leave it \
+                     unset for the data directory's troupe.db)",
+                ));
+            }
+        }
         if !(database_url.starts_with("sqlite:")
             || database_url.starts_with("postgres://")
             || database_url.starts_with("postgresql://"))
@@ -216,6 +295,15 @@ impl Config {
             return Err(invalid(
                 "TROUPE_DATABASE_URL",
                 "must start with sqlite:// or postgres://",
+            ));
+        }
+        if values
+            .get("TROUPE_PREFIX")
+            .is_some_and(|raw| !raw.is_empty() && raw.trim().is_empty())
+        {
+            return Err(invalid(
+                "TROUPE_PREFIX",
+                "must be 1–10 characters without spaces (it is only whitespace)",
             ));
         }
         let prefix = get("TROUPE_PREFIX").unwrap_or_else(|| "!tz".into());
@@ -315,8 +403,8 @@ impl Config {
             get("TROUPE_BACKUP_KEEP"),
             "TROUPE_BACKUP_KEEP",
             30usize,
-            1,
-            10_000,
+            BACKUP_KEEP_BOUNDS.0,
+            BACKUP_KEEP_BOUNDS.1,
         )?;
         let on_off = |setting: &str, default: bool| match get(setting) {
             None => Ok(default),
@@ -328,6 +416,36 @@ impl Config {
         let memory_baseline_mb = get("TROUPE_MEMORY_BASELINE_MB")
             .map(|raw| parse_num(Some(raw), "TROUPE_MEMORY_BASELINE_MB", 0u64, 1, 1_048_576))
             .transpose()?;
+        let auto_migrate = on_off("TROUPE_AUTO_MIGRATE", false)?;
+        let admin_token = get("TROUPE_ADMIN_TOKEN");
+        if let Some(token) = &admin_token
+            && token.chars().count() < ADMIN_TOKEN_MIN_CHARS
+        {
+            return Err(invalid(
+                "TROUPE_ADMIN_TOKEN",
+                format!(
+                    "must be at least {ADMIN_TOKEN_MIN_CHARS} characters (e.g. the output of \
+                     `openssl rand -hex 32`)"
+                ),
+            ));
+        }
+        let token_key = get("TROUPE_TOKEN_KEY");
+        if let Some(key) = &token_key {
+            troupe_store::TokenKey::parse(key)
+                .map_err(|e| invalid("TROUPE_TOKEN_KEY", e.to_string()))?;
+        }
+        let previous_token_keys: Vec<Secret> = get("TROUPE_TOKEN_KEY_PREVIOUS")
+            .map(|raw| {
+                raw.split(',')
+                    .filter(|s| !s.trim().is_empty())
+                    .map(|s| Secret(s.trim().to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for key in &previous_token_keys {
+            troupe_store::TokenKey::parse(key.expose())
+                .map_err(|e| invalid("TROUPE_TOKEN_KEY_PREVIOUS", e.to_string()))?;
+        }
         let ops_webhook_url = get("TROUPE_OPS_WEBHOOK_URL");
         if let Some(url) = &ops_webhook_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
@@ -414,16 +532,11 @@ impl Config {
             mention_char,
             bot_owners,
             http_addr,
-            admin_token: get("TROUPE_ADMIN_TOKEN").map(Secret),
-            token_key: get("TROUPE_TOKEN_KEY").map(Secret),
-            previous_token_keys: get("TROUPE_TOKEN_KEYS_PREVIOUS")
-                .map(|raw| {
-                    raw.split(',')
-                        .filter(|s| !s.trim().is_empty())
-                        .map(|s| Secret(s.trim().to_owned()))
-                        .collect()
-                })
-                .unwrap_or_default(),
+            database_url_is_default,
+            auto_migrate,
+            admin_token: admin_token.map(Secret),
+            token_key: token_key.map(Secret),
+            previous_token_keys,
             ai_base_url: get("TROUPE_AI_BASE_URL"),
             ai_api_key: get("TROUPE_AI_API_KEY").map(Secret),
             ai_model: get("TROUPE_AI_MODEL"),
@@ -710,12 +823,11 @@ fn read_file(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
     let mut out = BTreeMap::new();
     for (key, value) in table {
         let upper = key.to_ascii_uppercase();
-        if !(SETTINGS.iter().any(|(name, _)| *name == upper) || upper.starts_with("FEATURE_FLAG_"))
-        {
-            return Err(invalid(
-                &key,
-                format!("unknown setting in {}", path.display()),
-            ));
+        let known = is_known(&upper)
+            || (upper.starts_with("FEATURE_FLAG_")
+                && troupe_application::flags::FlagName::from_env_var(&upper).is_some());
+        if !known {
+            return Err(unknown_setting(&key, &format!("in {}", path.display())));
         }
         let text = match value {
             toml::Value::String(s) => s,
@@ -847,7 +959,10 @@ mod tests {
     fn secrets_never_print() {
         let c = load(&[
             ("DISCORD_TOKEN", "tok-123"),
-            ("TROUPE_ADMIN_TOKEN", "adm-456"),
+            (
+                "TROUPE_ADMIN_TOKEN",
+                "adm-456-0123456789abcdef0123456789abcdef",
+            ),
             ("TROUPE_AI_API_KEY", "key-789"),
             ("TROUPE_DATABASE_URL", "postgres://u:pw-000@h/db"),
         ])
@@ -885,5 +1000,74 @@ mod tests {
         );
         std::fs::write(&path, "this is not toml").unwrap();
         assert!(matches!(read_file(&path), Err(ConfigError::File { .. })));
+    }
+
+    #[test]
+    fn unknown_variables_are_errors_naming_them_with_a_did_you_mean() {
+        let cases = [
+            (
+                "TROUPE_ROLLOUT_UTILTY_PERCENT",
+                Some("TROUPE_ROLLOUT_UTILITY_PERCENT"),
+            ),
+            ("TROUPE_PREFX", Some("TROUPE_PREFIX")),
+            (
+                "TROUPE_TOKEN_KEYS_PREVIOUS",
+                Some("TROUPE_TOKEN_KEY_PREVIOUS"),
+            ),
+            ("troupe_data_dri", Some("TROUPE_DATA_DIR")),
+            (
+                "FEATURE_FLAG_DDD_COMMANDS_UTILTY",
+                Some("FEATURE_FLAG_DDD_COMMANDS_UTILITY"),
+            ),
+            ("TROUPE_SOMETHING_ELSE_ENTIRELY", None),
+        ];
+        for (var, suggestion) in cases {
+            let err = load(&[(var, "1")]).unwrap_err().to_string();
+            assert!(err.starts_with(var), "{var}: {err}");
+            match suggestion {
+                Some(known) => assert!(err.contains(&format!("did you mean {known}?")), "{err}"),
+                None => assert!(!err.contains("did you mean"), "{err}"),
+            }
+        }
+        // Other programs' variables and the test harnesses' are not Troupe's business.
+        let c = load(&[
+            ("PATH", "/bin"),
+            ("TROUPE_TEST_POSTGRES_URL", "postgres://x@h/db"),
+            ("TROUPE_BENCH_POSTGRES_URL", "postgres://x@h/db"),
+            ("TROUPE_LOG", "debug"),
+            ("TROUPE_URL", "http://127.0.0.1:3000"),
+        ]);
+        assert!(c.is_ok(), "{c:?}");
+    }
+
+    #[test]
+    fn strict_values_are_refused_naming_the_setting() {
+        let key = troupe_store::TokenKey::from_bytes([7; 32]).to_base64();
+        let short = "a".repeat(ADMIN_TOKEN_MIN_CHARS - 1);
+        let cases: [(&str, &str); 8] = [
+            ("FEATURE_FLAG_DDD_COMMANDS_ENABLED", "yes"),
+            ("FEATURE_FLAG_DDD_COMMANDS_ENABLED", "no"),
+            ("TROUPE_AUTO_ROLLBACK", "yes"),
+            ("TROUPE_PREFIX", " \t "),
+            ("TROUPE_ADMIN_TOKEN", &short),
+            ("TROUPE_TOKEN_KEY", "not base64!"),
+            ("TROUPE_TOKEN_KEY_PREVIOUS", "short"),
+            ("TROUPE_DATABASE_URL", "sqlite://"),
+        ];
+        for (setting, value) in cases {
+            let err = load(&[(setting, value)]).unwrap_err().to_string();
+            assert!(err.starts_with(setting), "{setting}={value:?}: {err}");
+        }
+        let long = "a".repeat(ADMIN_TOKEN_MIN_CHARS);
+        let c = load(&[
+            ("TROUPE_ADMIN_TOKEN", long.as_str()),
+            ("TROUPE_TOKEN_KEY", key.as_str()),
+            ("TROUPE_TOKEN_KEY_PREVIOUS", key.as_str()),
+            ("TROUPE_AUTO_MIGRATE", "on"),
+        ])
+        .unwrap();
+        assert_eq!(c.previous_token_keys.len(), 1);
+        assert!(c.auto_migrate);
+        assert!(c.database_url_is_default);
     }
 }

@@ -252,6 +252,17 @@ where
             .as_bytes(),
         )
         .await?;
+    if app.ai.is_some() {
+        let (model, defaulted) = crate::wiring::ai_model(&app.config);
+        let note = if defaulted {
+            " (the default; set TROUPE_AI_MODEL to change it)"
+        } else {
+            ""
+        };
+        output
+            .write_all(format!("AI model: {model}{note}.\n").as_bytes())
+            .await?;
+    }
     while let Some(line) = lines.next_line().await? {
         let line = line.trim_end_matches(['\r', '\n']);
         let reply = match line.trim() {
@@ -350,6 +361,9 @@ async fn handle_message(
         .await
     {
         Some(mut dispatched) => {
+            if let Some(suppressed) = dispatched.suppressed {
+                return suppressed.note().to_owned();
+            }
             let text = render_outcome(&dispatched);
             if speaker.in_dm && dispatched.outcome.reply.is_some() {
                 platform.remember_dm(platform.id(), DmMessageKind::System);

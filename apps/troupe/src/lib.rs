@@ -7,6 +7,7 @@ pub mod commands;
 pub mod comms;
 pub mod config;
 pub mod console;
+pub mod exit;
 pub mod http_wiring;
 pub mod run;
 pub mod telemetry;

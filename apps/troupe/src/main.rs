@@ -7,26 +7,19 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use troupe_application::flags::{FlagName, Flags};
+use troupe_application::flags::{ACTOR_MAX_CHARS, FlagName, Flags, REASON_MAX_CHARS, show_value};
 use troupe_ports::{Clock, SystemClock};
 
 use troupe::config::Config;
-use troupe::wiring;
-
-/// Exit codes (documented in `troupe --help`).
-mod exit {
-    /// A configuration or usage error.
-    pub const CONFIG: u8 = 2;
-    /// The operation failed (database unreachable, file unreadable, …).
-    pub const FAILED: u8 = 1;
-}
+use troupe::exit::{self, UsageError};
+use troupe::{outln, wiring};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "troupe",
     version,
     about = "Troupe: a Discord bot hosting AI personalities, with a safe, flag-driven migration between two command systems.",
-    after_help = "Exit codes: 0 success, 1 the operation failed, 2 invalid configuration or usage.\nConfiguration: troupe.toml (or --config) and environment variables; see docs/CONFIGURATION.md."
+    after_help = exit::HELP
 )]
 struct Cli {
     /// Configuration file (default: ./troupe.toml when it exists).
@@ -52,8 +45,17 @@ enum Command {
         #[arg(long)]
         http: bool,
     },
-    /// Apply database migrations and exit.
-    Migrate,
+    /// Apply pending database migrations after a verified backup (`run`/`console` apply them
+    /// themselves only on SQLite or with TROUPE_AUTO_MIGRATE=true; other commands never do).
+    #[command(
+        after_help = "Exit codes: 0 migrated (or nothing to do), 1 failed (taking the backup, or a migration: the message says which), 2 the database is newer than this binary (deploy the newer binary, or restore the pre-upgrade backup), 3 (--check) migrations are pending."
+    )]
+    Migrate {
+        /// Only report: exit 0 when the schema is current, 3 when migrations are pending, 2
+        /// when the database is newer than this binary.
+        #[arg(long)]
+        check: bool,
+    },
     /// Show or change runtime feature flags (takes effect in every running process within 1 s).
     Flags {
         #[command(subcommand)]
@@ -124,7 +126,7 @@ fn main() -> ExitCode {
         Ok(config) => config,
         Err(e) => {
             eprintln!("troupe: invalid configuration: {e}");
-            return ExitCode::from(exit::CONFIG);
+            return ExitCode::from(exit::USAGE);
         }
     };
     init_logging(
@@ -146,9 +148,12 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli.command, config)) {
         Ok(code) => code,
+        // The reader of our output went away (`troupe flags list | head -1`): it had all it
+        // wanted; end quietly.
+        Err(e) if exit::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("troupe: {e:#}");
-            ExitCode::from(exit::FAILED)
+            exit::code_of(&e)
         }
     }
 }
@@ -170,16 +175,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             troupe::http_wiring::console(config, http).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Migrate => {
-            let store = wiring::open_store(&config).await?;
-            println!(
-                "database {} is at schema version {} (latest {})",
-                config.database_label(),
-                store.schema_version().await?,
-                troupe_store::Store::latest_schema_version()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Migrate { check } => migrate(&config, check).await,
         Command::Flags { action } => flags(action, config).await,
         Command::Backup(args) => troupe::commands::backup::run(args, &config).await,
         Command::Restore(args) => troupe::commands::restore::run(args, &config).await,
@@ -191,9 +187,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Compare { json } => {
             let report = troupe::commands::compare::run_corpus().await?;
             if json {
-                println!("{}", troupe::commands::compare::render_json(&report));
+                outln!("{}", troupe::commands::compare::render_json(&report));
             } else {
-                print!("{}", troupe::commands::compare::render_text(&report));
+                troupe::out!("{}", troupe::commands::compare::render_text(&report));
             }
             Ok(if report.is_full_parity() {
                 ExitCode::SUCCESS
@@ -204,8 +200,69 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// `troupe migrate [--check]`.
+async fn migrate(config: &Config, check: bool) -> anyhow::Result<ExitCode> {
+    let store = wiring::connect_store(config).await?;
+    let status = store.schema_status().await?;
+    let label = config.database_label();
+    if let Some(message) = status.newer_message(Some(&label)) {
+        return Err(UsageError::new(message).into());
+    }
+    if status.is_current() {
+        outln!(
+            "database {label} is at schema version {} (current); nothing to do",
+            status.applied
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    for (version, description) in &status.pending {
+        outln!("pending: {version:04} {description}");
+    }
+    if check {
+        outln!(
+            "database {label} is at schema version {}; this troupe needs {}: run `troupe migrate`",
+            status.applied,
+            status.latest
+        );
+        return Ok(ExitCode::from(exit::FOUND));
+    }
+    let backup = wiring::apply_migrations(config, &store, &status).await?;
+    if let Some(file) = backup {
+        outln!("verified backup before migrating: {}", file.display());
+    }
+    outln!(
+        "database {label} migrated from schema version {} to {}",
+        status.applied,
+        store.schema_version().await?
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Checks an audit field given on the command line: not blank (the reason), bounded, no
+/// control characters (a newline or an escape sequence could forge an audit line).
+fn audit_field(setting: &str, value: &str, max: usize) -> Result<(), UsageError> {
+    troupe_application::flags::check_audit_text(setting, value, max).map_err(UsageError::new)
+}
+
 async fn flags(action: FlagsAction, config: Config) -> anyhow::Result<ExitCode> {
-    let store = Arc::new(wiring::open_store(&config).await?);
+    let writes = matches!(action, FlagsAction::Set { .. } | FlagsAction::Unset { .. });
+    if let FlagsAction::Set {
+        reason, actor: who, ..
+    }
+    | FlagsAction::Unset {
+        reason, actor: who, ..
+    } = &action
+    {
+        audit_field("--reason", reason, REASON_MAX_CHARS)?;
+        if let Some(who) = who {
+            audit_field("--actor", who, ACTOR_MAX_CHARS)?;
+        }
+    }
+    let store = Arc::new(if writes {
+        wiring::open_store_migrating(&config).await?
+    } else {
+        wiring::open_store(&config).await?
+    });
     let flags = Flags::load(config.flags.clone(), config.targeting.clone(), store).await?;
     let actor = |given: Option<String>| {
         given
@@ -216,7 +273,7 @@ async fn flags(action: FlagsAction, config: Config) -> anyhow::Result<ExitCode> 
         FlagsAction::List => {
             let snapshot = flags.snapshot();
             for (flag, value, source) in snapshot.entries() {
-                println!("{:<40} {:<5} ({})", flag.key(), value, source.as_str());
+                outln!("{:<40} {:<5} ({})", flag.key(), value, source.as_str());
             }
         }
         FlagsAction::Set {
@@ -227,16 +284,16 @@ async fn flags(action: FlagsAction, config: Config) -> anyhow::Result<ExitCode> 
         } => {
             let Some(parsed) = troupe_application::flags::parse_bool(&value) else {
                 eprintln!("troupe: {value:?} is not a flag value; use true/false, on/off or 1/0");
-                return Ok(ExitCode::from(exit::CONFIG));
+                return Ok(ExitCode::from(exit::USAGE));
             };
             let Some(flag) = FlagName::parse(&name) else {
                 eprintln!("troupe: unknown flag {name:?}; `troupe flags list` shows them all");
-                return Ok(ExitCode::from(exit::CONFIG));
+                return Ok(ExitCode::from(exit::USAGE));
             };
             let before = flags
                 .change(&name, Some(parsed), &actor(who), &reason, SystemClock.now())
                 .await?;
-            println!("{} {before} -> {parsed} (runtime)", flag.key());
+            outln!("{} {before} -> {parsed} (runtime)", flag.key());
         }
         FlagsAction::Unset {
             name,
@@ -245,13 +302,13 @@ async fn flags(action: FlagsAction, config: Config) -> anyhow::Result<ExitCode> 
         } => {
             let Some(flag) = FlagName::parse(&name) else {
                 eprintln!("troupe: unknown flag {name:?}; `troupe flags list` shows them all");
-                return Ok(ExitCode::from(exit::CONFIG));
+                return Ok(ExitCode::from(exit::USAGE));
             };
             let before = flags
                 .change(&name, None, &actor(who), &reason, SystemClock.now())
                 .await?;
             let snapshot = flags.snapshot();
-            println!(
+            outln!(
                 "{} {before} -> {} ({})",
                 flag.key(),
                 snapshot.get(flag),
@@ -260,16 +317,17 @@ async fn flags(action: FlagsAction, config: Config) -> anyhow::Result<ExitCode> 
         }
         FlagsAction::Audit { limit } => {
             for entry in flags.audit(limit).await? {
-                let show =
-                    |v: Option<bool>| v.map_or_else(|| "unset".to_owned(), |b| b.to_string());
-                println!(
+                // Entries written before the bounds (or by another tool) may hold control
+                // characters: escaped, so one entry is one line.
+                let clean = |text: &str| text.escape_default().to_string();
+                outln!(
                     "{} {} {} -> {} by {}: {}",
                     entry.at,
                     entry.name,
-                    show(entry.old),
-                    show(entry.new),
-                    entry.actor,
-                    entry.reason
+                    show_value(entry.old),
+                    show_value(entry.new),
+                    clean(&entry.actor),
+                    clean(&entry.reason)
                 );
             }
         }

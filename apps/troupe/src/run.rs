@@ -8,7 +8,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use troupe_application::flow::MessageHandler;
 use troupe_discord::{
     Bot, BotDeps, DiscordConfig, DiscordPlatform, EventBudgets, RestLimit, ShadowHook, ShardPlan,
@@ -49,9 +48,12 @@ pub fn discord_config(
     options: &RunOptions,
     store: Option<&Store>,
 ) -> anyhow::Result<DiscordConfig> {
-    let token = config.discord_token.as_ref().context(
-        "DISCORD_TOKEN: required by `troupe run` (try `troupe console` to use Troupe without Discord)",
-    )?;
+    let token = config.discord_token.as_ref().ok_or_else(|| {
+        crate::exit::UsageError::new(
+            "DISCORD_TOKEN: required by `troupe run` (try `troupe console` to use Troupe without \
+             Discord)",
+        )
+    })?;
     let mut discord = DiscordConfig::new(token.expose());
     discord.gateway_url.clone_from(&config.discord_gateway_url);
     discord.api_proxy.clone_from(&config.discord_api_proxy);

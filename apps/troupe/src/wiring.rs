@@ -9,20 +9,23 @@ use troupe_ai::{
     ChatConfig, HttpProfileSource, OAuthClient, OAuthConfig, OpenAiChat, ProfileConfig,
 };
 use troupe_application::dispatch::{CommandObserver, Dispatcher};
-use troupe_application::dryrun::dry_run_deps;
-use troupe_application::flags::Flags;
+use troupe_application::flags::{Flags, WatchHealth};
 use troupe_application::flow::{FlowConfig, MessageFlow, Pause};
 use troupe_application::guard::CommandGuard;
 use troupe_application::handlers::NewSystem;
 use troupe_application::router::Router;
-use troupe_application::shadow::{ShadowConfig, ShadowRunner};
+use troupe_application::shadow::{ShadowConfig, ShadowRunner, ShadowSetup};
 use troupe_application::{AppConfig, CommandSystem, Deps};
 use troupe_domain::notifications::Version;
 use troupe_legacy::LegacySystem;
-use troupe_ports::{AiChat, AuthProvider, ChatPlatform, Clock, ProfileSource, SystemClock};
-use troupe_store::{Store, StoreOptions, TokenKey};
+use troupe_ports::{
+    AiChat, AuthProvider, ChatPlatform, Clock, FlagNotifications, FlagStore, ProfileSource,
+    SystemClock,
+};
+use troupe_store::{SchemaStatus, Store, StoreOptions, TokenKey};
 
 use crate::config::Config;
+use crate::exit::UsageError;
 use crate::volume::DirVolume;
 
 /// This build's version.
@@ -34,18 +37,112 @@ pub fn version() -> Version {
     })
 }
 
-/// Opens (and migrates) the configured store, creating the data directory for SQLite.
+/// Opens the configured store for a command that never changes the schema (`check`, `backup`,
+/// `restore`, `flags list`/`audit`, …): a schema newer than this build, or one with pending
+/// migrations, is refused with exit code 2 and a message saying what to do.
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    open_store_as(config, SchemaChange::Never).await
+}
+
+/// Opens the configured store for `run`, `console`, `flags set`/`unset` and `import-legacy`:
+/// pending migrations are applied on SQLite (the embedded store: one host, one binary), or on
+/// PostgreSQL with `TROUPE_AUTO_MIGRATE=true`; otherwise `troupe migrate` must run first.
+pub async fn open_store_migrating(config: &Config) -> anyhow::Result<Store> {
+    let auto = config.auto_migrate || config.database_url.expose().starts_with("sqlite:");
+    open_store_as(
+        config,
+        if auto {
+            SchemaChange::Apply
+        } else {
+            SchemaChange::Never
+        },
+    )
+    .await
+}
+
+/// Whether opening a store may apply pending migrations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemaChange {
+    /// Refuse a schema that is not current (exit 2).
+    Never,
+    /// Apply pending migrations, after a verified backup when the store holds data.
+    Apply,
+}
+
+/// Opens the configured store; see [`SchemaChange`]. A schema newer than this build is
+/// always refused with one line naming both versions and what to do.
+pub async fn open_store_as(config: &Config, change: SchemaChange) -> anyhow::Result<Store> {
     let store = connect_store(config).await?;
-    store
-        .migrate()
+    let status = store
+        .schema_status()
         .await
-        .with_context(|| format!("cannot migrate the database {}", config.database_label()))?;
+        .with_context(|| format!("cannot read the schema of {}", config.database_label()))?;
+    if let Some(message) = status.newer_message(Some(&config.database_label())) {
+        return Err(UsageError::new(message).into());
+    }
+    if status.is_current() {
+        return Ok(store);
+    }
+    if change == SchemaChange::Never {
+        let pending: Vec<String> = status.pending.iter().map(|(v, _)| v.to_string()).collect();
+        return Err(UsageError::new(format!(
+            "the database {} is at schema version {} and this troupe needs {} (pending \
+             migrations: {}): run `troupe migrate` (it takes a verified backup first){}",
+            config.database_label(),
+            status.applied,
+            status.latest,
+            pending.join(", "),
+            if config.database_url.expose().starts_with("sqlite:") {
+                ""
+            } else {
+                ", or set TROUPE_AUTO_MIGRATE=true for `troupe run`"
+            }
+        ))
+        .into());
+    }
+    apply_migrations(config, &store, &status).await?;
     Ok(store)
 }
 
-/// The store of the configuration, connected but not migrated (`troupe check` looks at a
-/// store as it is).
+/// Applies the pending migrations of `store`, first taking a verified backup into
+/// `TROUPE_BACKUP_DIR` when it holds a schema already (a new store has nothing to lose).
+/// Returns the backup's file, if one was taken.
+pub async fn apply_migrations(
+    config: &Config,
+    store: &Store,
+    status: &SchemaStatus,
+) -> anyhow::Result<Option<std::path::PathBuf>> {
+    let backup = if status.applied > 0 {
+        let manifest = store.backup(&config.backup_dir).await.with_context(|| {
+            format!(
+                "no migration applied: the backup before migrating failed (into {})",
+                config.backup_dir.display()
+            )
+        })?;
+        let file = config.backup_dir.join(&manifest.file);
+        tracing::info!(
+            backup = %file.display(),
+            from = status.applied,
+            to = status.latest,
+            "verified backup taken before migrating"
+        );
+        Some(file)
+    } else {
+        None
+    };
+    store.migrate().await.with_context(|| {
+        format!(
+            "cannot migrate {} from schema version {} to {}",
+            config.database_label(),
+            status.applied,
+            status.latest
+        )
+    })?;
+    Ok(backup)
+}
+
+/// Connects to the configured store without touching its schema, creating the data directory
+/// for SQLite.
 pub async fn connect_store(config: &Config) -> anyhow::Result<Store> {
     if config.database_url.expose().starts_with("sqlite:") {
         std::fs::create_dir_all(&config.data_dir).with_context(|| {
@@ -55,18 +152,19 @@ pub async fn connect_store(config: &Config) -> anyhow::Result<Store> {
             )
         })?;
     }
+    // Both were validated with the configuration.
     let token_key = config
         .token_key
         .as_ref()
         .map(|k| TokenKey::parse(k.expose()))
         .transpose()
-        .map_err(|e| anyhow::anyhow!("TROUPE_TOKEN_KEY: {e}"))?;
+        .map_err(|e| UsageError::new(format!("TROUPE_TOKEN_KEY: {e}")))?;
     let previous_token_keys = config
         .previous_token_keys
         .iter()
         .map(|k| TokenKey::parse(k.expose()))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| anyhow::anyhow!("TROUPE_TOKEN_KEYS_PREVIOUS: {e}"))?;
+        .map_err(|e| UsageError::new(format!("TROUPE_TOKEN_KEY_PREVIOUS: {e}")))?;
     let options = StoreOptions {
         token_key,
         previous_token_keys,
@@ -106,7 +204,7 @@ impl App {
         platform: Arc<dyn ChatPlatform>,
         observer: Option<CommandObserver>,
     ) -> anyhow::Result<Self> {
-        let store = open_store(&config).await?;
+        let store = open_store_migrating(&config).await?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let app_config = AppConfig {
             prefix: config.prefix.clone(),
@@ -143,9 +241,19 @@ impl App {
         );
         let legacy: Arc<dyn CommandSystem> = Arc::new(LegacySystem::new(deps.clone()));
         let new: Arc<dyn CommandSystem> = Arc::new(NewSystem::new(deps.clone()));
-        let (dry, _log) = dry_run_deps(&deps);
+        // Shadow runs (ADR 0015): legacy serves over recording ports; the new system runs
+        // afterwards over a snapshot pinned before legacy ran, a dry run and the recording.
         let shadow = ShadowRunner::with_observer(
-            Arc::new(NewSystem::new(dry)),
+            ShadowSetup {
+                deps: deps.clone(),
+                authoritative: Arc::new(|deps| {
+                    Arc::new(LegacySystem::new(deps)) as Arc<dyn CommandSystem>
+                }),
+                candidate: Arc::new(|deps| {
+                    Arc::new(NewSystem::new(deps)) as Arc<dyn CommandSystem>
+                }),
+                snapshots: Arc::new(store.snapshots(config.shadow_max_concurrent)),
+            },
             Arc::clone(&clock),
             ShadowConfig {
                 sample_rate: config.shadow_sample_rate,
@@ -192,20 +300,51 @@ impl App {
         })
     }
 
-    /// Polls the flag store so a change made by another process takes effect here within
-    /// `every` (one cheap version query per poll).
+    /// Keeps this process's flags current: on PostgreSQL a `LISTEN` wakes it as soon as any
+    /// process commits a change; every `every` it also polls the flag version (the safety net,
+    /// and the only path on SQLite). A store outage is logged once, and its end once.
     pub fn spawn_flag_watcher(&self, every: Duration) -> tokio::task::JoinHandle<()> {
         let flags = Arc::clone(&self.flags);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                if let Err(e) = flags.refresh().await {
-                    tracing::warn!(error = %e, "cannot refresh feature flags");
-                }
+        let store: Arc<dyn FlagStore> = Arc::new(self.store.clone());
+        tokio::spawn(watch_flags(flags, store, every))
+    }
+}
+
+/// The flag watcher's loop (see [`App::spawn_flag_watcher`]).
+pub async fn watch_flags(flags: Arc<Flags>, store: Arc<dyn FlagStore>, every: Duration) {
+    /// How often a broken subscription is re-established (polling continues meanwhile).
+    const RESUBSCRIBE: Duration = Duration::from_secs(5);
+    let mut health = WatchHealth::default();
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut subscription: Option<Box<dyn FlagNotifications>> = None;
+    // `None`: the store cannot push changes (SQLite); stop asking.
+    let mut next_attempt = Some(tokio::time::Instant::now());
+    loop {
+        if subscription.is_none()
+            && let Some(at) = next_attempt
+            && tokio::time::Instant::now() >= at
+        {
+            match tokio::time::timeout(every.max(Duration::from_secs(1)), store.subscribe()).await {
+                Ok(Ok(Some(live))) => subscription = Some(live),
+                Ok(Ok(None)) => next_attempt = None,
+                // Unreachable store: polling reports the outage; try again later.
+                Ok(Err(_)) | Err(_) => next_attempt = Some(at + RESUBSCRIBE),
             }
-        })
+        }
+        match subscription.as_mut() {
+            Some(live) => tokio::select! {
+                _ = tick.tick() => {}
+                woke = live.changed() => if woke.is_err() {
+                    subscription = None;
+                    next_attempt = Some(tokio::time::Instant::now() + RESUBSCRIBE);
+                },
+            },
+            None => {
+                tick.tick().await;
+            }
+        }
+        flags.watch_step(&mut health).await;
     }
 }
 
@@ -220,18 +359,33 @@ impl Pause for TokioPause {
     }
 }
 
+/// The model of requests that name none: `TROUPE_AI_MODEL`, else the documented default
+/// (`gpt-4o-mini`, docs/CONFIGURATION.md); `true` when it is the default.
+pub fn ai_model(config: &Config) -> (String, bool) {
+    match &config.ai_model {
+        Some(model) => (model.clone(), false),
+        None => (ChatConfig::default().default_model, true),
+    }
+}
+
 /// The OpenAI-compatible chat client of `TROUPE_AI_*`, or `None` without a base URL.
 pub fn ai_chat(config: &Config) -> anyhow::Result<Option<Arc<dyn AiChat>>> {
     let Some(base_url) = &config.ai_base_url else {
         return Ok(None);
     };
+    let (model, defaulted) = ai_model(config);
+    if defaulted {
+        tracing::info!(
+            model = model.as_str(),
+            "TROUPE_AI_MODEL is not set: personalities without a model use the default model"
+        );
+    } else {
+        tracing::info!(model = model.as_str(), "default AI model");
+    }
     let chat = OpenAiChat::new(ChatConfig {
         base_url: base_url.clone(),
         api_key: config.ai_api_key.as_ref().map(|k| k.expose().to_owned()),
-        default_model: config
-            .ai_model
-            .clone()
-            .unwrap_or_else(|| ChatConfig::default().default_model),
+        default_model: model,
         timeout: Duration::from_millis(config.ai_timeout_ms),
         user_token_header: config.ai_user_token_header.clone(),
         vision_models: config.ai_vision_models.clone(),

@@ -147,3 +147,42 @@ fn the_emergency_rollback_flag_keeps_every_command_on_legacy_and_full_rollout_mo
     let (out, _) = console(dir.path(), "!tz status\n", &rollback);
     assert!(out.contains("Command system: legacy"), "{out}");
 }
+
+#[test]
+fn corrections_run_and_an_identical_command_that_just_succeeded_gets_a_one_line_note() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = [
+        "!tz add tab al",
+        "!tz add beta \"al\"",
+        "!tz add beta \"be\"",
+        "!tz add admin",
+        "!tz add ADMIN",
+        "!tz add gamma",
+        "!tz remove gamma",
+        "!tz add gamma",
+        "!tz info beta",
+        "!tz info beta",
+    ];
+    let input: String = script.iter().flat_map(|l| [*l, "\n"]).collect();
+    let (out, code) = console(dir.path(), &input, &[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("Aliases: `be`"),
+        "the corrected add ran:\n{out}"
+    );
+    assert_eq!(
+        out.matches("Personality created").count(),
+        4,
+        "tab, beta, gamma twice:\n{out}"
+    );
+    assert_eq!(
+        out.matches("reserved").count(),
+        2,
+        "both reserved-name attempts answered:\n{out}"
+    );
+    assert_eq!(out.matches("Personality info").count(), 1, "{out}");
+    assert!(
+        out.contains("(Not run again: the identical command succeeded less than 3 seconds ago.)"),
+        "{out}"
+    );
+}

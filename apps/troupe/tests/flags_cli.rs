@@ -204,6 +204,9 @@ fn a_runtime_rollback_wins_over_the_environment_and_unset_restores_it() {
 #[test]
 fn every_flag_is_settable_by_environment_in_any_case_including_camel_case_and_per_command() {
     let dir = tempfile::tempdir().unwrap();
+    // `flags list` reads; it never creates the schema.
+    let migrate = troupe(dir.path(), &["migrate"], &[], "");
+    assert_eq!(migrate.status.code(), Some(0), "{}", stderr(&migrate));
     let env = [
         ("feature_flag_ddd_commands_ping", "on"),
         ("FEATURE_FLAG_DDD_COMMANDS_FALLBACK_ON_ERROR", "0"),

@@ -16,7 +16,7 @@ use troupe_application::{Invoker, Location, Permissions, RequestSource, SystemKi
 use troupe_domain::{ChannelId, MessageId, UserId};
 use troupe_http::Activity;
 
-const TOKEN: &str = "ops-test-admin-token-0123456789";
+const TOKEN: &str = "ops-test-admin-token-0123456789abcdef";
 
 fn config(dir: &std::path::Path, extra: &[(&str, &str)]) -> Config {
     let mut env: Vec<(String, String)> = vec![

@@ -7,7 +7,7 @@ use std::time::Instant;
 use troupe_domain::Timestamp;
 
 use crate::command::{Category, CommandName};
-use crate::guard::CommandGuard;
+use crate::guard::{Admission, CommandGuard, Suppressed};
 use crate::model::{
     CommandOutcome, CommandRequest, Invoker, Location, OutcomeClass, Reply, RequestSource,
     SystemKind, colour,
@@ -25,6 +25,9 @@ pub struct Dispatched {
     pub served_by: Option<SystemKind>,
     pub route: Option<Route>,
     pub fell_back: bool,
+    /// Why the guard did not run the command (an identical one succeeded a moment ago or is
+    /// still running); the console prints [`Suppressed::note`].
+    pub suppressed: Option<Suppressed>,
     /// A shadow slot (shadow mode): after delivering the outcome, call [`Self::take_shadow_job`].
     pub shadow: Option<ShadowTicket>,
     /// The request, kept only when a shadow slot was granted.
@@ -115,6 +118,7 @@ impl Dispatcher {
             Parsed::NotACommand => None,
             Parsed::Unknown { name } => Some(Self::rejected(
                 started,
+                "Unknown command",
                 format!(
                     "Unknown command `{}`. Try `{} help` for the list of commands.",
                     sanitize(&name),
@@ -123,6 +127,7 @@ impl Dispatcher {
             )),
             Parsed::Invalid { reason } => Some(Self::rejected(
                 started,
+                "Syntax error",
                 format!("{reason} Try `{} help`.", self.prefix),
             )),
             Parsed::Command {
@@ -160,7 +165,7 @@ impl Dispatcher {
     async fn dispatch_inner(&self, request: &CommandRequest) -> Dispatched {
         let started = Instant::now();
         let ticket = match self.guard.admit(request).await {
-            crate::guard::Admission::Proceed(ticket) => ticket,
+            Admission::Proceed(ticket) => ticket,
             other => {
                 let outcome = other.outcome().unwrap_or_else(CommandOutcome::ignored);
                 return Dispatched {
@@ -169,6 +174,7 @@ impl Dispatcher {
                     served_by: None,
                     route: None,
                     fell_back: false,
+                    suppressed: other.suppressed(),
                     shadow: None,
                     request: None,
                     elapsed: started.elapsed(),
@@ -176,7 +182,7 @@ impl Dispatcher {
             }
         };
         let routed = self.router.execute(request).await;
-        self.guard.complete(ticket);
+        self.guard.complete(ticket, routed.outcome.class);
         let elapsed = started.elapsed();
         if let Some(observer) = &self.observer {
             observer(&CommandRecord {
@@ -194,15 +200,16 @@ impl Dispatcher {
             served_by: Some(routed.served_by),
             route: Some(routed.route),
             fell_back: routed.fell_back,
+            suppressed: None,
             shadow: routed.shadow,
             request: None,
             elapsed,
         }
     }
 
-    fn rejected(started: Instant, text: String) -> Dispatched {
+    fn rejected(started: Instant, title: &str, text: String) -> Dispatched {
         let reply = Reply {
-            title: Some("Unknown command".into()),
+            title: Some(title.into()),
             text,
             colour: colour::ERROR,
             ..Reply::default()
@@ -213,6 +220,7 @@ impl Dispatcher {
             served_by: None,
             route: None,
             fell_back: false,
+            suppressed: None,
             shadow: None,
             request: None,
             elapsed: started.elapsed(),

@@ -2,9 +2,10 @@
 //! not applied, and nothing is sent to the chat platform. Write methods answer what the real
 //! store would answer where a read can tell (e.g. `delete` reports whether the record exists).
 //!
-//! Known limits (they can only cause a reported mismatch, never a change): `delete_expired_tokens`
-//! reports 0, `take_pending` reports none, `send_dm` always succeeds, and the data volume probe
-//! is refused (it would write).
+//! Known limits (they can only cause a reported mismatch, never a change): without a recording
+//! of the authoritative run ([`dry_run_replaying`]), `delete_expired_tokens` reports 0,
+//! `take_pending` reports none, `send_dm` and `delete_message` always succeed; the data volume
+//! probe is refused (it would write; shadow runs replay the authoritative probe instead).
 
 use std::sync::{Arc, Mutex};
 
@@ -22,6 +23,7 @@ use troupe_ports::{
 };
 
 use crate::context::Deps;
+use crate::replay::Recording;
 
 /// The writes a dry run swallowed, for inspection and tests.
 #[derive(Debug, Default)]
@@ -45,10 +47,23 @@ impl DryRunLog {
 
 /// `deps` with every storage port, the platform and the volume replaced by dry-run views.
 pub fn dry_run_deps(deps: &Deps) -> (Deps, Arc<DryRunLog>) {
+    dry_run(deps, None)
+}
+
+/// [`dry_run_deps`] for a shadow run: a write whose answer the authoritative run recorded
+/// (a DM sent or refused, a message deleted or not, tokens purged, a pending authorization
+/// taken) answers the same for the same arguments, instead of the generic guess above.
+pub fn dry_run_replaying(deps: &Deps, recording: &Arc<Recording>) -> (Deps, Arc<DryRunLog>) {
+    dry_run(deps, Some(Arc::clone(recording)))
+}
+
+fn dry_run(deps: &Deps, recording: Option<Arc<Recording>>) -> (Deps, Arc<DryRunLog>) {
     let log = Arc::new(DryRunLog::default());
     let view = Arc::new(DryRun {
         real: deps.clone(),
         log: Arc::clone(&log),
+        recording,
+        dms_sent: Mutex::new(Vec::new()),
     });
     let dry = Deps {
         personalities: view.clone(),
@@ -66,6 +81,9 @@ pub fn dry_run_deps(deps: &Deps) -> (Deps, Arc<DryRunLog>) {
 struct DryRun {
     real: Deps,
     log: Arc<DryRunLog>,
+    recording: Option<Arc<Recording>>,
+    /// Users DMed so far (to replay the n-th DM to a user).
+    dms_sent: Mutex<Vec<UserId>>,
 }
 
 const DRY_MESSAGE_ID: u64 = 1;
@@ -229,7 +247,10 @@ impl AuthRepository for DryRun {
     }
     async fn delete_expired_tokens(&self, now: Timestamp) -> Result<u64, StoreError> {
         self.log.push(format!("delete expired tokens at {now}"));
-        Ok(0)
+        match self.recording.as_ref().and_then(|r| r.purge(now)) {
+            Some(answer) => answer,
+            None => Ok(0),
+        }
     }
     async fn count_tokens(&self) -> Result<u64, StoreError> {
         self.real.auth.count_tokens().await
@@ -251,7 +272,10 @@ impl AuthRepository for DryRun {
     }
     async fn take_pending(&self, user: UserId) -> Result<Option<PendingAuthorization>, StoreError> {
         self.log.push(format!("take pending {user}"));
-        Ok(None)
+        match self.recording.as_ref().and_then(|r| r.pending(user)) {
+            Some(answer) => answer,
+            None => Ok(None),
+        }
     }
 }
 
@@ -303,7 +327,16 @@ impl ChatPlatform for DryRun {
     }
     async fn send_dm(&self, user: UserId, _: OutgoingMessage) -> Result<MessageId, PlatformError> {
         self.log.push(format!("send dm {user}"));
-        MessageId::new(DRY_MESSAGE_ID).map_err(|e| PlatformError::Unexpected(e.to_string()))
+        let nth = self.dms_sent.lock().map_or(0, |mut sent| {
+            sent.push(user);
+            sent.iter().filter(|u| **u == user).count() - 1
+        });
+        match self.recording.as_ref().and_then(|r| r.dm(user, nth)) {
+            Some(answer) => answer,
+            None => {
+                MessageId::new(DRY_MESSAGE_ID).map_err(|e| PlatformError::Unexpected(e.to_string()))
+            }
+        }
     }
     async fn send_message(
         &self,
@@ -328,7 +361,14 @@ impl ChatPlatform for DryRun {
         message: MessageId,
     ) -> Result<(), PlatformError> {
         self.log.push(format!("delete message {channel} {message}"));
-        Ok(())
+        match self
+            .recording
+            .as_ref()
+            .and_then(|r| r.deletion(channel, message))
+        {
+            Some(answer) => answer,
+            None => Ok(()),
+        }
     }
     async fn trigger_typing(&self, _: ChannelId) -> Result<(), PlatformError> {
         Ok(())

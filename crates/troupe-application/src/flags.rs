@@ -128,11 +128,12 @@ impl fmt::Display for FlagName {
     }
 }
 
-/// Parses a flag value: true/false, 1/0, on/off, yes/no (case-insensitive).
+/// Parses a flag value: exactly true/false, 1/0 or on/off (case-insensitive; surrounding
+/// whitespace ignored). Anything else, `yes`/`no` included, is refused.
 pub fn parse_bool(raw: &str) -> Option<bool> {
     match raw.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "on" | "yes" => Some(true),
-        "false" | "0" | "off" | "no" => Some(false),
+        "true" | "1" | "on" => Some(true),
+        "false" | "0" | "off" => Some(false),
         _ => None,
     }
 }
@@ -293,6 +294,54 @@ impl FlagSnapshot {
     }
 }
 
+/// A flag value for messages and logs: `true`, `false`, or `unset` (no runtime value).
+pub fn show_value(value: Option<bool>) -> &'static str {
+    match value {
+        Some(true) => "true",
+        Some(false) => "false",
+        None => "unset",
+    }
+}
+
+/// The longest actor of a flag change (characters).
+pub const ACTOR_MAX_CHARS: usize = 200;
+/// The longest reason of a flag change (characters).
+pub const REASON_MAX_CHARS: usize = 500;
+
+/// Checks an audit text (`what` names it in the message): not blank, at most `max`
+/// characters, no control characters (a newline or an escape sequence could forge an audit
+/// line or rewrite a terminal).
+pub fn check_audit_text(what: &str, value: &str, max: usize) -> Result<(), String> {
+    if value.trim().is_empty() {
+        return Err(format!("{what} must not be empty"));
+    }
+    let chars = value.chars().count();
+    if chars > max {
+        return Err(format!(
+            "{what} is {chars} characters long; at most {max} are allowed"
+        ));
+    }
+    if let Some(c) = value.chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "{what} contains the control character {c:?}; use one line of plain text"
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a flag watcher currently sees a store outage (see [`Flags::watch_step`]).
+#[derive(Debug, Clone, Default)]
+pub struct WatchHealth {
+    down: bool,
+}
+
+impl WatchHealth {
+    /// Whether the last refresh failed.
+    pub fn is_down(&self) -> bool {
+        self.down
+    }
+}
+
 /// Errors of flag changes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FlagError {
@@ -300,6 +349,9 @@ pub enum FlagError {
     UnknownFlag(String),
     #[error("a reason is required for a flag change")]
     MissingReason,
+    /// The actor or reason is too long or holds control characters.
+    #[error("{0}")]
+    InvalidAudit(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -384,18 +436,55 @@ impl Flags {
         if reason.trim().is_empty() {
             return Err(FlagError::MissingReason);
         }
+        check_audit_text("the reason", reason, REASON_MAX_CHARS)
+            .and_then(|()| check_audit_text("the actor", actor, ACTOR_MAX_CHARS))
+            .map_err(FlagError::InvalidAudit)?;
         let before = self.snapshot().get(flag);
         let change = FlagChange {
             name: flag.key(),
             value,
-            actor: actor.to_owned(),
+            actor: actor.trim().to_owned(),
             reason: reason.trim().to_owned(),
             at: now,
         };
         self.store.apply(&change).await?;
         self.refresh().await?;
-        tracing::info!(flag = %flag, ?value, actor, reason, "feature flag changed");
+        tracing::info!(
+            flag = %flag,
+            value = show_value(value),
+            actor = change.actor,
+            reason = change.reason,
+            "feature flag changed"
+        );
         Ok(before)
+    }
+
+    /// One step of a flag watcher: re-reads the flags when their version changed. A store
+    /// outage is logged once (not at every poll) and its end once; the last values stay in
+    /// force meanwhile. Returns whether the snapshot changed.
+    pub async fn watch_step(&self, health: &mut WatchHealth) -> bool {
+        match self.refresh().await {
+            Ok(changed) => {
+                if std::mem::take(&mut health.down) {
+                    tracing::info!("the flag store answers again; feature flags are current");
+                }
+                if changed {
+                    tracing::debug!("feature flags re-read after a change");
+                }
+                changed
+            }
+            Err(e) => {
+                if !health.down {
+                    health.down = true;
+                    tracing::warn!(
+                        error = %e,
+                        "cannot refresh feature flags; the last values stay in force until the \
+                         store answers (logged once per outage)"
+                    );
+                }
+                false
+            }
+        }
     }
 
     /// The newest audit entries.
@@ -500,7 +589,9 @@ mod tests {
         ] {
             assert_eq!(parse_bool(raw), Some(v), "{raw}");
         }
-        assert_eq!(parse_bool(""), None);
+        for refused in ["", "yes", "no", "y", "enabled", "2"] {
+            assert_eq!(parse_bool(refused), None, "{refused}");
+        }
     }
 
     #[test]

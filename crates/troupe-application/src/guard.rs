@@ -1,28 +1,33 @@
-//! The dispatcher guard: each message or interaction id once, identical commands within 3 s, and
-//! the `add` in-flight / 5 s rule (commands.md §1). The dispatcher asks [`CommandGuard::admit`]
-//! before routing a parsed command to a command system; neither system sees duplicates.
+//! The dispatcher guard: each message or interaction id once, and an identical command that
+//! succeeded or is still running not run again within 3 s (commands.md §1). The dispatcher asks
+//! [`CommandGuard::admit`] before routing a parsed command to a command system and reports the
+//! outcome with [`CommandGuard::complete`]; neither system sees duplicates.
 //!
 //! Checks, in order (the first that applies decides):
 //! 1. **Id** — [`ProcessedMessages::claim`] with a TTL of [`MESSAGE_ID_TTL`]; already claimed →
-//!    [`Admission::Duplicate`]. The claim is persistent across restarts when the store is. When
+//!    [`Admission::Replayed`]. The claim is persistent across restarts when the store is. When
 //!    the store fails, the guard **fails open** (admits, logs a warning): a flaky store must never
-//!    silence the bot; the in-process rules below still catch quick repeats (ADR 0003).
-//! 2. **`add` of the same name by the same user** (name compared case-insensitively, whatever
-//!    the other arguments) — still running → [`Admission::InFlight`] (silent); completed less
-//!    than [`ADD_COMPLETED_WINDOW`] ago → [`Admission::AlreadyProcessed`] (a reply). This rule
-//!    comes before the next so a repeated `add` gets its "already processed" answer. An `add`
-//!    running longer than [`ADD_IN_FLIGHT_TIMEOUT`] no longer blocks its name.
-//! 3. **Identical command** — same user, same channel, same command (aliases count as the
-//!    command) and same arguments admitted less than [`REPEAT_WINDOW`] ago →
-//!    [`Admission::Repeated`] (silent). The window runs from the last *admitted* one, so a user
-//!    repeating every 2 s is not ignored forever. The channel is part of the key: the same
-//!    command in two channels (say `activate` in both) is two commands.
+//!    silence the bot; the in-process rule below still catches quick repeats (ADR 0003).
+//! 2. **Identical command** — the key is the user, the channel, the command (aliases count as
+//!    the command) and *all* arguments (words, the `|` tail, named options). Only the user's own
+//!    earlier command with the same key counts:
+//!    - still running (and younger than [`IN_FLIGHT_TIMEOUT`]) → [`Suppressed::InFlight`];
+//!    - completed with a success (or information) outcome less than [`REPEAT_WINDOW`] ago, and
+//!      it is the user's latest command (no other command of theirs came in between: `add
+//!      gamma`, `remove gamma`, `add gamma` runs all three) → [`Suppressed::Duplicate`];
+//!    - completed with a failure (conflict, not found, bad arguments, denied, error), or its
+//!      ticket dropped without an outcome → forgotten at once: a failed attempt never blocks
+//!      the next one, corrected or identical.
 //!
-//! Rules 2 and 3 are in-process memory, bounded: entries are dropped once their window is over
-//! and there are never more than [`MAX_REMEMBERED`] of each kind (oldest dropped first).
+//!    A correction (`add beta "al"` refused, then `add beta "be"`) has other arguments and is
+//!    never suppressed. The channel is part of the key: `activate` in two channels is two
+//!    commands.
+//!
+//! Rule 2 is in-process memory, bounded: entries are dropped once their window is over and there
+//! are never more than [`MAX_REMEMBERED`] (the one expiring first is dropped first).
 
+use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
-use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -30,36 +35,47 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use troupe_domain::{Duration, Timestamp, UserId};
 use troupe_ports::{Clock, ProcessedMessages};
 
-use crate::command::CommandName;
-use crate::model::{CommandOutcome, CommandRequest, OutcomeClass, Reply, colour};
+use crate::model::{CommandOutcome, CommandRequest, OutcomeClass};
 
 /// How long a message or interaction id is remembered by [`ProcessedMessages`].
 pub const MESSAGE_ID_TTL: Duration = Duration::from_secs(60 * 60);
-/// An identical command within this window is ignored.
+/// An identical command that succeeded less than this long ago is not run again.
 pub const REPEAT_WINDOW: Duration = Duration::from_secs(3);
-/// An `add` of the same name within this window after completion answers "already processed".
-pub const ADD_COMPLETED_WINDOW: Duration = Duration::from_secs(5);
-/// An `add` still marked running after this long is considered lost and blocks nothing.
-pub const ADD_IN_FLIGHT_TIMEOUT: Duration = Duration::from_secs(10 * 60);
-/// Upper bound of remembered identical-command entries and of remembered `add` entries.
+/// A command still marked running after this long is considered lost and blocks nothing.
+pub const IN_FLIGHT_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+/// Upper bound of remembered identical-command entries.
 pub const MAX_REMEMBERED: usize = 4096;
+
+/// Why an identical command was not run again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Suppressed {
+    /// The identical command succeeded less than [`REPEAT_WINDOW`] ago.
+    Duplicate,
+    /// The identical command is still running.
+    InFlight,
+}
+
+impl Suppressed {
+    /// A one-line note for surfaces that show one (the console; commands.md §1).
+    pub fn note(self) -> &'static str {
+        match self {
+            Self::Duplicate => {
+                "(Not run again: the identical command succeeded less than 3 seconds ago.)"
+            }
+            Self::InFlight => "(Not run again: the identical command is still running.)",
+        }
+    }
+}
 
 /// The guard's verdict on a request.
 #[derive(Debug)]
 pub enum Admission {
-    /// Run the command; drop the ticket (or pass it to [`CommandGuard::complete`]) when done.
+    /// Run the command, then pass the ticket and the outcome to [`CommandGuard::complete`].
     Proceed(AdmitTicket),
     /// The message or interaction id was handled before: silent.
-    Duplicate,
-    /// The same user sent the identical command within 3 s: silent.
-    Repeated,
-    /// An `add` of `name` by this user completed less than 5 s ago: reply "already processed".
-    AlreadyProcessed {
-        /// The personality name as typed in this request.
-        name: String,
-    },
-    /// An `add` of the same name by this user is still running: silent.
-    InFlight,
+    Replayed,
+    /// The identical command succeeded a moment ago or is still running: not run again.
+    Suppressed(Suppressed),
 }
 
 impl Admission {
@@ -69,131 +85,108 @@ impl Admission {
     }
 
     /// The outcome to deliver instead of running the command: `None` for [`Admission::Proceed`],
-    /// an ignored outcome (no reply) for the silent verdicts, a `Conflict` reply naming the
-    /// personality for [`Admission::AlreadyProcessed`].
+    /// an ignored outcome (no reply on Discord messages) otherwise.
     pub fn outcome(&self) -> Option<CommandOutcome> {
         match self {
             Self::Proceed(_) => None,
-            Self::Duplicate | Self::Repeated | Self::InFlight => Some(CommandOutcome::ignored()),
-            Self::AlreadyProcessed { name } => {
-                let name: String = name.chars().filter(|c| !matches!(c, '*' | '`')).collect();
-                Some(CommandOutcome::new(
-                    OutcomeClass::Conflict,
-                    Reply {
-                        title: Some("Already processed".into()),
-                        text: format!(
-                            "Your `add` of **{name}** was already processed a moment ago; nothing was done twice."
-                        ),
-                        colour: colour::WARNING,
-                        ..Reply::default()
-                    },
-                ))
-            }
+            Self::Replayed | Self::Suppressed(_) => Some(CommandOutcome::ignored()),
+        }
+    }
+
+    /// Why the command was suppressed, for [`Admission::Suppressed`].
+    pub fn suppressed(&self) -> Option<Suppressed> {
+        match self {
+            Self::Suppressed(s) => Some(*s),
+            _ => None,
         }
     }
 }
 
-/// Proof that a request was admitted. Dropping it (or [`CommandGuard::complete`]) marks the
-/// command completed; for `add` the 5 s "already processed" window starts then.
+/// Proof that a request was admitted. Pass it to [`CommandGuard::complete`] with the outcome;
+/// dropping it without does the same as a failed outcome (the command blocks nothing).
 pub struct AdmitTicket {
-    add: Option<AddClaim>,
-}
-
-struct AddClaim {
     state: Arc<Mutex<State>>,
     clock: Arc<dyn Clock>,
-    key: AddKey,
+    key: u64,
     generation: u64,
+    succeeded: bool,
 }
 
 impl fmt::Debug for AdmitTicket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AdmitTicket")
-            .field("add", &self.add.as_ref().map(|c| &c.key))
-            .finish()
+            .field("generation", &self.generation)
+            .finish_non_exhaustive()
     }
 }
 
 impl Drop for AdmitTicket {
     fn drop(&mut self) {
-        if let Some(claim) = self.add.take() {
-            let now = claim.clock.now();
-            let mut state = lock(&claim.state);
-            // A newer `add` may have replaced a timed-out entry; leave that one alone.
-            if let Some(AddState::InFlight { generation, .. }) = state.adds.get(&claim.key)
-                && *generation == claim.generation
-            {
-                state
-                    .adds
-                    .insert(claim.key, AddState::Completed { at: now });
-            }
+        let now = self.clock.now();
+        let mut state = lock(&self.state);
+        // A newer run may have replaced a timed-out entry; leave that one alone.
+        let ours = matches!(
+            state.entries.get(&self.key),
+            Some(Entry::InFlight { generation, .. }) if *generation == self.generation
+        );
+        if !ours {
+            return;
+        }
+        if self.succeeded {
+            state.entries.insert(self.key, Entry::Succeeded { at: now });
+        } else {
+            state.entries.remove(&self.key);
         }
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct AddKey {
-    user: UserId,
-    /// Lower-cased.
-    name: String,
-}
-
 #[derive(Debug, Clone, Copy)]
-enum AddState {
+enum Entry {
     InFlight { generation: u64, since: Timestamp },
-    Completed { at: Timestamp },
+    Succeeded { at: Timestamp },
 }
 
-impl AddState {
+impl Entry {
     /// When this entry stops mattering.
     fn expires(self) -> Timestamp {
         match self {
-            Self::InFlight { since, .. } => since.plus(ADD_IN_FLIGHT_TIMEOUT),
-            Self::Completed { at } => at.plus(ADD_COMPLETED_WINDOW),
+            Self::InFlight { since, .. } => since.plus(IN_FLIGHT_TIMEOUT),
+            Self::Succeeded { at } => at.plus(REPEAT_WINDOW),
         }
     }
 }
 
 #[derive(Debug)]
 struct State {
-    /// Hash of (user, channel, command, arguments) → when it was last admitted.
-    recent: HashMap<u64, Timestamp>,
-    /// The same entries in admission order, for eviction.
-    recent_order: VecDeque<(Timestamp, u64)>,
-    adds: HashMap<AddKey, AddState>,
+    /// Hash of (user, channel, command, all arguments) → the last admitted run.
+    entries: HashMap<u64, Entry>,
+    /// Each user's latest admitted command (its key); only entries still in `entries`.
+    latest: HashMap<UserId, u64>,
     next_generation: u64,
     hasher: RandomState,
 }
 
 impl State {
     fn prune(&mut self, now: Timestamp) {
-        while let Some(&(at, key)) = self.recent_order.front() {
-            let expired = at.plus(REPEAT_WINDOW) <= now;
-            if !expired && self.recent_order.len() <= MAX_REMEMBERED {
-                break;
-            }
-            self.recent_order.pop_front();
-            if self.recent.get(&key) == Some(&at) {
-                self.recent.remove(&key);
-            }
+        if !self.entries.is_empty() {
+            self.entries.retain(|_, e| e.expires() > now);
         }
-        if !self.adds.is_empty() {
-            self.adds.retain(|_, s| s.expires() > now);
-        }
-        while self.adds.len() > MAX_REMEMBERED {
-            let oldest = self
-                .adds
+        while self.entries.len() > MAX_REMEMBERED {
+            let first = self
+                .entries
                 .iter()
-                .min_by_key(|(_, s)| s.expires())
-                .map(|(k, _)| k.clone());
-            match oldest {
-                Some(key) => self.adds.remove(&key),
+                .min_by_key(|(_, e)| e.expires())
+                .map(|(k, _)| *k);
+            match first {
+                Some(key) => self.entries.remove(&key),
                 None => break,
             };
         }
+        let entries = &self.entries;
+        self.latest.retain(|_, key| entries.contains_key(key));
     }
 
-    fn repeat_key(&self, request: &CommandRequest) -> u64 {
+    fn key(&self, request: &CommandRequest) -> u64 {
         let mut h = self.hasher.build_hasher();
         request.invoker.id.hash(&mut h);
         request.location.channel().hash(&mut h);
@@ -232,9 +225,8 @@ impl CommandGuard {
             processed,
             clock,
             state: Arc::new(Mutex::new(State {
-                recent: HashMap::new(),
-                recent_order: VecDeque::new(),
-                adds: HashMap::new(),
+                entries: HashMap::new(),
+                latest: HashMap::new(),
                 next_generation: 0,
                 hasher: RandomState::new(),
             })),
@@ -250,7 +242,7 @@ impl CommandGuard {
             .await
         {
             Ok(true) => {}
-            Ok(false) => return Admission::Duplicate,
+            Ok(false) => return Admission::Replayed,
             Err(error) => tracing::warn!(
                 %error,
                 message_id = %id,
@@ -260,76 +252,51 @@ impl CommandGuard {
 
         let now = self.clock.now();
         let mut state = lock(&self.state);
-        state.prune(now);
-
-        let add = add_name(request).map(|(typed, key)| (typed.to_owned(), key));
-        if let Some((typed, key)) = &add {
-            match state.adds.get(key) {
-                Some(AddState::InFlight { .. }) => return Admission::InFlight,
-                Some(AddState::Completed { .. }) => {
-                    return Admission::AlreadyProcessed {
-                        name: typed.clone(),
-                    };
-                }
-                None => {}
+        let key = state.key(request);
+        match state.entries.get(&key).filter(|e| e.expires() > now) {
+            Some(Entry::InFlight { .. }) => return Admission::Suppressed(Suppressed::InFlight),
+            Some(Entry::Succeeded { .. })
+                if state.latest.get(&request.invoker.id) == Some(&key) =>
+            {
+                return Admission::Suppressed(Suppressed::Duplicate);
             }
+            Some(Entry::Succeeded { .. }) | None => {}
         }
-
-        let repeat = state.repeat_key(request);
-        if state.recent.contains_key(&repeat) {
-            return Admission::Repeated;
-        }
-        state.recent.insert(repeat, now);
-        state.recent_order.push_back((now, repeat));
-
-        let claim = add.map(|(_, key)| {
-            let generation = state.next_generation;
-            state.next_generation += 1;
-            state.adds.insert(
-                key.clone(),
-                AddState::InFlight {
-                    generation,
-                    since: now,
-                },
-            );
-            AddClaim {
-                state: Arc::clone(&self.state),
-                clock: Arc::clone(&self.clock),
-                key,
+        state.latest.insert(request.invoker.id, key);
+        let generation = state.next_generation;
+        state.next_generation += 1;
+        state.entries.insert(
+            key,
+            Entry::InFlight {
                 generation,
-            }
-        });
-        state.prune(now);
-        Admission::Proceed(AdmitTicket { add: claim })
+                since: now,
+            },
+        );
+        // Expired entries are skipped by the lookup above; the memory is swept when full.
+        if state.entries.len() > MAX_REMEMBERED || state.latest.len() > MAX_REMEMBERED {
+            state.prune(now);
+        }
+        Admission::Proceed(AdmitTicket {
+            state: Arc::clone(&self.state),
+            clock: Arc::clone(&self.clock),
+            key,
+            generation,
+            succeeded: false,
+        })
     }
 
-    /// Marks the admitted command completed (the same as dropping the ticket).
-    pub fn complete(&self, ticket: AdmitTicket) {
+    /// Records how the admitted command ended: a success or information outcome suppresses an
+    /// identical command for [`REPEAT_WINDOW`] from now; any other class forgets it.
+    pub fn complete(&self, mut ticket: AdmitTicket, class: OutcomeClass) {
+        ticket.succeeded = matches!(class, OutcomeClass::Success | OutcomeClass::Info);
         drop(ticket);
     }
 
-    /// Entries held in process memory (identical-command entries plus `add` entries), after
-    /// dropping those whose window is over; at most twice [`MAX_REMEMBERED`].
+    /// Entries held in process memory after dropping those whose window is over; at most
+    /// [`MAX_REMEMBERED`].
     pub fn remembered(&self) -> usize {
         let mut state = lock(&self.state);
         state.prune(self.clock.now());
-        state.recent.len() + state.adds.len()
+        state.entries.len()
     }
-}
-
-/// For an `add` with a name: the name as typed and the key of the in-flight rule.
-fn add_name(request: &CommandRequest) -> Option<(&str, AddKey)> {
-    if request.command != CommandName::Add {
-        return None;
-    }
-    let typed = request.args.first()?.trim();
-    (!typed.is_empty()).then(|| {
-        (
-            typed,
-            AddKey {
-                user: request.invoker.id,
-                name: typed.to_lowercase(),
-            },
-        )
-    })
 }

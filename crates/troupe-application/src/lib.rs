@@ -11,6 +11,7 @@ pub mod alerts;
 pub mod catalog;
 pub mod command;
 pub mod compare;
+pub mod conflicts;
 pub mod context;
 pub mod dispatch;
 pub mod dryrun;
@@ -21,6 +22,7 @@ pub mod handlers;
 pub mod model;
 pub mod parser;
 pub mod release;
+pub mod replay;
 pub mod router;
 pub mod shadow;
 

@@ -86,7 +86,16 @@ pub fn parse(content: &str, prefix: &str) -> Parsed {
             invoked_as: name.to_lowercase(),
             args,
         },
-        Err(reason) => Parsed::Invalid { reason },
+        Err(Unclosed { at, open, close }) => {
+            // `rest` is a suffix of `content`: the quote's position in the whole message.
+            let offset = content.len() - rest.len() + at;
+            let column = content[..offset].chars().count() + 1;
+            Parsed::Invalid {
+                reason: format!(
+                    "Syntax error at character {column}: the quote opened with `{open}` is never closed. Close it with `{close}`, or leave quotes out."
+                ),
+            }
+        }
     }
 }
 
@@ -131,8 +140,15 @@ struct Word {
     started: bool,
 }
 
+/// A quote opened at byte `at` of the argument text and never closed.
+struct Unclosed {
+    at: usize,
+    open: char,
+    close: char,
+}
+
 /// Splits the text after the command name into [`Arguments`] per `spec`.
-fn arguments(spec: &CommandSpec, text: &str) -> Result<Arguments, String> {
+fn arguments(spec: &CommandSpec, text: &str) -> Result<Arguments, Unclosed> {
     let split_tail = spec.has_tail();
     let mut args = Arguments::default();
     let mut word = Word::default();
@@ -158,10 +174,11 @@ fn arguments(spec: &CommandSpec, text: &str) -> Result<Arguments, String> {
                 word.text.push(q);
             }
             if !closed {
-                return Err(format!(
-                    "The quote opened with `{c}` is never closed. Close it with `{}`, or leave quotes out.",
-                    closers[0]
-                ));
+                return Err(Unclosed {
+                    at,
+                    open: c,
+                    close: closers[0],
+                });
             }
         } else {
             word.started = true;

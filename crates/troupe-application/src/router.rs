@@ -37,7 +37,8 @@ pub fn should_use_new_system(
 pub enum Route {
     Legacy,
     New,
-    /// Legacy is authoritative; the new system runs as a candidate afterwards.
+    /// Legacy is authoritative; the new system runs as a candidate afterwards, over a
+    /// snapshot of the state legacy started from.
     Shadow,
 }
 
@@ -183,10 +184,18 @@ impl Router {
                 }
             }
             Route::Legacy | Route::Shadow => {
-                let outcome = self.legacy.execute(request).await;
-                let shadow = match (route, &self.shadow) {
-                    (Route::Shadow, Some(runner)) => runner.admit(request),
+                // Shadow: the snapshot the candidate will read is pinned BEFORE legacy runs
+                // (ADR 0015), and legacy serves over ports that record the outside world.
+                let started = match (route, &self.shadow) {
+                    (Route::Shadow, Some(runner)) => runner.start(request).await,
                     _ => None,
+                };
+                let (outcome, shadow) = match started {
+                    Some(started) => (
+                        started.authoritative.execute(request).await,
+                        Some(started.ticket),
+                    ),
+                    None => (self.legacy.execute(request).await, None),
                 };
                 Routed {
                     outcome,

@@ -103,9 +103,11 @@ async fn activate_by_multi_word_alias_names_the_personality_channel_and_how_to_s
             name: name("angel-dust")
         }]
     );
-    assert_eq!(
-        spans(&outcome),
-        ["**angel-dust**", "`<#100>`", "`deactivate`"]
+    assert_eq!(spans(&outcome), ["**angel-dust**", "`deactivate`"]);
+    let text = &outcome.reply.as_ref().unwrap().text;
+    assert!(
+        text.contains(" <#100>") && !text.contains("`<#"),
+        "a channel mention Discord renders: {text}"
     );
     assert_eq!(
         active_in(&world, CHANNEL).await.as_deref(),
@@ -122,6 +124,15 @@ async fn activating_another_personality_replaces_the_first() {
     let outcome = world.run(req(C::Activate, &["curie"]).admin()).await;
     assert_eq!(outcome.class, OutcomeClass::Success);
     assert_eq!(active_in(&world, CHANNEL).await.as_deref(), Some("curie"));
+    assert_eq!(
+        spans(&outcome),
+        ["**curie**", "**einstein**", "`deactivate`"]
+    );
+    let text = &outcome.reply.as_ref().unwrap().text;
+    assert!(text.contains("It replaces **einstein**."), "{text}");
+    // Activating the active one again replaces nothing.
+    let again = world.run(req(C::Activate, &["curie"]).admin()).await;
+    assert!(!again.reply.as_ref().unwrap().text.contains("replaces"));
 }
 
 #[tokio::test]

@@ -31,10 +31,13 @@ async fn add_refuses_invalid_names_aliases_prompts_avatars_and_models_with_the_r
         (req(C::Add, &["a"]), "at least 2"),
         (req(C::Add, &[&long]), "at most 50"),
         (req(C::Add, &["ein\u{200b}stein"]), "invisible"),
-        (req(C::Add, &["robert'); drop"]), "may only contain"),
-        (req(C::Add, &["\"quoted\""]), "may only contain"),
+        (req(C::Add, &["robert'); drop"]), "cannot contain"),
+        (req(C::Add, &["\"quoted\""]), "cannot contain"),
         (req(C::Add, &["Admin"]), "reserved"),
-        (req(C::Add, &["einstein", "\u{202e}evil"]), "invisible"),
+        (
+            req(C::Add, &["einstein", "\u{202e}evil"]),
+            "text-direction control",
+        ),
         (req(C::Add, &["einstein", &long]), "at most 50"),
         (
             req(C::Add, &["einstein"]).tail(&"p".repeat(4001)),
@@ -50,7 +53,7 @@ async fn add_refuses_invalid_names_aliases_prompts_avatars_and_models_with_the_r
         ),
         (
             req(C::Add, &["einstein"]).option("model", "has space"),
-            "may only contain",
+            "cannot contain",
         ),
     ];
     for (request, reason) in cases {
@@ -110,7 +113,10 @@ async fn add_with_a_taken_alias_is_refused_and_never_takes_it() {
 
     let a_name = world.run(req(C::Add, &["einstein", "bohr"])).await;
     assert_no_state_change(&a_name, OutcomeClass::Conflict);
-    assert_eq!(spans(&a_name), ["**bohr**", "**bohr**"]);
+    assert_eq!(spans(&a_name), ["**bohr**"]);
+    let text = &a_name.reply.as_ref().unwrap().text;
+    assert!(text.contains("is the name of a personality"), "{text}");
+    assert!(text.contains(&format!("<@{STRANGER}>")), "{text}");
 
     assert!(world.personality("einstein").await.is_none());
     assert_eq!(world.aliases_of("curie").await, ["albert e"]);
@@ -543,7 +549,7 @@ async fn alias_already_on_the_personality_says_so() {
     world.seed("einstein", OWNER, &["albert"]).await;
     let outcome = world.run(req(C::Alias, &["einstein", "Albert"])).await;
     assert_no_state_change(&outcome, OutcomeClass::Info);
-    assert_eq!(spans(&outcome), ["**Albert**"]);
+    assert_eq!(spans(&outcome), ["**Albert**", "**einstein**"]);
 }
 
 #[tokio::test]
@@ -597,7 +603,7 @@ async fn alias_held_by_another_of_the_callers_personalities_moves() {
             }
         ]
     );
-    assert_eq!(spans(&outcome), ["**Genius**", "**curie**"]);
+    assert_eq!(spans(&outcome), ["**Genius**", "**curie**", "**einstein**"]);
     assert_eq!(world.aliases_of("curie").await, ["marie"]);
     assert_eq!(world.aliases_of("einstein").await, ["genius"]);
 }
@@ -736,4 +742,35 @@ async fn hostile_personality_queries_are_not_found_with_a_bounded_safe_echo() {
         }
     }
     assert!(world.personality("einstein").await.is_some());
+}
+
+#[tokio::test]
+async fn a_name_conflict_says_whether_a_name_or_an_alias_holds_it_and_whose() {
+    let world = World::new();
+    world.seed("tab", STRANGER, &["name"]).await;
+    world.seed("curie", STRANGER, &[]).await;
+
+    let by_alias = world.run(req(C::Add, &["name"])).await;
+    assert_no_state_change(&by_alias, OutcomeClass::Conflict);
+    assert_eq!(spans(&by_alias), ["**name**", "**tab**"]);
+    let text = &by_alias.reply.as_ref().unwrap().text;
+    assert!(text.contains("already an alias of **tab**"), "{text}");
+    assert!(text.contains(&format!("(owner <@{STRANGER}>)")), "{text}");
+    assert!(!text.contains("personality named"), "{text}");
+
+    let by_name = world.run(req(C::Add, &["Tab"])).await;
+    let text = &by_name.reply.as_ref().unwrap().text;
+    assert!(
+        text.contains("A personality named **tab** already exists"),
+        "{text}"
+    );
+
+    let alias_is_a_name = world.run(req(C::Add, &["CURIE2", "curie"])).await;
+    assert_no_state_change(&alias_is_a_name, OutcomeClass::Conflict);
+    let text = &alias_is_a_name.reply.as_ref().unwrap().text;
+    assert!(
+        text.contains("**curie** is the name of a personality"),
+        "{text}"
+    );
+    assert!(!text.contains("belongs to"), "{text}");
 }

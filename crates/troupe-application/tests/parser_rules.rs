@@ -196,15 +196,20 @@ fn add_splits_the_prompt_off_at_the_first_unquoted_bar_and_reads_named_options()
 
 #[test]
 fn an_unterminated_quote_is_invalid_with_a_reason_that_says_how_to_fix_it() {
-    for content in [
-        "!tz info \"angel dust",
-        "!tz add einstein \"albert | You are",
-        "!tz alias x “angel",
+    for (content, column) in [
+        ("!tz info \"angel dust", 10),
+        ("!tz add einstein \"albert | You are", 18),
+        ("!tz alias x “angel", 13),
+        ("  !tz alias ש “angel", 13),
     ] {
         let Parsed::Invalid { reason } = parse(content, PREFIX) else {
             panic!("{content:?} is invalid");
         };
         assert!(reason.contains("never closed"), "{reason}");
+        assert!(
+            reason.starts_with(&format!("Syntax error at character {column}:")),
+            "{content:?}: {reason}"
+        );
     }
     // A quote inside the prompt is not an argument quote.
     assert!(matches!(

@@ -1,4 +1,5 @@
-//! The router at work: the kill switch, fallback to legacy, shadow runs over a dry-run store,
+//! The router at work: the kill switch, fallback to legacy, shadow runs over a snapshot of the
+//! state legacy started from, a dry run and the replayed outside world,
 //! and flag changes reaching another process sharing the store.
 
 mod support;
@@ -8,17 +9,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
-use troupe_application::dryrun::dry_run_deps;
 use troupe_application::flags::{EnvFlags, Flags};
 use troupe_application::handlers::NewSystem;
 use troupe_application::model::colour;
 use troupe_application::router::{Route, Router};
-use troupe_application::shadow::{ShadowConfig, ShadowResult, ShadowRunner};
+use troupe_application::shadow::{ShadowConfig, ShadowResult, ShadowRunner, ShadowSetup};
 use troupe_application::{
     CommandName, CommandOutcome, CommandRequest, CommandSystem, OutcomeClass, Reply, SystemKind,
 };
 use troupe_ports::{FlagStore, PersonalityRepository};
-use troupe_testkit::InMemoryStore;
+use troupe_testkit::{InMemorySnapshots, InMemoryStore};
 
 use support::{World, req};
 
@@ -235,47 +235,76 @@ async fn an_internal_error_gives_a_clear_error_when_fallback_is_off() {
     );
 }
 
-#[tokio::test]
-async fn shadow_mode_never_delivers_the_candidate_and_never_changes_stored_state() {
-    let world = World::new();
-    let legacy = Arc::new(CountingLegacy::default());
+/// A shadow setup over `world`: `authoritative` serves, the new system is the candidate, the
+/// in-memory snapshots give the state before the authoritative run.
+fn setup(
+    world: &World,
+    authoritative: Arc<dyn CommandSystem>,
+    snapshots: &InMemorySnapshots,
+) -> ShadowSetup {
+    ShadowSetup {
+        deps: world.deps(),
+        authoritative: Arc::new(move |_| Arc::clone(&authoritative)),
+        candidate: Arc::new(|deps| Arc::new(NewSystem::new(deps)) as Arc<dyn CommandSystem>),
+        snapshots: Arc::new(snapshots.clone()),
+    }
+}
+
+/// A setup whose authoritative system is the new system itself over the recording ports: an
+/// authoritative system that really writes, as legacy does.
+fn writing_setup(world: &World, snapshots: &InMemorySnapshots) -> ShadowSetup {
+    ShadowSetup {
+        authoritative: Arc::new(|deps| Arc::new(NewSystem::new(deps)) as Arc<dyn CommandSystem>),
+        ..setup(world, Arc::new(CountingLegacy::default()), snapshots)
+    }
+}
+
+async fn shadow_router(world: &World, setup: ShadowSetup) -> (Router, Arc<ShadowRunner>) {
     let flags = flags_over(
         world.store.clone(),
         &[
             ("FEATURE_FLAG_DDD_COMMANDS_ENABLED", "true"),
             ("FEATURE_FLAG_DDD_COMMANDS_SHADOW_PERSONALITY", "true"),
+            ("FEATURE_FLAG_DDD_COMMANDS_SHADOW_UTILITY", "true"),
         ],
     )
     .await;
-    let (dry, log) = dry_run_deps(&world.deps());
-    let shadow = ShadowRunner::new(
-        Arc::new(NewSystem::new(dry)),
-        world.clock.clone(),
-        ShadowConfig::default(),
-    );
+    let shadow = ShadowRunner::new(setup, world.clock.clone(), ShadowConfig::default());
     let router = Router::new(
-        legacy.clone(),
+        Arc::new(CountingLegacy::default()),
         Arc::new(NewSystem::new(world.deps())),
         flags,
         Some(shadow.clone()),
     );
+    (router, shadow)
+}
 
-    let routed = router
-        .execute(&req(CommandName::Add, &["einstein"]).into())
-        .await;
+/// Routes `request` in shadow mode, then runs the shadow job as a caller does after delivery.
+async fn shadowed(router: &Router, request: CommandRequest) -> (CommandOutcome, ShadowResult) {
+    let routed = router.execute(&request).await;
     assert_eq!(routed.route, Route::Shadow);
     assert_eq!(routed.served_by, SystemKind::Legacy);
-    assert_eq!(
-        routed.outcome.reply.as_ref().unwrap().text,
-        "legacy answer",
-        "the authoritative reply is legacy's"
-    );
-    let request: CommandRequest = req(CommandName::Add, &["einstein"]).into();
     let job = routed
         .shadow
         .expect("a shadow slot")
         .into_job(&request, &routed.outcome);
-    let result = job.run().await;
+    (routed.outcome, job.run().await)
+}
+
+#[tokio::test]
+async fn shadow_mode_never_delivers_the_candidate_and_never_changes_stored_state() {
+    let world = World::new();
+    let legacy = Arc::new(CountingLegacy::default());
+    let snapshots = InMemorySnapshots::of(&world.store);
+    let (router, shadow) = shadow_router(&world, setup(&world, legacy.clone(), &snapshots)).await;
+
+    let (outcome, result) = shadowed(&router, req(CommandName::Add, &["einstein"]).into()).await;
+    assert_eq!(
+        outcome.reply.as_ref().unwrap().text,
+        "legacy answer",
+        "the authoritative reply is legacy's"
+    );
+    assert_eq!(legacy.calls.load(Ordering::SeqCst), 1);
 
     // The stand-in legacy records no events, the candidate records a creation: a mismatch.
     assert_eq!(result, ShadowResult::Mismatch);
@@ -298,19 +327,146 @@ async fn shadow_mode_never_delivers_the_candidate_and_never_changes_stored_state
         "the candidate's insert was not applied"
     );
     assert_eq!(world.store.count().await.unwrap(), 0);
-    assert!(
-        log.writes().iter().any(|w| w.starts_with("insert")),
-        "the write was recorded"
-    );
+    assert_eq!(snapshots.released(), 1, "released");
     assert!(world.platform.sent_messages().is_empty() && world.platform.sent_dms().is_empty());
+}
+
+#[tokio::test]
+async fn writes_shadowed_after_an_authoritative_system_that_wrote_match_because_the_candidate_reads_the_state_before_it()
+ {
+    let world = World::new();
+    let snapshots = InMemorySnapshots::of(&world.store);
+    let (router, shadow) = shadow_router(&world, writing_setup(&world, &snapshots)).await;
+
+    for line in [
+        (CommandName::Add, vec!["tesla"]),
+        (CommandName::Alias, vec!["tesla", "nikola"]),
+        (CommandName::Remove, vec!["tesla"]),
+    ] {
+        let (outcome, result) = shadowed(&router, req(line.0, &line.1).into()).await;
+        assert_eq!(
+            outcome.class,
+            OutcomeClass::Success,
+            "{:?} served: {:?}",
+            line.0,
+            outcome.reply
+        );
+        assert_eq!(
+            result,
+            ShadowResult::Match,
+            "{:?}: {:?}",
+            line.0,
+            shadow.mismatches()
+        );
+    }
+    assert!(shadow.mismatches().is_empty());
+    assert_eq!(shadow.stats().matches.load(Ordering::SeqCst), 3);
+    assert_eq!(
+        world.store.count().await.unwrap(),
+        0,
+        "legacy's remove stands"
+    );
+}
+
+/// The new system with a seeded bug in one write handler: `alias` stores the alias with an
+/// extra letter (a test-only wrapper; production code is untouched).
+struct MisspellingAlias(NewSystem);
+
+#[async_trait]
+impl CommandSystem for MisspellingAlias {
+    fn kind(&self) -> SystemKind {
+        SystemKind::New
+    }
+    fn handles(&self, command: CommandName) -> bool {
+        self.0.handles(command)
+    }
+    async fn execute(&self, request: &CommandRequest) -> CommandOutcome {
+        let mut request = request.clone();
+        if request.command == CommandName::Alias
+            && let Some(alias) = request.args.words.get_mut(1)
+        {
+            alias.push('x');
+        }
+        self.0.execute(&request).await
+    }
+}
+
+#[tokio::test]
+async fn a_seeded_bug_in_a_write_handler_of_the_candidate_is_a_mismatch_naming_the_difference() {
+    let world = World::new();
+    let snapshots = InMemorySnapshots::of(&world.store);
+    let setup = ShadowSetup {
+        candidate: Arc::new(|deps| {
+            Arc::new(MisspellingAlias(NewSystem::new(deps))) as Arc<dyn CommandSystem>
+        }),
+        ..writing_setup(&world, &snapshots)
+    };
+    let (router, shadow) = shadow_router(&world, setup).await;
+
+    let (_, added) = shadowed(&router, req(CommandName::Add, &["tesla"]).into()).await;
+    assert_eq!(added, ShadowResult::Match);
+    let (_, aliased) = shadowed(
+        &router,
+        req(CommandName::Alias, &["tesla", "nikola"]).into(),
+    )
+    .await;
+    assert_eq!(aliased, ShadowResult::Mismatch);
+    let mismatch = &shadow.mismatches()[0];
+    assert_eq!(mismatch.command, CommandName::Alias);
+    assert!(
+        mismatch
+            .differences
+            .iter()
+            .any(|d| d.contains("nikola") && d.contains("nikolax")),
+        "{:?}",
+        mismatch.differences
+    );
+}
+
+#[tokio::test]
+async fn the_candidate_gets_the_outside_world_answers_the_authoritative_run_got() {
+    let world = World::new();
+    let snapshots = InMemorySnapshots::of(&world.store);
+    let (router, shadow) = shadow_router(&world, writing_setup(&world, &snapshots)).await;
+    let mut request: CommandRequest = req(CommandName::Volumetest, &[]).into();
+    request.invoker.is_bot_owner = true;
+    request.invoker.id = support::user(support::BOT_OWNER);
+    let before = world.volume.entries();
+    let (outcome, result) = shadowed(&router, request).await;
+    assert_eq!(outcome.class, OutcomeClass::Success, "{:?}", outcome.reply);
+    assert_eq!(result, ShadowResult::Match, "{:?}", shadow.mismatches());
+    assert_eq!(
+        world.volume.entries(),
+        before + 1,
+        "the probe ran once (legacy's); the candidate got its recorded report"
+    );
+}
+
+#[tokio::test]
+async fn when_no_snapshot_can_be_pinned_legacy_serves_alone_and_the_skip_is_counted() {
+    let world = World::new();
+    let legacy = Arc::new(CountingLegacy::default());
+    let snapshots = InMemorySnapshots::of(&world.store);
+    snapshots.fail_pins(true);
+    let (router, shadow) = shadow_router(&world, setup(&world, legacy, &snapshots)).await;
+
+    let routed = router
+        .execute(&req(CommandName::Add, &["einstein"]).into())
+        .await;
+    assert_eq!(routed.route, Route::Shadow);
+    assert_eq!(routed.served_by, SystemKind::Legacy);
+    assert_eq!(routed.outcome.reply.unwrap().text, "legacy answer");
+    assert!(routed.shadow.is_none(), "no comparison without a snapshot");
+    assert_eq!(shadow.stats().unpinned.load(Ordering::SeqCst), 1);
+    assert_eq!(shadow.stats().skipped.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]
 async fn shadow_runs_respect_the_concurrency_cap_and_sample_rate() {
     let world = World::new();
-    let (dry, _) = dry_run_deps(&world.deps());
+    let snapshots = InMemorySnapshots::of(&world.store);
     let capped = ShadowRunner::new(
-        Arc::new(NewSystem::new(dry.clone())),
+        setup(&world, Arc::new(CountingLegacy::default()), &snapshots),
         world.clock.clone(),
         ShadowConfig {
             max_concurrent: 1,
@@ -318,23 +474,19 @@ async fn shadow_runs_respect_the_concurrency_cap_and_sample_rate() {
         },
     );
     let request: CommandRequest = req(CommandName::Ping, &[]).into();
-    let outcome = CommandOutcome::ignored();
-    let first = capped.prepare(&request, &outcome).expect("first slot");
-    assert!(capped.prepare(&request, &outcome).is_none(), "over the cap");
+    let first = capped.start(&request).await.expect("first slot");
+    assert!(capped.start(&request).await.is_none(), "over the cap");
     drop(first);
-    assert!(
-        capped.prepare(&request, &outcome).is_some(),
-        "slot released"
-    );
+    assert!(capped.start(&request).await.is_some(), "slot released");
     assert_eq!(capped.stats().skipped.load(Ordering::SeqCst), 1);
 
     let never = ShadowRunner::new(
-        Arc::new(NewSystem::new(dry)),
+        setup(&world, Arc::new(CountingLegacy::default()), &snapshots),
         world.clock.clone(),
         ShadowConfig {
             sample_rate: 0.0,
             ..ShadowConfig::default()
         },
     );
-    assert!(never.prepare(&request, &outcome).is_none());
+    assert!(never.start(&request).await.is_none());
 }

@@ -163,6 +163,7 @@ async fn change(
             "a reason is required for a flag change (\"reason\": \"…\")",
         ),
         Err(FlagError::UnknownFlag(_)) => error(StatusCode::NOT_FOUND, "unknown flag"),
+        Err(FlagError::InvalidAudit(message)) => error(StatusCode::BAD_REQUEST, &message),
         Err(FlagError::Store(e)) => {
             tracing::error!(error = %e, "admin flag change failed");
             error(

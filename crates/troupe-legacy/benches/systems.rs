@@ -3,8 +3,9 @@
 //! - `routing/*`: the routing decision (`should_use_new_system`, `route`) — target p50 < 1 µs;
 //! - `shadow-<store>-<command>/{off,on}`: `Router::execute` on the authoritative (legacy) path
 //!   with the category's shadow flag off and on, over the in-memory store (the worst case: no
-//!   I/O to hide the fixed cost) and SQLite — the shadow job is prepared (request and outcome
-//!   cloned) but runs after delivery, so the target is < 5% added at p50;
+//!   I/O to hide the fixed cost) and SQLite — on the reply path shadow mode pins the snapshot
+//!   and records legacy's outside world (ADR 0015); the candidate runs after delivery, so the
+//!   target is < 5% added at p50;
 //! - `command-<command>/{legacy,new}`: each of the 18 commands on both systems side by side, on
 //!   identical state (the first successful scenario of the comparison corpus) — the runbook's
 //!   "response times within 10% of legacy".
@@ -20,11 +21,11 @@
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use criterion::{BatchSize, Criterion, criterion_group};
-use troupe_application::dryrun::dry_run_deps;
 use troupe_application::flags::{EnvFlags, FlagSnapshot, Flags, Targeting};
 use troupe_application::handlers::NewSystem;
 use troupe_application::router::{Router, route, should_use_new_system};
@@ -35,25 +36,44 @@ use troupe_legacy::LegacySystem;
 use troupe_parity::{CORPUS, FreshStore, Prepared, Runner, Scenario, StoragePorts};
 use troupe_ports::StoreError;
 use troupe_store::StoreOptions;
-use troupe_testkit::InMemoryStore;
+use troupe_testkit::{InMemorySnapshots, InMemoryStore};
 
 struct InMemory;
 
-/// A fresh SQLite in-memory store of the real adapter per copy (as `troupe compare` uses).
-struct Sqlite;
+/// A fresh SQLite file of the real adapter per copy (a file, not `sqlite::memory:`, so shadow
+/// runs can pin their snapshot: ADR 0015).
+struct Sqlite {
+    dir: tempfile::TempDir,
+    next: AtomicU64,
+}
+
+impl Sqlite {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("a temporary directory"),
+            next: AtomicU64::new(0),
+        }
+    }
+}
 
 #[async_trait]
 impl FreshStore for Sqlite {
     async fn fresh(&self) -> Result<StoragePorts, StoreError> {
-        let store = troupe_store::Store::open("sqlite::memory:", StoreOptions::default()).await?;
-        Ok(StoragePorts::of(&Arc::new(store)))
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let url = format!(
+            "sqlite://{}",
+            self.dir.path().join(format!("{n}.db")).display()
+        );
+        let store = Arc::new(troupe_store::Store::open(&url, StoreOptions::default()).await?);
+        Ok(StoragePorts::of(&store).with_snapshots(Arc::new(store.snapshots(4))))
     }
 }
 
 #[async_trait]
 impl FreshStore for InMemory {
     async fn fresh(&self) -> Result<StoragePorts, StoreError> {
-        Ok(StoragePorts::of(&Arc::new(InMemoryStore::new())))
+        let store = Arc::new(InMemoryStore::new());
+        Ok(StoragePorts::of(&store).with_snapshots(Arc::new(InMemorySnapshots::of(&store))))
     }
 }
 
@@ -161,12 +181,13 @@ fn shadow_router(prepared: &Prepared, on: bool) -> Router {
             Arc::new(InMemoryStore::new()),
         ))
         .expect("flags load");
-    let (dry, _log) = dry_run_deps(&deps);
-    let shadow = ShadowRunner::new(
-        Arc::new(NewSystem::new(dry)),
-        Arc::clone(&deps.clock),
-        ShadowConfig::default(),
-    );
+    let setup = prepared
+        .shadow_setup(
+            Arc::new(|deps| Arc::new(LegacySystem::new(deps)) as Arc<dyn CommandSystem>),
+            Arc::new(|deps| Arc::new(NewSystem::new(deps)) as Arc<dyn CommandSystem>),
+        )
+        .expect("the bench stores give snapshots");
+    let shadow = ShadowRunner::new(setup, Arc::clone(&deps.clock), ShadowConfig::default());
     Router::new(
         Arc::new(LegacySystem::new(deps.clone())),
         Arc::new(NewSystem::new(deps)),
@@ -179,7 +200,7 @@ fn shadow(c: &mut Criterion) {
     let rt = runtime();
     for (store, runner) in [
         ("memory", runner()),
-        ("sqlite", runner_over(Arc::new(Sqlite))),
+        ("sqlite", runner_over(Arc::new(Sqlite::new()))),
     ] {
         shadow_over(c, &rt, store, &runner);
     }
@@ -287,7 +308,7 @@ fn interleaved_report() {
     );
     for (store, runner, rounds) in [
         ("memory", runner(), 20_000),
-        ("sqlite", runner_over(Arc::new(Sqlite)), 3_000),
+        ("sqlite", runner_over(Arc::new(Sqlite::new())), 3_000),
     ] {
         for command in [CommandName::Ping, CommandName::Info, CommandName::List] {
             let prepared = rt

@@ -20,12 +20,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
+use troupe_application::shadow::{ShadowConfig, ShadowResult, ShadowRunner, ShadowSetup};
 use troupe_domain::conversation::{Conversation, HistoryEntry, Speaker};
 use troupe_domain::personality::PersonalityName;
 use troupe_domain::{ChannelId, Duration, GuildId, MessageId, UserId};
 use troupe_ports::{
     AuthRepository, Clock, ConversationRepository, PersonalityRepository, PreferencesRepository,
-    ProcessedMessages, StoreError,
+    ProcessedMessages, SnapshotSource, StoreError,
 };
 
 pub use scenarios::CORPUS;
@@ -269,6 +270,9 @@ pub struct StoragePorts {
     pub auth: Arc<dyn AuthRepository>,
     pub preferences: Arc<dyn PreferencesRepository>,
     pub processed: Arc<dyn ProcessedMessages>,
+    /// Pinned snapshots of this copy, for shadow replays ([`Runner::shadow`]); `None` when
+    /// the store cannot give them (an in-memory SQLite database).
+    pub snapshots: Option<Arc<dyn SnapshotSource>>,
 }
 
 impl std::fmt::Debug for StoragePorts {
@@ -294,7 +298,14 @@ impl StoragePorts {
             auth: store.clone(),
             preferences: store.clone(),
             processed: store.clone(),
+            snapshots: None,
         }
+    }
+
+    /// The same ports, with a snapshot source for shadow replays.
+    pub fn with_snapshots(mut self, snapshots: Arc<dyn SnapshotSource>) -> Self {
+        self.snapshots = Some(snapshots);
+        self
     }
 }
 
@@ -310,6 +321,7 @@ pub type SystemBuilder = Arc<dyn Fn(Deps) -> Arc<dyn CommandSystem> + Send + Syn
 /// One copy: its ports, its world and the systems over them.
 struct Copy {
     deps: Deps,
+    snapshots: Option<Arc<dyn SnapshotSource>>,
     clock: Arc<ScenarioClock>,
     platform: Arc<ScenarioPlatform>,
     volume: Arc<ScenarioVolume>,
@@ -331,6 +343,7 @@ impl Copy {
             started_at: clock.now(),
             ..AppConfig::default()
         };
+        let snapshots = storage.snapshots;
         let deps = Deps {
             personalities: storage.personalities,
             conversations: storage.conversations,
@@ -354,6 +367,7 @@ impl Copy {
         };
         Self {
             deps,
+            snapshots,
             clock,
             platform,
             volume,
@@ -694,6 +708,38 @@ impl Prepared {
     pub fn deps(&self) -> &Deps {
         &self.copy.deps
     }
+
+    /// The snapshot source of this copy's store, if it gives snapshots.
+    pub fn snapshots(&self) -> Option<Arc<dyn SnapshotSource>> {
+        self.copy.snapshots.clone()
+    }
+
+    /// The shadow setup of this copy: `authoritative` serves, `candidate` is compared, over
+    /// this copy's snapshots. `None` without a snapshot source.
+    pub fn shadow_setup(
+        &self,
+        authoritative: SystemBuilder,
+        candidate: SystemBuilder,
+    ) -> Option<ShadowSetup> {
+        Some(ShadowSetup {
+            deps: self.copy.deps.clone(),
+            authoritative,
+            candidate,
+            snapshots: self.snapshots()?,
+        })
+    }
+}
+
+/// The result of one scenario replayed in shadow mode ([`Runner::shadow`]).
+#[derive(Debug, Clone)]
+pub struct ShadowReplay {
+    pub name: &'static str,
+    pub command: Option<CommandName>,
+    pub result: ShadowResult,
+    /// The authoritative (reference) system's outcome class.
+    pub served: OutcomeClass,
+    /// The named differences of a mismatch; why it could not run otherwise.
+    pub differences: Vec<String>,
 }
 
 /// Plays scenarios through a reference system (legacy) and a candidate (new) on two copies.
@@ -778,6 +824,64 @@ impl Runner {
         }
         let request = copy.request(scenario.by, scenario.at, scenario.command)?;
         Ok(Prepared { copy, request })
+    }
+
+    /// Replays `scenario` in shadow mode, as the router does it: the snapshot is pinned, the
+    /// reference system (legacy) serves the command for real over recording ports, then the
+    /// candidate runs over the snapshot, a dry run and the replayed outside world, and the
+    /// two outcomes are compared. The store must give snapshots ([`StoragePorts::snapshots`]).
+    pub async fn shadow(&self, scenario: &Scenario) -> ShadowReplay {
+        let command = scenario.command_name();
+        let broken = |why: String| ShadowReplay {
+            name: scenario.name,
+            command,
+            result: ShadowResult::Error,
+            served: OutcomeClass::InternalError,
+            differences: vec![why],
+        };
+        let prepared = match self.prepare(scenario).await {
+            Ok(p) => p,
+            Err(e) => return broken(e),
+        };
+        let Some(setup) = prepared.shadow_setup(self.reference.clone(), self.candidate.clone())
+        else {
+            return broken("the store gives no snapshots".into());
+        };
+        let runner = ShadowRunner::new(
+            setup,
+            Arc::clone(&prepared.copy.deps.clock),
+            ShadowConfig::default(),
+        );
+        let Some(started) = runner.start(&prepared.request).await else {
+            return broken("no snapshot could be pinned".into());
+        };
+        let served = started.authoritative.execute(&prepared.request).await;
+        let result = started
+            .ticket
+            .into_job(&prepared.request, &served)
+            .run()
+            .await;
+        let differences = runner
+            .mismatches()
+            .into_iter()
+            .flat_map(|m| m.differences)
+            .collect();
+        ShadowReplay {
+            name: scenario.name,
+            command,
+            result,
+            served: served.class,
+            differences,
+        }
+    }
+
+    /// [`Self::shadow`] for every scenario, one after the other.
+    pub async fn shadow_all(&self, scenarios: &[Scenario]) -> Vec<ShadowReplay> {
+        let mut out = Vec::with_capacity(scenarios.len());
+        for scenario in scenarios {
+            out.push(self.shadow(scenario).await);
+        }
+        out
     }
 
     async fn play(

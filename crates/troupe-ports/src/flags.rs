@@ -43,6 +43,21 @@ pub trait FlagStore: Send + Sync {
     async fn apply(&self, change: &FlagChange) -> Result<Option<bool>, StoreError>;
     /// The newest `limit` audit entries, newest first.
     async fn audit(&self, limit: u64) -> Result<Vec<FlagAuditEntry>, StoreError>;
-    /// A number that changes whenever any flag changes (cheap change detection).
+    /// A number that grows with every committed flag change, in commit order (cheap change
+    /// detection: a poller that sees the same number has missed nothing).
     async fn version(&self) -> Result<u64, StoreError>;
+    /// Notifications of flag changes committed by any process, when the store can push them
+    /// (PostgreSQL `LISTEN`/`NOTIFY`); `None` when it cannot (poll [`Self::version`]).
+    /// Notifications only wake a reader early: polling stays the safety net.
+    async fn subscribe(&self) -> Result<Option<Box<dyn FlagNotifications>>, StoreError> {
+        Ok(None)
+    }
+}
+
+/// A live subscription to flag changes (see [`FlagStore::subscribe`]).
+#[async_trait]
+pub trait FlagNotifications: Send {
+    /// Waits until a flag change may have been committed. An error means the subscription is
+    /// broken (e.g. the connection was lost); subscribe again later.
+    async fn changed(&mut self) -> Result<(), StoreError>;
 }

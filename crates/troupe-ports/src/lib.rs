@@ -19,6 +19,7 @@ mod platform;
 mod preferences;
 mod processed;
 mod sessions;
+mod snapshot;
 mod volume;
 
 pub use ai::{
@@ -28,7 +29,7 @@ pub use auth::{AuthProvider, AuthProviderError, AuthRepository, IssuedToken};
 pub use clock::{Clock, SystemClock};
 pub use conversation::{ConversationRepository, PersonalityMessage};
 pub use error::StoreError;
-pub use flags::{FlagAuditEntry, FlagChange, FlagStore, StoredFlag};
+pub use flags::{FlagAuditEntry, FlagChange, FlagNotifications, FlagStore, StoredFlag};
 pub use gateway::{
     EventLoad, GatewayHealth, GatewayMonitor, GatewaySnapshot, GatewayState, RECONNECT_GRACE,
     ack_overdue_after,
@@ -41,6 +42,7 @@ pub use platform::{
 pub use preferences::PreferencesRepository;
 pub use processed::ProcessedMessages;
 pub use sessions::{GatewaySessions, SharedRateLimit, StoredSession};
+pub use snapshot::{Snapshot, SnapshotSource, StoreView};
 pub use volume::{DataVolume, VolumeError, VolumeReport};
 
 #[cfg(feature = "mocks")]

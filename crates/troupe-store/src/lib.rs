@@ -14,6 +14,7 @@ mod crypto;
 mod migrations;
 mod repo;
 mod rows;
+mod snapshot;
 
 pub mod maintenance;
 
@@ -27,7 +28,9 @@ pub use maintenance::{
     BackupFormat, BackupManifest, CheckReport, FileReport, ImportReport, MaintenanceError,
     RestoreReport, VerifiedBackup, Violation, import_legacy, prune_backups, remove_stale_partials,
 };
+pub use migrations::SchemaStatus;
 pub use repo::ReencryptReport;
+pub use snapshot::StoreSnapshots;
 pub use troupe_ports::StoreError;
 
 use backend::{Backend, ConnectSettings};
@@ -116,7 +119,8 @@ impl Store {
         Ok(store)
     }
 
-    /// Applies the embedded migrations of this backend that are not applied yet.
+    /// Applies the embedded migrations of this backend that are not applied yet. Refuses (and
+    /// changes nothing) when the database has a migration this build does not know.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         migrations::run(&self.inner.backend).await
     }
@@ -124,6 +128,11 @@ impl Store {
     /// The newest migration applied to the database (0 when none).
     pub async fn schema_version(&self) -> Result<i64, StoreError> {
         migrations::applied_version(&self.inner.backend).await
+    }
+
+    /// Where the database's schema stands against this build: applied, pending, newer.
+    pub async fn schema_status(&self) -> Result<SchemaStatus, StoreError> {
+        migrations::status(&self.inner.backend).await
     }
 
     /// The newest migration this build knows.

@@ -24,6 +24,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/postgres/0015_gateway_sessions.sql"),
     ),
     (
+        16,
+        "flag version",
+        include_str!("../../../migrations/sqlite/0016_flag_version.sql"),
+        include_str!("../../../migrations/postgres/0016_flag_version.sql"),
+    ),
+    (
         20,
         "maintenance leases",
         include_str!("../../../migrations/sqlite/0020_maintenance_leases.sql"),
@@ -51,7 +57,78 @@ fn migrator(postgres: bool) -> Migrator {
     )
 }
 
+/// Where a database's schema stands against this build's migrations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaStatus {
+    /// The newest migration applied to the database (0: none).
+    pub applied: i64,
+    /// The newest migration this build knows.
+    pub latest: i64,
+    /// Migrations this build knows that the database does not have yet (version, description),
+    /// oldest first.
+    pub pending: Vec<(i64, &'static str)>,
+    /// The newest migration the database has that this build does not know (a newer release
+    /// migrated it), if any.
+    pub unknown: Option<i64>,
+}
+
+impl SchemaStatus {
+    /// Whether the database has a migration this build does not know: this build must not use
+    /// it (deploy the newer build, or restore the backup taken before the upgrade).
+    pub fn is_newer(&self) -> bool {
+        self.unknown.is_some()
+    }
+
+    /// Whether the schema is exactly what this build expects.
+    pub fn is_current(&self) -> bool {
+        self.pending.is_empty() && self.unknown.is_none()
+    }
+
+    /// The one-line message for a schema newer than this build; `database` names it.
+    pub fn newer_message(&self, database: Option<&str>) -> Option<String> {
+        let database = database.map_or_else(String::new, |d| format!(" {d}"));
+        self.unknown.map(|found| {
+            format!(
+                "the database{database} has schema version {found}, newer than this troupe {} \
+                 knows (up to {}): deploy the newer troupe binary, or restore the backup taken \
+                 before the upgrade (`troupe restore <file>`)",
+                env!("CARGO_PKG_VERSION"),
+                self.latest
+            )
+        })
+    }
+}
+
+/// Reads the applied migrations (`_sqlx_migrations`; none when the table is missing).
+pub(crate) async fn status(backend: &Backend) -> Result<SchemaStatus, StoreError> {
+    const SQL: &str = "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version";
+    let found: Result<Vec<i64>, sqlx::Error> = on_pool!(backend, |pool| sqlx::query_scalar(SQL)
+        .fetch_all(pool)
+        .await);
+    let applied = match found {
+        Ok(v) => v,
+        Err(sqlx::Error::Database(_)) => Vec::new(),
+        Err(e) => return Err(db(e)),
+    };
+    let known = |v: i64| MIGRATIONS.iter().any(|m| m.0 == v);
+    Ok(SchemaStatus {
+        applied: applied.iter().copied().max().unwrap_or(0),
+        latest: LATEST,
+        pending: MIGRATIONS
+            .iter()
+            .filter(|m| !applied.contains(&m.0))
+            .map(|m| (m.0, m.1))
+            .collect(),
+        unknown: applied.iter().copied().filter(|v| !known(*v)).max(),
+    })
+}
+
 pub(crate) async fn run(backend: &Backend) -> Result<(), StoreError> {
+    // sqlx's own error for this case ("migration N was previously applied but is missing in the
+    // resolved migrations") does not say what to do.
+    if let Some(message) = status(backend).await?.newer_message(None) {
+        return Err(StoreError::Unexpected(message));
+    }
     let result = match backend {
         Backend::Sqlite(pool) => migrator(false).run(pool).await,
         Backend::Postgres(pool) => migrator(true).run(pool).await,

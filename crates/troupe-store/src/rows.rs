@@ -131,12 +131,8 @@ pub(crate) fn personalities(rows: Vec<PersonalityRow>) -> Result<Vec<Personality
         .collect())
 }
 
-/// The key a user's query is looked up by: whitespace collapsed, lower-cased (the domain's
-/// folding).
+/// The key a user's query is looked up by: the domain's folding (NFKC, whitespace collapsed,
+/// case-folded, direction marks ignored), so it finds the stored keys.
 pub(crate) fn query_key(query: &str) -> String {
-    query
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
+    troupe_domain::personality::lookup_key(query)
 }

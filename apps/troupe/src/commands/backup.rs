@@ -12,8 +12,10 @@ use crate::config::Config;
 
 /// Options of `troupe backup`.
 #[derive(Debug, Clone, clap::Args)]
-#[command(after_help = "Exit codes: 0 backup taken and verified, 1 failed.\n\
-Example: troupe backup --dir /var/backups/troupe --keep 30")]
+#[command(
+    after_help = "Exit codes: 0 backup taken and verified, 1 failed, 2 invalid configuration or usage (e.g. --keep outside 1–10000, pending migrations).\n\
+Example: troupe backup --dir /var/backups/troupe --keep 30"
+)]
 pub struct BackupArgs {
     /// Directory of the backups (default: TROUPE_BACKUP_DIR, i.e. <data dir>/backups).
     #[arg(long, value_name = "DIR")]
@@ -22,14 +24,24 @@ pub struct BackupArgs {
     /// into SQLite or PostgreSQL). Default: sqlite for SQLite, portable for PostgreSQL.
     #[arg(long, value_parser = ["sqlite", "portable"])]
     pub format: Option<String>,
-    /// Backups kept afterwards, newest first (default: TROUPE_BACKUP_KEEP).
-    #[arg(long, value_name = "N")]
+    /// Backups kept afterwards, newest first, 1–10000 (default: TROUPE_BACKUP_KEEP).
+    #[arg(long, value_name = "N", value_parser = parse_keep)]
     pub keep: Option<usize>,
+}
+
+/// `--keep`: the bounds of `TROUPE_BACKUP_KEEP`.
+fn parse_keep(raw: &str) -> Result<usize, String> {
+    let (min, max) = crate::config::BACKUP_KEEP_BOUNDS;
+    raw.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+        .ok_or_else(|| format!("must be a number from {min} to {max} (as TROUPE_BACKUP_KEEP)"))
 }
 
 pub async fn run(args: BackupArgs, config: &Config) -> anyhow::Result<ExitCode> {
     let dir = args.dir.unwrap_or_else(|| config.backup_dir.clone());
-    let keep = args.keep.unwrap_or(config.backup_keep).max(1);
+    let keep = args.keep.unwrap_or(config.backup_keep);
     eprintln!("[1/3] opening {}", config.database_label());
     let store = crate::wiring::open_store(config).await?;
     eprintln!(
@@ -49,7 +61,7 @@ pub async fn run(args: BackupArgs, config: &Config) -> anyhow::Result<ExitCode> 
     eprintln!("[3/3] retention: keeping the newest {keep}");
     let pruned = prune_backups(&dir, keep)?;
     let rows: u64 = manifest.rows.values().sum();
-    println!(
+    crate::outln!(
         "backup {} verified: {} bytes, {rows} rows, sha256 {}, schema version {} ({} ms)",
         dir.join(&manifest.file).display(),
         manifest.size,
@@ -58,7 +70,7 @@ pub async fn run(args: BackupArgs, config: &Config) -> anyhow::Result<ExitCode> 
         started.elapsed().as_millis()
     );
     for file in pruned {
-        println!("pruned {}", file.display());
+        crate::outln!("pruned {}", file.display());
     }
     Ok(ExitCode::SUCCESS)
 }

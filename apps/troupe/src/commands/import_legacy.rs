@@ -13,7 +13,7 @@ use crate::config::Config;
 #[derive(Debug, Clone, clap::Args)]
 #[command(
     after_help = "Reads personalities.json (both formats), aliases.json, auth_tokens.json, nsfw_verified.json, conversations.json, message_map.json, channel_activations.json, auto_response.json and releaseNotificationPreferences.json; absent files are fine. Running it twice imports nothing new.\n\
-Exit codes: 0 imported (skipped entries listed), 1 failed (nothing imported)."
+Exit codes: 0 imported (skipped entries listed), 1 failed (nothing imported), 2 invalid usage."
 )]
 pub struct ImportLegacyArgs {
     /// The original bot's data directory.
@@ -21,15 +21,17 @@ pub struct ImportLegacyArgs {
 }
 
 pub async fn run(args: ImportLegacyArgs, config: &Config) -> anyhow::Result<ExitCode> {
-    anyhow::ensure!(
-        args.dir.is_dir(),
-        "{} is not a directory",
-        args.dir.display()
-    );
+    if !args.dir.is_dir() {
+        return Err(crate::exit::UsageError::new(format!(
+            "{} is not a directory (give the original bot's data directory)",
+            args.dir.display()
+        ))
+        .into());
+    }
     eprintln!("[1/2] opening {}", config.database_label());
-    let store = crate::wiring::open_store(config).await?;
+    let store = crate::wiring::open_store_migrating(config).await?;
     eprintln!("[2/2] importing from {}", args.dir.display());
     let report = troupe_store::import_legacy(&store, &args.dir).await?;
-    print!("{report}");
+    crate::out!("{report}");
     Ok(ExitCode::SUCCESS)
 }

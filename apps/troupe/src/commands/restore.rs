@@ -17,7 +17,7 @@ pub const REFUSED: u8 = 3;
 /// Options of `troupe restore`.
 #[derive(Debug, Clone, clap::Args)]
 #[command(
-    after_help = "Exit codes: 0 restored, 1 failed, 3 refused (not an intact backup; the store is untouched).\n\
+    after_help = "Exit codes: 0 restored, 1 failed, 2 invalid configuration or usage (e.g. pending migrations), 3 refused (not an intact backup; the store is untouched).\n\
 Stop every `troupe run` process using the store first. A safety backup of the current content is taken before anything changes.\n\
 Example: troupe restore data/backups/troupe-20250614T103000Z-sqlite.sqlite"
 )]
@@ -50,14 +50,23 @@ pub async fn run(args: RestoreArgs, config: &Config) -> anyhow::Result<ExitCode>
         "[3/3] safety backup into {}, then restoring in one transaction",
         safety.display()
     );
-    let report = store.restore_verified(verified, &safety).await?;
-    let rows: u64 = report.rows.values().sum();
-    println!(
-        "restored {} ({} backup of {}, {rows} rows); safety backup of the previous content: {}",
-        args.file.display(),
-        report.restored.backend,
-        report.restored.created_at,
-        report.safety_backup.display()
-    );
-    Ok(ExitCode::SUCCESS)
+    match store.restore_verified(verified, &safety).await {
+        Ok(report) => {
+            let rows: u64 = report.rows.values().sum();
+            crate::outln!(
+                "restored {} ({} backup of {}, {rows} rows); safety backup of the previous content: {}",
+                args.file.display(),
+                report.restored.backend,
+                report.restored.created_at,
+                report.safety_backup.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e @ MaintenanceError::Refused { .. }) => {
+            eprintln!("troupe: {e}");
+            eprintln!("troupe: the store was not touched");
+            Ok(ExitCode::from(REFUSED))
+        }
+        Err(e) => Err(e.into()),
+    }
 }

@@ -24,7 +24,8 @@ pub const COMMANDS: &[(&str, &str)] = &[
 Example: troupe smoke http://127.0.0.1:3000 --admin-token \"$TROUPE_ADMIN_TOKEN\""
 )]
 pub struct SmokeArgs {
-    /// Base URL of the Troupe HTTP listener, e.g. http://127.0.0.1:3000.
+    /// Base URL of the Troupe HTTP listener, e.g. http://127.0.0.1:3000 (default: TROUPE_URL).
+    #[arg(env = "TROUPE_URL")]
     pub url: String,
     /// The admin token: also run one command per category through the admin API.
     #[arg(

@@ -1,7 +1,11 @@
 //! Finding a personality from what a user typed.
 
 use super::aggregate::Personality;
-use crate::text::{collapse_spaces, fold};
+use std::collections::HashSet;
+
+use unicode_normalization::char::is_combining_mark;
+
+use crate::text::{is_direction_mark, lookup_key};
 
 /// How a query matched a personality, in precedence order (name beats alias beats display name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -12,9 +16,10 @@ pub enum LookupMatch {
 }
 
 impl LookupMatch {
-    /// How `query` matches `personality`, if at all (case-insensitive; spaces collapsed).
+    /// How `query` matches `personality`, if at all (by [`lookup_key`]: case-folded, NFKC,
+    /// spaces collapsed, direction marks ignored).
     pub fn of(query: &str, personality: &Personality) -> Option<Self> {
-        let key = fold(&collapse_spaces(query));
+        let key = lookup_key(query);
         if key.is_empty() {
             None
         } else if personality.name().key() == key {
@@ -42,37 +47,84 @@ where
         .map(|(_, p)| p)
 }
 
-/// Candidate mention texts in `content`, longest first: for every `mention_char` that starts a
-/// word, the following 1..=`max_words` words (trailing punctuation stripped). The caller looks
-/// each up in order and takes the first hit, so the longest multi-word alias wins.
+/// Longest mention text looked at after the mention character, in characters: a name or
+/// alias is at most 50 characters after NFKC; twice that leaves room for decomposed accents.
+const MAX_MENTION_CHARS: usize = 100;
+
+/// A character that can be part of a name or alias as typed: letters, digits, marks, `-`, `_`,
+/// `.` (spaces separate words), and the direction marks right-to-left text carries.
+fn is_name_char(c: char) -> bool {
+    c.is_alphanumeric()
+        || is_combining_mark(c)
+        || matches!(c, '-' | '_' | '.')
+        || is_direction_mark(c)
+}
+
+/// Candidate mention texts in `content`, most words first: for every `mention_char` that does
+/// not follow a letter, digit, mark or another mention character (so `x@y.z` is not a mention, while
+/// `(@einstein)`, `"@einstein"` and `**@einstein**` are), the following 1..=`max_words` words
+/// of name characters (any script), each also without a trailing `.`, `-` or `_`. A phrase
+/// ends at any other punctuation or a line break. The caller looks each up in order and takes
+/// the first hit, so the longest multi-word alias wins.
+///
+/// Linear in the length of `content`: each mention reads at most [`MAX_MENTION_CHARS`]
+/// characters, and candidates are bucketed by word count instead of sorted.
 pub fn mention_candidates(content: &str, mention_char: char, max_words: usize) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    let words: Vec<&str> = content.split_whitespace().collect();
-    for (i, word) in words.iter().enumerate() {
-        let Some(first) = word.strip_prefix(mention_char) else {
-            continue;
-        };
-        if first.is_empty() {
+    let max_words = max_words.max(1);
+    let mut by_words: Vec<Vec<String>> = vec![Vec::new(); max_words];
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut previous: Option<char> = None;
+    for (at, c) in content.char_indices() {
+        let starts = c == mention_char
+            && previous
+                .is_none_or(|p| p != mention_char && !p.is_alphanumeric() && !is_combining_mark(p));
+        previous = Some(c);
+        if !starts {
             continue;
         }
-        let mut phrase = String::new();
-        for (n, w) in std::iter::once(first)
-            .chain(words[i + 1..].iter().copied())
-            .take(max_words)
-            .enumerate()
-        {
-            if n > 0 {
-                phrase.push(' ');
+        let rest = &content[at + c.len_utf8()..];
+        let mut words = 0;
+        let mut in_word = false;
+        let mut end = 0;
+        for (i, ch) in rest.char_indices().take(MAX_MENTION_CHARS) {
+            if is_name_char(ch) {
+                in_word = true;
+                end = i + ch.len_utf8();
+                continue;
             }
-            phrase.push_str(w);
-            let trimmed = phrase.trim_end_matches(['.', ',', '!', '?', ':', ';', ')', '"', '\'']);
-            if !trimmed.is_empty() && !out.iter().any(|o| o == trimmed) {
-                out.push(trimmed.to_owned());
+            if in_word {
+                in_word = false;
+                words += 1;
+                push_phrase(&rest[..end], words, &mut by_words, &mut seen);
+                if words == max_words {
+                    break;
+                }
             }
+            if !matches!(ch, ' ' | '\t') || end == 0 {
+                break;
+            }
+        }
+        if in_word && words < max_words {
+            push_phrase(&rest[..end], words + 1, &mut by_words, &mut seen);
         }
     }
-    out.sort_by_key(|c| std::cmp::Reverse(c.split(' ').count()));
-    out
+    by_words.into_iter().rev().flatten().collect()
+}
+
+/// Records `phrase` (and the phrase without a trailing `.`, `-` or `_`) as a candidate of
+/// `words` words, once.
+fn push_phrase(
+    phrase: &str,
+    words: usize,
+    by_words: &mut [Vec<String>],
+    seen: &mut HashSet<String>,
+) {
+    let trimmed = phrase.trim_end_matches(['.', '-', '_']);
+    for candidate in [phrase, trimmed] {
+        if !candidate.is_empty() && seen.insert(candidate.to_owned()) {
+            by_words[words - 1].push(candidate.to_owned());
+        }
+    }
 }
 
 #[cfg(test)]
@@ -130,14 +182,90 @@ mod tests {
     }
 
     #[test]
-    fn mention_candidates_are_longest_first_and_strip_punctuation() {
+    fn mention_candidates_are_longest_first_and_stop_at_punctuation() {
         let got = mention_candidates("hey @angel dust, how are you?", '@', 3);
-        assert_eq!(got, vec!["angel dust, how", "angel dust", "angel"]);
+        assert_eq!(got, vec!["angel dust", "angel"]);
+        let got = mention_candidates("@angel dust is here", '@', 3);
+        assert_eq!(got, vec!["angel dust is", "angel dust", "angel"]);
         assert_eq!(mention_candidates("@bob!", '@', 3), vec!["bob"]);
+        assert_eq!(
+            mention_candidates("ask @Dr. who", '@', 1),
+            vec!["Dr.", "Dr"]
+        );
         assert!(mention_candidates("mail me at x@y.z", '@', 3).is_empty());
         assert!(mention_candidates("@ alone", '@', 3).is_empty());
+        assert!(mention_candidates("@@bob", '@', 3).is_empty());
         assert_eq!(mention_candidates("&bob hi", '&', 1), vec!["bob"]);
-        let long = "@a ".repeat(5000);
-        assert!(mention_candidates(&long, '@', 4).len() <= 5000 * 4);
+        assert_eq!(
+            mention_candidates("@bob\nsecond line", '@', 3),
+            vec!["bob"],
+            "a line break ends the phrase"
+        );
+    }
+
+    /// Issue 15: mentions after punctuation got no answer.
+    #[test]
+    fn mentions_after_any_punctuation_are_found() {
+        for content in [
+            "(@einstein) hi",
+            "\"@einstein\" hi",
+            "**@einstein** hi",
+            "*@einstein* hi",
+            "__@einstein__ hi",
+            "'@einstein', hi",
+            "«@einstein» hi",
+            "hi,@einstein",
+            "[@einstein] hi",
+            "> @einstein hi",
+            "`@einstein` hi",
+        ] {
+            let got = mention_candidates(content, '@', 1);
+            assert!(got.iter().any(|c| c == "einstein"), "{content:?}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn mentions_of_names_in_every_script_are_found() {
+        let all = [
+            make("שלום", "שלום", &[]),
+            make("Σωκράτης", "Σωκράτης", &[]),
+            make("孔子", "孔子", &["孔夫子"]),
+            make("Лилит", "Лилит", &[]),
+            make("سلام", "سلام", &[]),
+        ];
+        let cases = [
+            ("\u{200F}@שלום\u{200F} מה נשמע", "שלום"),
+            ("(@ΣΩΚΡΆΤΗΣ) γεια", "Σωκράτης"),
+            ("「@孔夫子」你好", "孔子"),
+            ("**@лилит** привет", "Лилит"),
+            ("مرحبا @سلام!", "سلام"),
+        ];
+        for (content, expected) in cases {
+            let found = mention_candidates(content, '@', 3)
+                .iter()
+                .find_map(|c| resolve(c, &all))
+                .map(|p| p.name().as_str().to_owned());
+            assert_eq!(found.as_deref(), Some(expected), "{content:?}");
+        }
+    }
+
+    #[test]
+    fn mention_candidates_take_linear_time_on_hostile_input() {
+        // Each of these is 200,000 characters; quadratic work would take minutes.
+        let n = 200_000;
+        let inputs = [
+            "@".repeat(n),
+            "@a ".repeat(n / 3),
+            format!("@{}", "a".repeat(n)),
+            format!("{} {}", "@x".repeat(n / 4), "b ".repeat(n / 4)),
+            "(@a) ".repeat(n / 5),
+        ];
+        for input in &inputs {
+            let got = mention_candidates(input, '@', 4);
+            // The output is linear too: short candidates, at most two per word of a mention.
+            assert!(got.iter().all(|c| c.chars().count() <= MAX_MENTION_CHARS));
+            let total: usize = got.iter().map(String::len).sum();
+            assert!(total <= input.len() * 8, "{total} for {}", input.len());
+        }
     }
 }

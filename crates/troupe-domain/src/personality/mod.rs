@@ -9,9 +9,10 @@ mod aggregate;
 mod lookup;
 mod values;
 
+pub use crate::text::lookup_key;
 pub use aggregate::{Actor, Personality, PersonalityError, Profile};
 pub use lookup::{LookupMatch, mention_candidates, resolve};
 pub use values::{
-    Alias, AvatarUrl, DisplayName, ErrorMessage, ModelId, NameError, PersonalityName, Prompt,
-    RESERVED_NAMES,
+    Alias, AvatarUrl, DisplayName, ErrorMessage, IDENTIFIER_ALPHABET, ModelId, NameError,
+    PersonalityName, Prompt, RESERVED_NAMES,
 };

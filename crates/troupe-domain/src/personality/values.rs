@@ -3,7 +3,13 @@
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
-use crate::text::{collapse_spaces, fold, is_invisible, is_latin_letter};
+use unicode_normalization::char::is_combining_mark;
+use unicode_script::{Script, UnicodeScript};
+use unicode_security::{GeneralSecurityProfile, MixedScript, skeleton};
+
+use crate::text::{
+    collapse_spaces, fold, is_direction_control, is_invisible, nfkc, strip_direction_marks,
+};
 
 /// Names no personality may take (case-insensitive): they collide with roles, mentions or the
 /// bot itself.
@@ -19,6 +25,12 @@ pub const RESERVED_NAMES: &[&str] = &[
     "here",
 ];
 
+/// What personality names and aliases may contain, as error messages say it.
+pub const IDENTIFIER_ALPHABET: &str = "letters, digits, marks of one script; space - _ .";
+
+/// What a model id may contain, as error messages say it.
+const MODEL_ID_ALPHABET: &str = "ASCII letters, digits and . _ - : / @";
+
 /// Why a text is not a valid personality value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NameError {
@@ -28,14 +40,87 @@ pub enum NameError {
     TooShort { what: &'static str, min: usize },
     #[error("{what} must be at most {max} characters")]
     TooLong { what: &'static str, max: usize },
-    #[error("{what} may only contain letters, digits, spaces, '-', '_' and '.' (found {found:?})")]
-    InvalidCharacter { what: &'static str, found: char },
+    #[error("{what} cannot contain '{found}' (allowed: {allowed})")]
+    InvalidCharacter {
+        what: &'static str,
+        found: char,
+        allowed: &'static str,
+    },
     #[error("{what} contains an invisible or control character")]
     Invisible { what: &'static str },
+    #[error(
+        "{what} contains a text-direction control ({code}); type it without one",
+        code = format!("U+{:04X}", u32::from(*found))
+    )]
+    DirectionControl { what: &'static str, found: char },
+    #[error("{what} mixes letters of different scripts ({scripts}); use one script")]
+    MixedScripts { what: &'static str, scripts: String },
+    #[error("{what} in {script} looks like the Latin '{latin}'; write it in Latin letters")]
+    LooksLatin {
+        what: &'static str,
+        script: String,
+        latin: String,
+    },
     #[error("'{0}' is a reserved name")]
     Reserved(String),
     #[error("{what} must be an http(s) URL")]
     NotAUrl { what: &'static str },
+}
+
+/// Most combining marks in a row after a letter (vowel points and accents stack two or three
+/// deep; more is decoration that hides what a name says).
+const MAX_MARKS_IN_A_ROW: usize = 4;
+
+/// A character of a name or alias: ASCII letters, digits, space, `-`, `_`, `.`; beyond ASCII,
+/// letters and digits that Unicode's identifier profile (UTS #39) allows — every script in
+/// current use; no emoji, symbols, punctuation, or historic and look-alike-prone letters — and
+/// combining marks (accents, vowel points) after them.
+fn is_identifier_char(c: char) -> bool {
+    if c.is_ascii() {
+        c.is_ascii_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.')
+    } else {
+        (c.is_alphanumeric() && c.identifier_allowed()) || is_combining_mark(c)
+    }
+}
+
+/// The first character breaking the alphabet: a disallowed character, or a mark that follows
+/// no letter or stacks too deep.
+fn first_invalid(value: &str) -> Option<char> {
+    let mut marks = 0;
+    let mut after_letter = false;
+    for c in value.chars() {
+        if !is_identifier_char(c) {
+            return Some(c);
+        }
+        if is_combining_mark(c) {
+            marks += 1;
+            if !after_letter || marks > MAX_MARKS_IN_A_ROW {
+                return Some(c);
+            }
+        } else {
+            marks = 0;
+            after_letter = c.is_alphanumeric();
+        }
+    }
+    None
+}
+
+/// The scripts of `value`'s letters, in order of appearance ("Latin and Cyrillic").
+fn script_names(value: &str) -> String {
+    let mut seen: Vec<Script> = Vec::new();
+    for script in value.chars().map(|c| c.script()) {
+        if !matches!(script, Script::Common | Script::Inherited | Script::Unknown)
+            && !seen.contains(&script)
+        {
+            seen.push(script);
+        }
+    }
+    let names: Vec<&str> = seen.iter().map(|s| s.full_name()).collect();
+    match names.as_slice() {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
 }
 
 fn check_identifier(
@@ -44,13 +129,21 @@ fn check_identifier(
     min: usize,
     max: usize,
 ) -> Result<String, NameError> {
+    let raw = strip_direction_marks(raw);
+    if let Some(found) = raw.chars().find(|&c| is_direction_control(c)) {
+        return Err(NameError::DirectionControl { what, found });
+    }
     if raw
         .chars()
         .any(|c| is_invisible(c) || (c.is_control() && !c.is_whitespace()))
     {
         return Err(NameError::Invisible { what });
     }
-    let value = collapse_spaces(raw);
+    // Bounded before normalising, so a huge input costs nothing.
+    if raw.chars().count() > max.saturating_mul(4).max(256) {
+        return Err(NameError::TooLong { what, max });
+    }
+    let value = collapse_spaces(&nfkc(&raw));
     let len = value.chars().count();
     if len == 0 {
         return Err(NameError::Empty { what });
@@ -61,12 +154,35 @@ fn check_identifier(
     if len > max {
         return Err(NameError::TooLong { what, max });
     }
-    if let Some(found) = value.chars().find(|&c| {
-        !(is_latin_letter(c) || c.is_ascii_digit() || matches!(c, ' ' | '-' | '_' | '.'))
-    }) {
-        return Err(NameError::InvalidCharacter { what, found });
+    if let Some(found) = first_invalid(&value) {
+        return Err(NameError::InvalidCharacter {
+            what,
+            found,
+            allowed: IDENTIFIER_ALPHABET,
+        });
+    }
+    if !value.as_str().is_single_script() {
+        return Err(NameError::MixedScripts {
+            what,
+            scripts: script_names(&value),
+        });
     }
     let key = fold(&value);
+    // A whole name in another script made only of letters that look Latin (Cyrillic `сор`
+    // for `cop`) imitates a Latin name: its skeleton (UTS #39) is plain ASCII.
+    let scripts = script_names(&value);
+    if !value.is_ascii() && !scripts.is_empty() && !scripts.contains("Latin") {
+        for form in [&value, &key] {
+            let latin: String = skeleton(form).collect();
+            if latin.is_ascii() && latin.chars().any(|c| c.is_ascii_alphabetic()) {
+                return Err(NameError::LooksLatin {
+                    what,
+                    script: scripts,
+                    latin,
+                });
+            }
+        }
+    }
     if RESERVED_NAMES.contains(&key.as_str()) {
         return Err(NameError::Reserved(value));
     }
@@ -129,8 +245,9 @@ macro_rules! folded_text {
 }
 
 folded_text!(
-    /// A personality's unique name: 2–50 characters of Latin letters, digits, space, `-`, `_`,
-    /// `.`; not reserved; compared case-insensitively.
+    /// A personality's unique name: 2–50 characters (after NFKC) of letters and digits of one
+    /// script with their marks, space, `-`, `_`, `.`; not reserved, not a look-alike of a Latin
+    /// name; compared by its case-folded key (ADR 0001).
     PersonalityName
 );
 folded_text!(
@@ -181,13 +298,17 @@ impl DisplayName {
 
     pub fn parse(raw: &str) -> Result<Self, NameError> {
         let what = "a display name";
+        let raw = strip_direction_marks(raw);
+        if let Some(found) = raw.chars().find(|&c| is_direction_control(c)) {
+            return Err(NameError::DirectionControl { what, found });
+        }
         if raw
             .chars()
             .any(|c| is_invisible(c) || (c.is_control() && !c.is_whitespace()))
         {
             return Err(NameError::Invisible { what });
         }
-        let value = collapse_spaces(raw);
+        let value = collapse_spaces(&raw);
         match value.chars().count() {
             0 => Err(NameError::Empty { what }),
             n if n > Self::MAX_LEN => Err(NameError::TooLong {
@@ -284,7 +405,11 @@ impl ModelId {
         if let Some(found) = value.chars().find(|&c| {
             !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '/' | '@'))
         }) {
-            return Err(NameError::InvalidCharacter { what, found });
+            return Err(NameError::InvalidCharacter {
+                what,
+                found,
+                allowed: MODEL_ID_ALPHABET,
+            });
         }
         Ok(Self(value.to_owned()))
     }
@@ -351,6 +476,7 @@ mod tests {
             ("Zoë", "Zoë"),
             ("ab", "ab"),
             ("R2D2", "R2D2"),
+            ("ＡＢＣ", "ABC"),
         ];
         for (raw, shown) in ok {
             assert_eq!(
@@ -387,6 +513,7 @@ mod tests {
                 NameError::InvalidCharacter {
                     what: "a personality name",
                     found: '!',
+                    allowed: IDENTIFIER_ALPHABET,
                 },
             ),
             (
@@ -394,6 +521,7 @@ mod tests {
                 NameError::InvalidCharacter {
                     what: "a personality name",
                     found: '<',
+                    allowed: IDENTIFIER_ALPHABET,
                 },
             ),
             (
@@ -401,6 +529,7 @@ mod tests {
                 NameError::InvalidCharacter {
                     what: "a personality name",
                     found: '\'',
+                    allowed: IDENTIFIER_ALPHABET,
                 },
             ),
             (
@@ -417,23 +546,17 @@ mod tests {
             ),
             (
                 "rtl\u{202e}x",
-                NameError::Invisible {
+                NameError::DirectionControl {
                     what: "a personality name",
+                    found: '\u{202e}',
                 },
             ),
-            // Cyrillic 'а' looks like Latin 'a': a different script, refused.
+            // Cyrillic 'а' looks like Latin 'a': mixing scripts is refused.
             (
                 "\u{0430}dmin",
-                NameError::InvalidCharacter {
+                NameError::MixedScripts {
                     what: "a personality name",
-                    found: '\u{0430}',
-                },
-            ),
-            (
-                "ＡＢＣ",
-                NameError::InvalidCharacter {
-                    what: "a personality name",
-                    found: 'Ａ',
+                    scripts: "Cyrillic and Latin".to_owned(),
                 },
             ),
             (
@@ -441,6 +564,7 @@ mod tests {
                 NameError::InvalidCharacter {
                     what: "a personality name",
                     found: '😀',
+                    allowed: IDENTIFIER_ALPHABET,
                 },
             ),
         ];
@@ -460,6 +584,165 @@ mod tests {
                 what: "a personality name",
                 max: 50
             }
+        );
+    }
+
+    #[test]
+    fn names_in_every_script_are_accepted_with_case_folded_keys() {
+        let ok = [
+            ("שלום", "שלום"),
+            ("\u{200F}שלום\u{200F}", "שלום"), // RTL marks from an RTL keyboard are dropped
+            ("מֹשֶׁה", "מֹשֶׁה"),                   // Hebrew with vowel points (marks)
+            ("سلام", "سلام"),
+            ("Σωκράτης", "σωκράτησ"), // final sigma folds
+            ("Лилит", "лилит"),
+            ("孔子", "孔子"),
+            ("アインシュタイン", "アインシュタイン"),
+            ("ひらがなと漢字", "ひらがなと漢字"), // Japanese mixes Han and kana: one writing system
+            ("한국어", "한국어"),
+            ("Ünïcödé", "ünïcödé"),
+            ("Zoe\u{0308}", "zoë"), // decomposed accent: NFKC composes it
+            ("अर्जुन", "अर्जुन"),
+            ("Мария 2", "мария 2"),
+        ];
+        for (raw, key) in ok {
+            let name = PersonalityName::parse(raw).unwrap_or_else(|e| panic!("{raw:?}: {e}"));
+            assert_eq!(name.key(), key, "{raw:?}");
+            let alias = Alias::parse(raw).unwrap_or_else(|e| panic!("alias {raw:?}: {e}"));
+            assert_eq!(alias.key(), key, "alias {raw:?}");
+        }
+        assert_eq!(
+            PersonalityName::parse("ΣΩΚΡΑΤΗΣ").unwrap(),
+            PersonalityName::parse("σωκρατης").unwrap(),
+            "case-insensitive in Greek, final sigma included"
+        );
+        assert_eq!(
+            Alias::parse("ЛИЛИТ").unwrap(),
+            Alias::parse("лилит").unwrap()
+        );
+        assert_eq!(
+            PersonalityName::parse("ＥＩＮＳＴＥＩＮ").unwrap(),
+            PersonalityName::parse("einstein").unwrap(),
+            "full-width letters are the same name"
+        );
+    }
+
+    #[test]
+    fn emoji_only_names_are_refused_with_what_is_allowed() {
+        let err = PersonalityName::parse("🎭🎭").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "a personality name cannot contain '🎭' (allowed: letters, digits, marks of one \
+             script; space - _ .)"
+        );
+        let err = Alias::parse("שלום 🎭").unwrap_err();
+        assert!(
+            matches!(err, NameError::InvalidCharacter { found: '🎭', .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn look_alike_names_are_refused() {
+        // `раypal`: Cyrillic р and а, then Latin: mixed scripts, with the scripts named.
+        let err = PersonalityName::parse("\u{0440}\u{0430}ypal").unwrap_err();
+        assert_eq!(
+            err,
+            NameError::MixedScripts {
+                what: "a personality name",
+                scripts: "Cyrillic and Latin".to_owned()
+            }
+        );
+        assert!(
+            err.to_string()
+                .contains("different scripts (Cyrillic and Latin)")
+        );
+        assert!(
+            PersonalityName::parse("раураӏ")
+                .unwrap_err()
+                .to_string()
+                .ends_with("in Cyrillic looks like the Latin 'paypal'; write it in Latin letters")
+        );
+        // Entirely Cyrillic, but every letter looks Latin: it would pass for `paypal`.
+        let err =
+            PersonalityName::parse("\u{0440}\u{0430}\u{0443}\u{0440}\u{0430}\u{04CF}").unwrap_err();
+        assert_eq!(
+            err,
+            NameError::LooksLatin {
+                what: "a personality name",
+                script: "Cyrillic".to_owned(),
+                latin: "paypal".to_owned()
+            },
+            "{err}"
+        );
+        let err = Alias::parse("\u{0441}\u{043E}\u{0440}").unwrap_err(); // Cyrillic "сор"
+        assert!(matches!(err, NameError::LooksLatin { .. }), "{err}");
+        // Greek capitals that are all Latin look-alikes.
+        assert!(matches!(
+            PersonalityName::parse("ΑΒΕ"),
+            Err(NameError::LooksLatin { .. })
+        ));
+        // Names with letters of their own script are not look-alikes.
+        assert!(PersonalityName::parse("Лилит").is_ok());
+        assert!(PersonalityName::parse("paypal").is_ok());
+        // Full-width reserved names are reserved names.
+        assert!(matches!(
+            PersonalityName::parse("ＡＤＭＩＮ"),
+            Err(NameError::Reserved(_))
+        ));
+    }
+
+    #[test]
+    fn direction_controls_are_refused_clearly_and_marks_removed() {
+        let err = PersonalityName::parse("\u{202B}שלום").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "a personality name contains a text-direction control (U+202B); type it without one"
+        );
+        assert!(matches!(
+            Alias::parse("ab\u{2066}c"),
+            Err(NameError::DirectionControl { .. })
+        ));
+        assert_eq!(Alias::parse("\u{200E}abc\u{200F}").unwrap().as_str(), "abc");
+        assert_eq!(
+            DisplayName::parse("\u{200F}שלום עולם\u{200F}")
+                .unwrap()
+                .as_str(),
+            "שלום עולם"
+        );
+        // An RTL display name can become its auto-alias.
+        let display = DisplayName::parse("\u{200F}שלום עולם").unwrap();
+        assert_eq!(Alias::parse(display.key()).unwrap().key(), "שלום עולם");
+    }
+
+    #[test]
+    fn name_errors_fit_a_reply_with_the_key_fact_first() {
+        // Replies echo an error in a code span of at most 100 characters (ADR 0002).
+        for raw in [
+            "robert'); drop",
+            "😀😀",
+            "\u{202E}ab",
+            "\u{0440}\u{0430}ypal",
+            "\u{0440}\u{0430}\u{0443}\u{0440}\u{0430}\u{04CF}",
+            "ein\u{200b}stein",
+            "a",
+            "Admin",
+        ] {
+            let shown = PersonalityName::parse(raw).unwrap_err().to_string();
+            assert!(
+                shown.chars().count() <= 100,
+                "{}: {shown}",
+                shown.chars().count()
+            );
+        }
+    }
+
+    #[test]
+    fn model_id_errors_list_what_model_ids_allow() {
+        let err = ModelId::parse("has space").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "a model id cannot contain ' ' (allowed: ASCII letters, digits and . _ - : / @)"
         );
     }
 

@@ -69,18 +69,21 @@ pub(crate) async fn activate(deps: &Deps, request: &CommandRequest) -> Res {
         activated_by: request.invoker.id,
         activated_at: deps.clock.now(),
     };
-    match deps.conversations.activate(&activation).await {
-        Ok(_) => {}
+    let previous = match deps.conversations.activate(&activation).await {
+        Ok(previous) => previous.filter(|p| p.personality != name),
         Err(StoreError::NotFound) => return Ok(not_found(&query)),
         Err(other) => return Err(other.into()),
-    }
+    };
+    // The replaced personality is said (commands.md: activating another replaces it).
+    let replaced = previous
+        .map(|p| format!(" It replaces {}.", bold(p.personality.as_str())))
+        .unwrap_or_default();
     Ok(respond(
         OutcomeClass::Success,
         "Personality activated",
         format!(
-            "{} now answers every message in {}. To stop it, use the {} command.",
+            "{} now answers every message in <#{channel}>.{replaced} To stop it, use the {} command.",
             bold(name.as_str()),
-            code(&format!("<#{channel}>")),
             code("deactivate")
         ),
     )

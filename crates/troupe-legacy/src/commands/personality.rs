@@ -1,5 +1,6 @@
 //! Personality commands: add, remove, info, alias, list.
 
+use troupe_application::conflicts::{self, HeldAs, Holder};
 use troupe_application::{CommandOutcome, CommandRequest, Deps, OutcomeClass};
 use troupe_domain::personality::{
     Alias, AvatarUrl, DisplayName, ModelId, NameError, Personality, PersonalityName, Profile,
@@ -44,16 +45,22 @@ fn not_owner(name: &PersonalityName) -> CommandOutcome {
     )
 }
 
-fn alias_taken(alias: &Alias, holder: &PersonalityName) -> CommandOutcome {
-    respond(
-        OutcomeClass::Conflict,
-        "Alias taken",
-        format!(
-            "The alias {} already belongs to {}. Choose another alias.",
-            bold(alias.as_str()),
-            bold(holder.as_str())
-        ),
-    )
+fn alias_taken(alias: &Alias, holder: &Holder, unmanaged: bool) -> CommandOutcome {
+    let (title, text) = conflicts::alias_taken(alias.as_str(), holder, unmanaged);
+    respond(OutcomeClass::Conflict, title, text)
+}
+
+fn name_taken(typed: &str, holder: &Holder) -> CommandOutcome {
+    let (title, text) = conflicts::name_taken(typed, holder);
+    respond(OutcomeClass::Conflict, title, text)
+}
+
+/// The store refused a key taken meanwhile: say what holds it now.
+async fn raced(deps: &Deps, error: StoreError, unmanaged: bool) -> Res {
+    match conflicts::raced(deps.personalities.as_ref(), &error, unmanaged).await? {
+        Some((title, text)) => Ok(respond(OutcomeClass::Conflict, title, text)),
+        None => Err(error.into()),
+    }
 }
 
 fn may_manage(deps: &Deps, request: &CommandRequest, personality: &Personality) -> bool {
@@ -158,20 +165,14 @@ pub(crate) async fn add(deps: &Deps, request: &CommandRequest) -> Res {
         ));
     }
 
-    if let Some(existing) = deps.personalities.get(&name).await? {
-        return Ok(respond(
-            OutcomeClass::Conflict,
-            "Name taken",
-            format!(
-                "A personality called {} already exists. Choose another name.",
-                bold(existing.name().as_str())
-            ),
-        ));
+    if let Some(holder) = conflicts::holder_of(deps.personalities.as_ref(), name.as_str()).await? {
+        return Ok(name_taken(name.as_str(), &holder));
     }
     if let Some(alias) = &requested_alias
-        && let Some(holder) = alias_holder(deps, alias).await?
+        && let Some(holder) =
+            conflicts::holder_of(deps.personalities.as_ref(), alias.as_str()).await?
     {
-        return Ok(alias_taken(alias, &holder));
+        return Ok(alias_taken(alias, &holder, false));
     }
 
     let now = deps.clock.now();
@@ -230,16 +231,7 @@ pub(crate) async fn add(deps: &Deps, request: &CommandRequest) -> Res {
     );
     match deps.personalities.insert(&created).await {
         Ok(()) => {}
-        Err(StoreError::NameTaken(taken)) => {
-            return Ok(respond(
-                OutcomeClass::Conflict,
-                "Name taken",
-                format!(
-                    "A personality called {} already exists. Choose another name.",
-                    bold(taken.as_str())
-                ),
-            ));
-        }
+        Err(error @ StoreError::NameTaken(_)) => return raced(deps, error, false).await,
         Err(StoreError::AliasTaken {
             alias,
             owner: holder,
@@ -250,18 +242,8 @@ pub(crate) async fn add(deps: &Deps, request: &CommandRequest) -> Res {
             created = Personality::restore(name.clone(), owner, profile, aliases, now, now);
             match deps.personalities.insert(&created).await {
                 Ok(()) => {}
-                Err(StoreError::AliasTaken { alias, owner }) => {
-                    return Ok(alias_taken(&alias, &owner));
-                }
-                Err(StoreError::NameTaken(taken)) => {
-                    return Ok(respond(
-                        OutcomeClass::Conflict,
-                        "Name taken",
-                        format!(
-                            "A personality called {} already exists. Choose another name.",
-                            bold(taken.as_str())
-                        ),
-                    ));
+                Err(error @ (StoreError::AliasTaken { .. } | StoreError::NameTaken(_))) => {
+                    return raced(deps, error, false).await;
                 }
                 Err(other) => return Err(other.into()),
             }
@@ -271,7 +253,7 @@ pub(crate) async fn add(deps: &Deps, request: &CommandRequest) -> Res {
                 "automatic alias was taken meanwhile"
             );
         }
-        Err(StoreError::AliasTaken { alias, owner }) => return Ok(alias_taken(&alias, &owner)),
+        Err(error @ StoreError::AliasTaken { .. }) => return raced(deps, error, false).await,
         Err(other) => return Err(other.into()),
     }
 
@@ -396,24 +378,23 @@ pub(crate) async fn alias(deps: &Deps, request: &CommandRequest) -> Res {
         return Ok(not_owner(target.name()));
     }
     if let Ok(as_name) = PersonalityName::parse(alias.as_str())
-        && deps.personalities.get(&as_name).await?.is_some()
+        && let Some(named) = deps.personalities.get(&as_name).await?
     {
-        return Ok(respond(
-            OutcomeClass::Conflict,
-            "Alias is a name",
-            format!(
-                "{} is the name of a personality, so it cannot be an alias.",
-                bold(alias.as_str())
-            ),
-        ));
+        let holder = Holder {
+            held_as: HeldAs::Name,
+            personality: named.name().clone(),
+            owner: named.owner(),
+        };
+        return Ok(alias_taken(&alias, &holder, true));
     }
     if target.has_alias(&alias) {
         return Ok(respond(
             OutcomeClass::Info,
             "Already there",
             format!(
-                "{} is already an alias of this personality.",
-                bold(alias.as_str())
+                "{} is already an alias of {}.",
+                bold(alias.as_str()),
+                bold(target.name().as_str())
             ),
         ));
     }
@@ -424,12 +405,17 @@ pub(crate) async fn alias(deps: &Deps, request: &CommandRequest) -> Res {
         && let Some(holder) = deps.personalities.get(&holder_name).await?
     {
         if !may_manage(deps, request, &holder) {
-            return Ok(alias_taken(&alias, &holder_name));
+            let held = Holder {
+                held_as: HeldAs::Alias,
+                personality: holder_name,
+                owner: holder.owner(),
+            };
+            return Ok(alias_taken(&alias, &held, true));
         }
         match deps.personalities.move_alias(&alias, &target_name).await {
             Ok(()) => {}
             Err(StoreError::NotFound) => return Ok(not_found(&target_query)),
-            Err(StoreError::AliasTaken { alias, owner }) => return Ok(alias_taken(&alias, &owner)),
+            Err(error @ StoreError::AliasTaken { .. }) => return raced(deps, error, true).await,
             Err(other) => return Err(other.into()),
         }
         return Ok(respond(
@@ -439,7 +425,7 @@ pub(crate) async fn alias(deps: &Deps, request: &CommandRequest) -> Res {
                 "The alias {} moved from {} to {}.",
                 bold(alias.as_str()),
                 bold(holder_name.as_str()),
-                plain(target_name.as_str())
+                bold(target_name.as_str())
             ),
         )
         .with_event(DomainEvent::AliasRemoved {
@@ -464,7 +450,7 @@ pub(crate) async fn alias(deps: &Deps, request: &CommandRequest) -> Res {
     );
     match deps.personalities.update(&updated).await {
         Ok(()) => {}
-        Err(StoreError::AliasTaken { alias, owner }) => return Ok(alias_taken(&alias, &owner)),
+        Err(error @ StoreError::AliasTaken { .. }) => return raced(deps, error, true).await,
         Err(StoreError::NotFound) => return Ok(not_found(&target_query)),
         Err(other) => return Err(other.into()),
     }

@@ -100,8 +100,10 @@ async fn activate_by_alias_or_display_name_names_the_personality_channel_and_dea
                 name: name("angel-dust"),
             }],
             &["angel-dust"],
-            &[&format!("<#{CHANNEL}>"), "deactivate"],
+            &["deactivate"],
         );
+        let text = &o.reply.as_ref().unwrap().text;
+        assert!(text.contains(&format!(" <#{CHANNEL}>.")), "{text}");
     }
     assert_eq!(activation(&h, CHANNEL).await.as_deref(), Some("angel-dust"));
 }
@@ -329,4 +331,21 @@ async fn autorespond_that_cannot_be_saved_is_an_internal_error() {
     h.store.fail_next_writes(1);
     expect_internal_error(&h.run(&dm(ALICE), "!tz autorespond on").await);
     assert!(!h.store.autorespond(user(ALICE)).await.unwrap());
+}
+
+#[tokio::test]
+async fn activating_another_personality_says_which_one_it_replaces() {
+    let h = Harness::new();
+    h.seed("einstein", BOB, &[]).await;
+    h.seed("curie", BOB, &[]).await;
+    let first = h
+        .run(&member(ALICE).manager(), "!tz activate einstein")
+        .await;
+    let text = &first.reply.as_ref().unwrap().text;
+    assert!(!text.contains("replaces"), "{text}");
+    let second = h.run(&member(ALICE).manager(), "!tz activate curie").await;
+    assert_eq!(second.class, OutcomeClass::Success);
+    let text = &second.reply.as_ref().unwrap().text;
+    assert!(text.contains("It replaces **einstein**."), "{text}");
+    assert_eq!(activation(&h, CHANNEL).await.as_deref(), Some("curie"));
 }

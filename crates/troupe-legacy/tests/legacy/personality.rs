@@ -115,7 +115,10 @@ async fn add_with_a_taken_alias_is_a_conflict_naming_alias_and_holder() {
     expect(&o, OutcomeClass::Conflict, &[], &["Albert E", "curie"], &[]);
     // An alias may not equal another personality's name either.
     let o = h.run(&member(ALICE), "!tz add einstein ALBERT").await;
-    expect(&o, OutcomeClass::Conflict, &[], &["ALBERT", "albert"], &[]);
+    expect(&o, OutcomeClass::Conflict, &[], &["ALBERT"], &[]);
+    let text = &o.reply.as_ref().unwrap().text;
+    assert!(text.contains("is the name of a personality"), "{text}");
+    assert!(text.contains(&format!("<@{BOB}>")), "{text}");
     assert_eq!(h.stored("einstein").await, None);
     assert_eq!(h.aliases_of("curie").await, ["albert e"]);
 }
@@ -491,7 +494,7 @@ async fn alias_already_on_the_personality_says_so() {
     let h = Harness::new();
     h.seed("einstein", ALICE, &["albert"]).await;
     let o = h.run(&member(ALICE), "!tz alias einstein Albert").await;
-    expect(&o, OutcomeClass::Info, &[], &["Albert"], &[]);
+    expect(&o, OutcomeClass::Info, &[], &["Albert", "einstein"], &[]);
     assert_eq!(h.aliases_of("einstein").await, ["albert"]);
 }
 
@@ -511,7 +514,7 @@ async fn alias_held_by_another_personality_of_the_caller_moves() {
             },
             alias_added("einstein", "prof"),
         ],
-        &["prof", "bohr"],
+        &["prof", "bohr", "einstein"],
         &[],
     );
     assert_eq!(h.aliases_of("einstein").await, ["prof"]);
@@ -525,7 +528,7 @@ async fn alias_held_by_anyone_moves_when_a_bot_owner_asks() {
     h.seed("bohr", BOB, &["prof"]).await;
     let o = h.run(&dm(ROOT), "!tz alias einstein prof").await;
     assert_eq!(o.class, OutcomeClass::Success);
-    assert_eq!(facts(&o).bold, ["prof", "bohr"]);
+    assert_eq!(facts(&o).bold, ["prof", "bohr", "einstein"]);
     assert_eq!(h.aliases_of("einstein").await, ["prof"]);
     assert!(h.aliases_of("bohr").await.is_empty());
 }

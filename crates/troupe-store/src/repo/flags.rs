@@ -1,10 +1,13 @@
 //! Runtime flag values with their audit log.
 
 use async_trait::async_trait;
-use troupe_ports::{FlagAuditEntry, FlagChange, FlagStore, StoreError, StoredFlag};
+use sqlx::postgres::PgListener;
+use troupe_ports::{
+    FlagAuditEntry, FlagChange, FlagNotifications, FlagStore, StoreError, StoredFlag,
+};
 
 use crate::Store;
-use crate::backend::{WritePool as _, db, from_sql_count, on_pool, to_sql_int};
+use crate::backend::{Backend, WritePool as _, db, from_sql_count, on_pool, to_sql_int};
 use crate::rows;
 
 #[async_trait]
@@ -97,13 +100,43 @@ impl FlagStore for Store {
             .collect())
     }
 
+    /// The counter row of migration 0016: bumped by a trigger in the transaction that appends
+    /// the audit entry, so committed values grow in commit order (not `MAX(id)`: ids are taken
+    /// before commit, out of commit order).
     async fn version(&self) -> Result<u64, StoreError> {
         let v: i64 = on_pool!(self.backend(), |pool| {
-            sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM flag_audit")
+            sqlx::query_scalar("SELECT version FROM flag_version WHERE id = 1")
                 .fetch_one(pool)
                 .await
         })
         .map_err(db)?;
         Ok(from_sql_count(v))
+    }
+
+    /// PostgreSQL: `LISTEN troupe_flags` (the trigger of migration 0016 notifies it at commit)
+    /// on a connection of the pool. SQLite: `None` (one host; polling the counter is cheap).
+    async fn subscribe(&self) -> Result<Option<Box<dyn FlagNotifications>>, StoreError> {
+        let Backend::Postgres(pool) = self.backend() else {
+            return Ok(None);
+        };
+        let mut listener = PgListener::connect_with(pool).await.map_err(db)?;
+        listener.listen(FLAG_CHANNEL).await.map_err(db)?;
+        Ok(Some(Box::new(PgFlagNotifications { listener })))
+    }
+}
+
+/// The channel the flag trigger notifies (migration 0016).
+const FLAG_CHANNEL: &str = "troupe_flags";
+
+struct PgFlagNotifications {
+    listener: PgListener,
+}
+
+#[async_trait]
+impl FlagNotifications for PgFlagNotifications {
+    async fn changed(&mut self) -> Result<(), StoreError> {
+        // `None`: the connection was lost (and is re-established); a notification may have been
+        // lost with it, so report a possible change and let the reader re-read the version.
+        self.listener.try_recv().await.map(|_| ()).map_err(db)
     }
 }

@@ -39,18 +39,21 @@ pub(crate) async fn run(deps: &Deps, request: &CommandRequest) -> HandlerResult 
         activated_by: request.invoker.id,
         activated_at: deps.clock.now(),
     };
-    match deps.conversations.activate(&activation).await {
-        Ok(_) => {}
+    let previous = match deps.conversations.activate(&activation).await {
+        Ok(previous) => previous.filter(|p| p.personality != name),
         Err(StoreError::NotFound) => return Ok(personality_not_found(&query)),
         Err(other) => return Err(other.into()),
-    }
+    };
+    // The replaced personality is said (commands.md: activating another replaces it).
+    let replaced = previous
+        .map(|p| format!(" It replaces {}.", bold(p.personality.as_str())))
+        .unwrap_or_default();
     Ok(outcome(
         OutcomeClass::Success,
         "Personality activated",
         format!(
-            "{} now answers every message in {}. Run {} to stop it.",
+            "{} now answers every message in <#{channel}>.{replaced} Run {} to stop it.",
             bold(name.as_str()),
-            code(format!("<#{channel}>")),
             code("deactivate")
         ),
     )

@@ -3,11 +3,12 @@
 
 mod args;
 
-use troupe_domain::personality::{Alias, Personality, PersonalityName, Profile};
+use troupe_domain::personality::{Personality, Profile};
 use troupe_ports::StoreError;
 
+use crate::conflicts::{self, Holder, holder_of};
 use crate::handlers::HandlerResult;
-use crate::handlers::common::{ReplyExt, alias_holder, alias_list, bold, code, outcome, plain};
+use crate::handlers::common::{ReplyExt, alias_holder, alias_list, code, outcome, plain};
 use crate::{CommandOutcome, CommandRequest, Deps, OutcomeClass};
 use args::Parsed;
 
@@ -19,13 +20,13 @@ pub(crate) async fn run(deps: &Deps, request: &CommandRequest) -> HandlerResult 
         Ok(args) => args,
         Err(refusal) => return Ok(refusal.outcome()),
     };
-    if let Some(existing) = deps.personalities.get(&args.name).await? {
-        return Ok(name_taken(existing.name()));
+    if let Some(holder) = holder_of(deps.personalities.as_ref(), args.name.as_str()).await? {
+        return Ok(name_taken(args.name.as_str(), &holder));
     }
     if let Some(alias) = &args.alias
-        && let Some(holder) = alias_holder(deps, alias).await?
+        && let Some(holder) = holder_of(deps.personalities.as_ref(), alias.as_str()).await?
     {
-        return Ok(alias_taken(alias, &holder));
+        return Ok(alias_taken(alias.as_str(), &holder));
     }
     let now = deps.clock.now();
     let mut profile = Profile::local(&args.name, args.prompt);
@@ -66,8 +67,9 @@ pub(crate) async fn run(deps: &Deps, request: &CommandRequest) -> HandlerResult 
     }
     match deps.personalities.insert(&personality).await {
         Ok(()) => {}
-        Err(StoreError::NameTaken(name)) => return Ok(name_taken(&name)),
-        Err(StoreError::AliasTaken { alias, owner }) => return Ok(alias_taken(&alias, &owner)),
+        Err(error @ (StoreError::NameTaken(_) | StoreError::AliasTaken { .. })) => {
+            return raced(deps, error).await;
+        }
         Err(other) => return Err(other.into()),
     }
     let mut result = outcome(
@@ -98,25 +100,20 @@ pub(crate) async fn run(deps: &Deps, request: &CommandRequest) -> HandlerResult 
     Ok(result)
 }
 
-fn name_taken(name: &PersonalityName) -> CommandOutcome {
-    outcome(
-        OutcomeClass::Conflict,
-        "Name taken",
-        format!(
-            "A personality named {} already exists.",
-            bold(name.as_str())
-        ),
-    )
+/// The store refused a key taken meanwhile: say what holds it now.
+async fn raced(deps: &Deps, error: StoreError) -> HandlerResult {
+    match conflicts::raced(deps.personalities.as_ref(), &error, false).await? {
+        Some((title, text)) => Ok(outcome(OutcomeClass::Conflict, title, text)),
+        None => Err(error.into()),
+    }
 }
 
-fn alias_taken(alias: &Alias, holder: &PersonalityName) -> CommandOutcome {
-    outcome(
-        OutcomeClass::Conflict,
-        "Alias taken",
-        format!(
-            "The alias {} already belongs to {}. Choose another alias.",
-            bold(alias.as_str()),
-            bold(holder.as_str())
-        ),
-    )
+fn name_taken(typed: &str, holder: &Holder) -> CommandOutcome {
+    let (title, text) = conflicts::name_taken(typed, holder);
+    outcome(OutcomeClass::Conflict, title, text)
+}
+
+fn alias_taken(alias: &str, holder: &Holder) -> CommandOutcome {
+    let (title, text) = conflicts::alias_taken(alias, holder, false);
+    outcome(OutcomeClass::Conflict, title, text)
 }

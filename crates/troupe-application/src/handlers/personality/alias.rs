@@ -4,10 +4,9 @@
 use troupe_domain::personality::{Alias, PersonalityName};
 use troupe_ports::StoreError;
 
+use crate::conflicts::{self, HeldAs, Holder};
 use crate::handlers::HandlerResult;
-use crate::handlers::common::{
-    actor, alias_holder, bold, not_owner, outcome, personality_not_found, plain,
-};
+use crate::handlers::common::{actor, bold, not_owner, outcome, personality_not_found, plain};
 use crate::{CommandOutcome, CommandRequest, Deps, OutcomeClass};
 
 /// Checks in ADR order: arguments (two words, a valid alias), lookup, ownership, then the
@@ -42,15 +41,8 @@ pub(crate) async fn run(deps: &Deps, request: &CommandRequest) -> HandlerResult 
     if target.ensure_manageable_by(actor).is_err() {
         return Ok(not_owner(&target));
     }
-    if alias.equals_name(target.name()) || is_a_name(deps, &alias).await? {
-        return Ok(outcome(
-            OutcomeClass::Conflict,
-            "That is a name",
-            format!(
-                "{} is the name of a personality; an alias cannot equal a name.",
-                bold(alias.as_str())
-            ),
-        ));
+    if let Some(holder) = name_holder(deps, &alias).await? {
+        return Ok(taken(&alias, &holder));
     }
     if target.has_alias(&alias) {
         return Ok(outcome(
@@ -59,27 +51,32 @@ pub(crate) async fn run(deps: &Deps, request: &CommandRequest) -> HandlerResult 
             format!(
                 "{} is already an alias of {}.",
                 bold(alias.as_str()),
-                plain(target.name().as_str())
+                bold(target.name().as_str())
             ),
         ));
     }
     let now = deps.clock.now();
-    if let Some(holder_name) = alias_holder(deps, &alias).await?
+    if let Some(holder_name) = deps.personalities.alias_owner(&alias).await?
         && let Some(mut holder) = deps.personalities.get(&holder_name).await?
     {
+        let held = Holder {
+            held_as: HeldAs::Alias,
+            personality: holder.name().clone(),
+            owner: holder.owner(),
+        };
         if !holder.can_be_managed_by(actor) {
-            return Ok(taken(&alias, holder.name()));
+            return Ok(taken(&alias, &held));
         }
         let (Ok(removed), Ok(added)) = (
             holder.detach_alias(&alias, now),
             target.attach_alias(alias.clone(), now),
         ) else {
-            return Ok(taken(&alias, holder.name()));
+            return Ok(taken(&alias, &held));
         };
         match deps.personalities.move_alias(&alias, target.name()).await {
             Ok(()) => {}
             Err(StoreError::NotFound) => return Ok(personality_not_found(query)),
-            Err(StoreError::AliasTaken { alias, owner }) => return Ok(taken(&alias, &owner)),
+            Err(error @ StoreError::AliasTaken { .. }) => return raced(deps, error).await,
             Err(other) => return Err(other.into()),
         }
         return Ok(outcome(
@@ -89,7 +86,7 @@ pub(crate) async fn run(deps: &Deps, request: &CommandRequest) -> HandlerResult 
                 "{} moved from {} to {}.",
                 bold(alias.as_str()),
                 bold(holder.name().as_str()),
-                plain(target.name().as_str())
+                bold(target.name().as_str())
             ),
         )
         .with_event(removed)
@@ -100,7 +97,7 @@ pub(crate) async fn run(deps: &Deps, request: &CommandRequest) -> HandlerResult 
     };
     match deps.personalities.update(&target).await {
         Ok(()) => {}
-        Err(StoreError::AliasTaken { alias, owner }) => return Ok(taken(&alias, &owner)),
+        Err(error @ StoreError::AliasTaken { .. }) => return raced(deps, error).await,
         Err(other) => return Err(other.into()),
     }
     Ok(outcome(
@@ -115,21 +112,27 @@ pub(crate) async fn run(deps: &Deps, request: &CommandRequest) -> HandlerResult 
     .with_event(added))
 }
 
-async fn is_a_name(deps: &Deps, alias: &Alias) -> Result<bool, StoreError> {
-    match PersonalityName::parse(alias.as_str()) {
-        Ok(name) => Ok(deps.personalities.get(&name).await?.is_some()),
-        Err(_) => Ok(false),
+/// The personality whose name equals `alias` (aliases may not equal a name), if any.
+async fn name_holder(deps: &Deps, alias: &Alias) -> Result<Option<Holder>, StoreError> {
+    let Ok(name) = PersonalityName::parse(alias.as_str()) else {
+        return Ok(None);
+    };
+    Ok(deps.personalities.get(&name).await?.map(|p| Holder {
+        held_as: HeldAs::Name,
+        personality: p.name().clone(),
+        owner: p.owner(),
+    }))
+}
+
+/// The store refused the alias, taken meanwhile: say what holds it now.
+async fn raced(deps: &Deps, error: StoreError) -> HandlerResult {
+    match conflicts::raced(deps.personalities.as_ref(), &error, true).await? {
+        Some((title, text)) => Ok(outcome(OutcomeClass::Conflict, title, text)),
+        None => Err(error.into()),
     }
 }
 
-fn taken(alias: &Alias, holder: &PersonalityName) -> CommandOutcome {
-    outcome(
-        OutcomeClass::Conflict,
-        "Alias taken",
-        format!(
-            "{} already belongs to {}, which you do not manage.",
-            bold(alias.as_str()),
-            bold(holder.as_str())
-        ),
-    )
+fn taken(alias: &Alias, holder: &Holder) -> CommandOutcome {
+    let (title, text) = conflicts::alias_taken(alias.as_str(), holder, true);
+    outcome(OutcomeClass::Conflict, title, text)
 }
