@@ -23,7 +23,9 @@ fn error(code: StatusCode, message: impl Into<String>) -> Response {
 fn token_matches(given: &[u8], expected: &[u8]) -> bool {
     use sha2::{Digest as _, Sha256};
     use subtle::ConstantTimeEq as _;
-    Sha256::digest(given).ct_eq(&Sha256::digest(expected)).into()
+    Sha256::digest(given)
+        .ct_eq(&Sha256::digest(expected))
+        .into()
 }
 
 /// The bearer-token gate in front of every admin route.
@@ -369,7 +371,12 @@ mod token_tests {
     #[test]
     fn only_the_exact_token_matches() {
         assert!(token_matches(b"ops-token-123", b"ops-token-123"));
-        for other in [&b"ops-token-12"[..], b"ops-token-1234", b"", b"OPS-token-123"] {
+        for other in [
+            &b"ops-token-12"[..],
+            b"ops-token-1234",
+            b"",
+            b"OPS-token-123",
+        ] {
             assert!(!token_matches(other, b"ops-token-123"));
         }
     }
