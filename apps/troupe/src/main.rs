@@ -47,6 +47,9 @@ enum Command {
     },
     /// Apply pending database migrations after a verified backup (`run`/`console` apply them
     /// themselves only on SQLite or with TROUPE_AUTO_MIGRATE=true; other commands never do).
+    #[command(
+        after_help = "Exit codes: 0 migrated (or nothing to do), 1 failed (taking the backup, or a migration: the message says which), 2 the database is newer than this binary (deploy the newer binary, or restore the pre-upgrade backup), 3 (--check) migrations are pending."
+    )]
     Migrate {
         /// Only report: exit 0 when the schema is current, 3 when migrations are pending, 2
         /// when the database is newer than this binary.

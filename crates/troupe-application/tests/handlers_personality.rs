@@ -31,10 +31,13 @@ async fn add_refuses_invalid_names_aliases_prompts_avatars_and_models_with_the_r
         (req(C::Add, &["a"]), "at least 2"),
         (req(C::Add, &[&long]), "at most 50"),
         (req(C::Add, &["ein\u{200b}stein"]), "invisible"),
-        (req(C::Add, &["robert'); drop"]), "may only contain"),
-        (req(C::Add, &["\"quoted\""]), "may only contain"),
+        (req(C::Add, &["robert'); drop"]), "cannot contain"),
+        (req(C::Add, &["\"quoted\""]), "cannot contain"),
         (req(C::Add, &["Admin"]), "reserved"),
-        (req(C::Add, &["einstein", "\u{202e}evil"]), "invisible"),
+        (
+            req(C::Add, &["einstein", "\u{202e}evil"]),
+            "text-direction control",
+        ),
         (req(C::Add, &["einstein", &long]), "at most 50"),
         (
             req(C::Add, &["einstein"]).tail(&"p".repeat(4001)),
@@ -50,7 +53,7 @@ async fn add_refuses_invalid_names_aliases_prompts_avatars_and_models_with_the_r
         ),
         (
             req(C::Add, &["einstein"]).option("model", "has space"),
-            "may only contain",
+            "cannot contain",
         ),
     ];
     for (request, reason) in cases {

@@ -192,3 +192,103 @@ async fn with_the_global_limit_saturated_webhook_messages_go_straight_through() 
     }
     assert!(fake.max_global_requests_per_second() <= 5);
 }
+
+const DM: u64 = 300_000_000_000_000_100;
+const MEMBER: u64 = 200_000_000_000_000_002;
+
+/// The fence lines of a message: each toggles a code block; balanced when even.
+fn fences_balanced(content: &str) -> bool {
+    content
+        .lines()
+        .filter(|l| l.trim_start().starts_with("```"))
+        .count()
+        .is_multiple_of(2)
+}
+
+/// Issue 15: long DM replies were cut twice (the prefix added after splitting): a message
+/// ending inside ```` ```python ````, a 30-character `def …` tail, a prefix-less fragment and a
+/// message that was only `**name:** ```` `.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_code_answer_in_a_dm_arrives_in_prefixed_balanced_messages_that_fit() {
+    let fake = fake().await;
+    let platform = platform(&fake, None, 5_000);
+    fake.send_message(DM, MEMBER, "hi");
+    let code = (0..60).fold(String::new(), |mut out, i| {
+        use std::fmt::Write as _;
+        let _ = writeln!(out, "def function_number_{i}(x):\n    return x * {i}");
+        out
+    });
+    let answer = format!("```python\n{code}```");
+    platform
+        .send_as_personality(channel(DM), &persona(), &answer)
+        .await
+        .unwrap();
+    let sent: Vec<String> = fake
+        .messages_in(DM)
+        .into_iter()
+        .filter(|m| m.author != MEMBER)
+        .map(|m| m.content)
+        .collect();
+    assert!(sent.len() >= 2, "{sent:#?}");
+    for (i, content) in sent.iter().enumerate() {
+        assert!(content.encode_utf16().count() <= 2000, "message {i}");
+        assert!(
+            content.starts_with("**Einstein:** \n```python\ndef "),
+            "message {i}: {content:.60}"
+        );
+        assert!(fences_balanced(content), "message {i}: {content}");
+        assert!(
+            content.len() > 200,
+            "no fragment: message {i} is {content:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_two_thousand_character_dm_answer_has_the_prefix_on_every_message() {
+    let fake = fake().await;
+    let platform = platform(&fake, None, 5_000);
+    fake.send_message(DM, MEMBER, "hi");
+    let answer: String = "Sentence is here. "
+        .repeat(120)
+        .chars()
+        .take(2000)
+        .collect();
+    platform
+        .send_as_personality(channel(DM), &persona(), &answer)
+        .await
+        .unwrap();
+    let sent: Vec<String> = fake
+        .messages_in(DM)
+        .into_iter()
+        .filter(|m| m.author != MEMBER)
+        .map(|m| m.content)
+        .collect();
+    assert_eq!(sent.len(), 2, "{sent:#?}");
+    assert!(sent.iter().all(|c| c.starts_with("**Einstein:** ")));
+    assert!(sent.iter().all(|c| c.encode_utf16().count() <= 2000));
+    assert!(sent[0].len() > 1000, "the first message is full");
+}
+
+/// Issue 15: a URL longer than a message left a first message of just "See".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_answer_with_an_over_long_url_never_sends_a_lone_word() {
+    let fake = fake().await;
+    let platform = platform(&fake, None, 5_000);
+    let url = format!("https://example.com/{}", "a".repeat(2500));
+    let answer = format!("See {url} for details.");
+    platform
+        .send_as_personality(channel(OTHER), &persona(), &answer)
+        .await
+        .unwrap();
+    let sent: Vec<String> = fake
+        .messages_in(OTHER)
+        .into_iter()
+        .filter(|m| m.webhook.is_some())
+        .map(|m| m.content)
+        .collect();
+    assert_eq!(sent.len(), 2, "{sent:#?}");
+    assert!(sent[0].starts_with("See https://example.com/aaa"));
+    assert!(sent.iter().all(|c| c.encode_utf16().count() <= 2000));
+    assert_eq!(sent.concat().replace(' ', ""), answer.replace(' ', ""));
+}

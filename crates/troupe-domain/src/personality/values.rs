@@ -26,11 +26,10 @@ pub const RESERVED_NAMES: &[&str] = &[
 ];
 
 /// What personality names and aliases may contain, as error messages say it.
-pub const IDENTIFIER_ALPHABET: &str =
-    "letters and digits of one script (with their accents and marks), spaces, '-', '_' and '.'";
+pub const IDENTIFIER_ALPHABET: &str = "letters, digits, marks of one script; space - _ .";
 
 /// What a model id may contain, as error messages say it.
-const MODEL_ID_ALPHABET: &str = "ASCII letters, digits, '.', '_', '-', ':', '/' and '@'";
+const MODEL_ID_ALPHABET: &str = "ASCII letters, digits and . _ - : / @";
 
 /// Why a text is not a valid personality value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,7 +40,7 @@ pub enum NameError {
     TooShort { what: &'static str, min: usize },
     #[error("{what} must be at most {max} characters")]
     TooLong { what: &'static str, max: usize },
-    #[error("{what} may only contain {allowed} (found {found:?}, which is not allowed)")]
+    #[error("{what} cannot contain '{found}' (allowed: {allowed})")]
     InvalidCharacter {
         what: &'static str,
         found: char,
@@ -50,20 +49,13 @@ pub enum NameError {
     #[error("{what} contains an invisible or control character")]
     Invisible { what: &'static str },
     #[error(
-        "{what} contains a text-direction control ({code}), which can make it read differently \
-         from what it is; type it without one",
+        "{what} contains a text-direction control ({code}); type it without one",
         code = format!("U+{:04X}", u32::from(*found))
     )]
     DirectionControl { what: &'static str, found: char },
-    #[error(
-        "{what} mixes letters of different scripts ({scripts}), which is how look-alike names \
-         imitate others; use letters of one script"
-    )]
+    #[error("{what} mixes letters of different scripts ({scripts}); use one script")]
     MixedScripts { what: &'static str, scripts: String },
-    #[error(
-        "{what} written in {script} letters looks exactly like the Latin '{latin}'; write it in \
-         Latin letters or choose another"
-    )]
+    #[error("{what} in {script} looks like the Latin '{latin}'; write it in Latin letters")]
     LooksLatin {
         what: &'static str,
         script: String,
@@ -640,8 +632,8 @@ mod tests {
         let err = PersonalityName::parse("🎭🎭").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "a personality name may only contain letters and digits of one script (with their \
-             accents and marks), spaces, '-', '_' and '.' (found '🎭', which is not allowed)"
+            "a personality name cannot contain '🎭' (allowed: letters, digits, marks of one \
+             script; space - _ .)"
         );
         let err = Alias::parse("שלום 🎭").unwrap_err();
         assert!(
@@ -664,6 +656,12 @@ mod tests {
         assert!(
             err.to_string()
                 .contains("different scripts (Cyrillic and Latin)")
+        );
+        assert!(
+            PersonalityName::parse("раураӏ")
+                .unwrap_err()
+                .to_string()
+                .ends_with("in Cyrillic looks like the Latin 'paypal'; write it in Latin letters")
         );
         // Entirely Cyrillic, but every letter looks Latin: it would pass for `paypal`.
         let err =
@@ -699,8 +697,7 @@ mod tests {
         let err = PersonalityName::parse("\u{202B}שלום").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "a personality name contains a text-direction control (U+202B), which can make it \
-             read differently from what it is; type it without one"
+            "a personality name contains a text-direction control (U+202B); type it without one"
         );
         assert!(matches!(
             Alias::parse("ab\u{2066}c"),
@@ -719,12 +716,33 @@ mod tests {
     }
 
     #[test]
+    fn name_errors_fit_a_reply_with_the_key_fact_first() {
+        // Replies echo an error in a code span of at most 100 characters (ADR 0002).
+        for raw in [
+            "robert'); drop",
+            "😀😀",
+            "\u{202E}ab",
+            "\u{0440}\u{0430}ypal",
+            "\u{0440}\u{0430}\u{0443}\u{0440}\u{0430}\u{04CF}",
+            "ein\u{200b}stein",
+            "a",
+            "Admin",
+        ] {
+            let shown = PersonalityName::parse(raw).unwrap_err().to_string();
+            assert!(
+                shown.chars().count() <= 100,
+                "{}: {shown}",
+                shown.chars().count()
+            );
+        }
+    }
+
+    #[test]
     fn model_id_errors_list_what_model_ids_allow() {
         let err = ModelId::parse("has space").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "a model id may only contain ASCII letters, digits, '.', '_', '-', ':', '/' and '@' \
-             (found ' ', which is not allowed)"
+            "a model id cannot contain ' ' (allowed: ASCII letters, digits and . _ - : / @)"
         );
     }
 

@@ -81,14 +81,10 @@ fn injected() -> StoreError {
     StoreError::Unavailable("injected".to_owned())
 }
 
-/// The case-insensitive key of what a user typed: whitespace collapsed, lower-cased (the same
-/// folding as the domain's names, aliases and display names).
+/// The case-insensitive key of what a user typed: the domain's folding of names, aliases and
+/// display names (NFKC, whitespace collapsed, case-folded, direction marks ignored).
 fn query_key(query: &str) -> String {
-    query
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
+    troupe_domain::personality::lookup_key(query)
 }
 
 impl InMemoryStore {
