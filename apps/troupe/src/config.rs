@@ -115,9 +115,15 @@ pub const SETTINGS: &[(&str, bool)] = &[
     ("TROUPE_SMOKE_ADMIN_TOKEN", true),
 ];
 
-/// Prefixes reserved for the test and bench harnesses (`TROUPE_TEST_POSTGRES_URL`, …): never
-/// read by the bot, so a CI environment that sets them does not stop it.
-pub const RESERVED_PREFIXES: &[&str] = &["TROUPE_TEST_", "TROUPE_BENCH_"];
+/// Prefixes reserved for the test and bench harnesses (`TROUPE_TEST_POSTGRES_URL`, …) and the
+/// deploy scripts (`TROUPE_BINARY`, `TROUPE_DEPLOY_IMAGE` of deploy/check): never read by the
+/// bot, so an environment that sets them does not stop it.
+pub const RESERVED_PREFIXES: &[&str] = &[
+    "TROUPE_TEST_",
+    "TROUPE_BENCH_",
+    "TROUPE_DEPLOY_",
+    "TROUPE_BINARY",
+];
 
 /// The bounds of `TROUPE_BACKUP_KEEP` and `troupe backup --keep`.
 pub const BACKUP_KEEP_BOUNDS: (usize, usize) = (1, 10_000);
@@ -1045,6 +1051,8 @@ mod tests {
             ("TROUPE_BENCH_POSTGRES_URL", "postgres://x@h/db"),
             ("TROUPE_LOG", "debug"),
             ("TROUPE_URL", "http://127.0.0.1:3000"),
+            ("TROUPE_DEPLOY_IMAGE", "0"),
+            ("TROUPE_BINARY", "/usr/local/bin/troupe"),
         ]);
         assert!(c.is_ok(), "{c:?}");
     }
