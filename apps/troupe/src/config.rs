@@ -397,6 +397,14 @@ impl Config {
             Some("json") => Some(LogFormat::Json),
             Some(_) => return Err(invalid("TROUPE_LOG_FORMAT", "must be pretty or json")),
         };
+        if let Some(filter) = get("TROUPE_LOG") {
+            tracing_subscriber::EnvFilter::try_new(&filter).map_err(|e| {
+                invalid(
+                    "TROUPE_LOG",
+                    format!("is not a log filter ({e}); e.g. info or troupe=debug,warn"),
+                )
+            })?;
+        }
         let backup_dir =
             get("TROUPE_BACKUP_DIR").map_or_else(|| data_dir.join("backups"), PathBuf::from);
         let backup_keep = parse_num(
@@ -888,6 +896,7 @@ mod tests {
             ("TROUPE_DISCORD_GATEWAY_URL", "http://x"),
             ("TROUPE_DISCORD_API_PROXY", "http://127.0.0.1:1"),
             ("TROUPE_DISCORD_DEV_GUILD", "x"),
+            ("TROUPE_LOG", "troupe=loud"),
         ];
         for (setting, value) in cases {
             let err = load(&[(setting, value)]).unwrap_err().to_string();

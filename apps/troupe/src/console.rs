@@ -197,21 +197,144 @@ struct Speaker {
     in_dm: bool,
 }
 
-const HELP: &str = "Console commands:\n  :help          this list\n  :dm            talk in a direct message\n  :guild         talk in the simulated age-restricted server channel (default)\n  :as <user id>  speak as another user (a member without permissions)\n  :quit          leave (end of input works too)\nEverything else is sent as a message, e.g. `!tz help`.";
+const HELP: &str = "Console commands:\n  :help          this list\n  :dm            talk in a direct message\n  :guild         talk in the simulated age-restricted server channel (default)\n  :as <user id>  speak as another user (a member without permissions)\n  :quit          leave (end of input works too)\nOther lines starting with `:` and a letter are refused; everything else is sent as a message, e.g. `!tz help`.";
 
-/// Runs the console over standard input and output.
+/// Longest input line read; a longer one is answered with an error line and skipped.
+const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// Discord markdown as terminal text: backslash escapes removed, `**bold**` and `*italic*` /
+/// `_italic_` as terminal styles when `styled` (standard output is a terminal), else their
+/// markers dropped. Code spans are kept as written.
+pub fn terminal_text(text: &str, styled: bool) -> String {
+    let (bold_on, bold_off, it_on, it_off) = if styled {
+        ("\x1b[1m", "\x1b[22m", "\x1b[3m", "\x1b[23m")
+    } else {
+        ("", "", "", "")
+    };
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let (mut bold, mut italic, mut code) = (false, None::<char>, false);
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        if code {
+            out.push(c);
+            code = c != '`';
+            i += 1;
+            continue;
+        }
+        match c {
+            '\\' if next.is_some_and(|n| n.is_ascii_punctuation()) => {
+                out.extend(next);
+                i += 2;
+                continue;
+            }
+            '`' => {
+                code = chars[i + 1..].contains(&'`');
+                out.push(c);
+            }
+            '*' if next == Some('*') => {
+                let closes = bold || chars[i + 2..].windows(2).any(|w| w == ['*', '*']);
+                if closes {
+                    out.push_str(if bold { bold_off } else { bold_on });
+                    bold = !bold;
+                } else {
+                    out.push_str("**");
+                }
+                i += 2;
+                continue;
+            }
+            '*' | '_' => {
+                let prev = i.checked_sub(1).map(|p| chars[p]);
+                let opens = italic.is_none()
+                    && next.is_some_and(|n| !n.is_whitespace())
+                    && prev.is_none_or(|p| !p.is_alphanumeric())
+                    && chars[i + 1..].contains(&c);
+                let closes = italic == Some(c)
+                    && prev.is_some_and(|p| !p.is_whitespace())
+                    && next.is_none_or(|n| !n.is_alphanumeric());
+                if opens {
+                    out.push_str(it_on);
+                    italic = Some(c);
+                } else if closes {
+                    out.push_str(it_off);
+                    italic = None;
+                } else {
+                    out.push(c);
+                }
+            }
+            _ => out.push(c),
+        }
+        i += 1;
+    }
+    if bold {
+        out.push_str(bold_off);
+    }
+    if italic.is_some() {
+        out.push_str(it_off);
+    }
+    out
+}
+
+/// Message ids of this console, Snowflake-style: the time since the Discord epoch (unique
+/// across restarts), a worker number from the process id (two consoles on one store never
+/// share an id — the guard would drop the second as a replay) and a sequence; strictly
+/// increasing within a process (256 ids a millisecond, then the next millisecond is borrowed).
+struct MessageIds {
+    worker: u64,
+    millis: u64,
+    sequence: u64,
+}
+
+impl MessageIds {
+    const WORKER_BITS: u32 = 14;
+    const SEQUENCE_BITS: u32 = 8;
+
+    fn new(worker: u32) -> Self {
+        Self {
+            worker: u64::from(worker) & ((1 << Self::WORKER_BITS) - 1),
+            millis: 0,
+            sequence: 0,
+        }
+    }
+
+    fn next(&mut self, now_millis: i64) -> MessageId {
+        let since_epoch = u64::try_from(now_millis - 1_420_070_400_000).unwrap_or(1);
+        if since_epoch > self.millis {
+            self.millis = since_epoch;
+            self.sequence = 0;
+        } else {
+            self.sequence += 1;
+            if self.sequence >> Self::SEQUENCE_BITS != 0 {
+                self.millis += 1;
+                self.sequence = 0;
+            }
+        }
+        let id = (self.millis << (Self::WORKER_BITS + Self::SEQUENCE_BITS))
+            | (self.worker << Self::SEQUENCE_BITS)
+            | self.sequence;
+        MessageId::new(id).expect("a nonzero id")
+    }
+}
+
+/// Runs the console over standard input and output (styled when standard output is a
+/// terminal).
 pub async fn run(app: App, platform: std::sync::Arc<ConsolePlatform>) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    let styled = std::io::stdout().is_terminal();
     let stdin = BufReader::new(tokio::io::stdin());
     let mut stdout = tokio::io::stdout();
-    run_with(app, platform, stdin, &mut stdout).await
+    run_with(app, platform, stdin, &mut stdout, styled).await
 }
 
 /// Runs the console over any reader and writer (tests drive it with strings).
 pub async fn run_with<R, W>(
     app: App,
     platform: std::sync::Arc<ConsolePlatform>,
-    input: R,
+    mut input: R,
     output: &mut W,
+    styled: bool,
 ) -> anyhow::Result<()>
 where
     R: tokio::io::AsyncBufRead + Unpin,
@@ -224,11 +347,7 @@ where
         admin: true,
         in_dm: false,
     };
-    // Snowflake-like ids (time since the Discord epoch, shifted) stay unique across restarts,
-    // so the persistent processed-message guard never mistakes a new line for an old one.
-    let since_epoch =
-        u64::try_from(app.deps.clock.now().as_millis() - 1_420_070_400_000).unwrap_or(1);
-    let mut next_message = since_epoch << 22;
+    let mut ids = MessageIds::new(std::process::id());
     // The console has no proxy systems, so the flow answers at once.
     let flow = app.ai.as_ref().map(|ai| {
         MessageFlow::new(
@@ -241,7 +360,6 @@ where
             },
         )
     });
-    let mut lines = input.lines();
     output
         .write_all(
             format!(
@@ -252,21 +370,70 @@ where
             .as_bytes(),
         )
         .await?;
-    while let Some(line) = lines.next_line().await? {
+    if app.ai.is_some() {
+        let (model, defaulted) = crate::wiring::ai_model(&app.config);
+        let note = if defaulted {
+            " (the default; set TROUPE_AI_MODEL to change it)"
+        } else {
+            ""
+        };
+        output
+            .write_all(format!("AI model: {model}{note}.\n").as_bytes())
+            .await?;
+    }
+    let mut raw = Vec::new();
+    let mut number = 0_u64;
+    loop {
+        raw.clear();
+        if input.read_until(b'\n', &mut raw).await? == 0 {
+            break;
+        }
+        number += 1;
+        // A line that is not UTF-8 (or absurdly long) is refused on its own; the rest runs.
+        let decoded = match std::str::from_utf8(&raw) {
+            _ if raw.len() > MAX_LINE_BYTES => Err(format!(
+                "(Line {number} skipped: longer than {MAX_LINE_BYTES} bytes.)"
+            )),
+            Ok(text) => Ok(text.to_owned()),
+            Err(e) => Err(format!(
+                "(Line {number} skipped: it is not valid UTF-8 (bad byte at position {}).)",
+                e.valid_up_to() + 1
+            )),
+        };
+        let line = match decoded {
+            Ok(line) => line,
+            Err(note) => {
+                output.write_all(note.as_bytes()).await?;
+                output.write_all(b"\n").await?;
+                output.flush().await?;
+                continue;
+            }
+        };
         let line = line.trim_end_matches(['\r', '\n']);
-        let reply = match line.trim() {
-            "" => continue,
-            ":quit" | ":q" => break,
-            ":help" => HELP.to_owned(),
-            ":dm" => {
+        let trimmed = line.trim();
+        let directive = trimmed
+            .strip_prefix(':')
+            .filter(|rest| rest.starts_with(|c: char| c.is_ascii_alphabetic()))
+            .map(|rest| {
+                let word = rest.split_whitespace().next().unwrap_or_default();
+                (
+                    word.to_ascii_lowercase(),
+                    rest[word.len()..].trim().to_owned(),
+                )
+            });
+        let reply = match directive.as_ref().map(|(w, a)| (w.as_str(), a.as_str())) {
+            _ if trimmed.is_empty() => continue,
+            Some(("quit" | "q", _)) => break,
+            Some(("help", _)) => HELP.to_owned(),
+            Some(("dm", _)) => {
                 speaker.in_dm = true;
                 "Now talking in a direct message.".to_owned()
             }
-            ":guild" => {
+            Some(("guild", _)) => {
                 speaker.in_dm = false;
                 "Now talking in the server channel #general (age-restricted).".to_owned()
             }
-            cmd if cmd.starts_with(":as") => match UserId::parse(cmd.trim_start_matches(":as")) {
+            Some(("as", user)) => match UserId::parse(user) {
                 Ok(user) => {
                     speaker = Speaker {
                         user,
@@ -277,9 +444,11 @@ where
                 }
                 Err(e) => format!("Usage: :as <user id> ({e})"),
             },
-            _ => {
-                next_message += 1;
-                let id = MessageId::new(next_message).expect("valid id");
+            Some((word, _)) => format!(
+                "Unknown console command `:{word}` (not sent as a message). Type `:help` for the list."
+            ),
+            None => {
+                let id = ids.next(app.deps.clock.now().as_millis());
                 handle_message(&app, &platform, flow.as_ref(), speaker, line, id).await
             }
         };
@@ -288,7 +457,8 @@ where
             printed.push(reply);
         }
         for text in printed {
-            output.write_all(text.trim_end().as_bytes()).await?;
+            let text = terminal_text(text.trim_end(), styled);
+            output.write_all(text.as_bytes()).await?;
             output.write_all(b"\n").await?;
         }
         output.flush().await?;
@@ -387,5 +557,46 @@ async fn handle_message(
                 app.config.prefix
             ),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_becomes_plain_terminal_text_with_styles_only_on_a_terminal() {
+        let cases = [
+            ("Desidara \\| תשב", "Desidara | תשב"),
+            ("**bob** could not answer", "bob could not answer"),
+            ("moved from **p00** to **p01**.", "moved from p00 to p01."),
+            ("an *italic* and _other_ word", "an italic and other word"),
+            ("snake_case_name and 2*3*4", "snake_case_name and 2*3*4"),
+            ("`code \\| stays` as is", "`code \\| stays` as is"),
+            ("a lone ** stays", "a lone ** stays"),
+        ];
+        for (markdown, plain) in cases {
+            assert_eq!(terminal_text(markdown, false), plain, "{markdown}");
+        }
+        assert_eq!(
+            terminal_text("**bob** and *it*", true),
+            "\x1b[1mbob\x1b[22m and \x1b[3mit\x1b[23m"
+        );
+    }
+
+    #[test]
+    fn message_ids_increase_and_differ_between_two_consoles_started_together() {
+        let now = 1_750_000_000_000;
+        // Two processes started together have different process ids.
+        let (mut a, mut b) = (MessageIds::new(4_000), MessageIds::new(4_001));
+        let mut seen = std::collections::HashSet::new();
+        let mut previous = 0;
+        for _ in 0..5_000 {
+            let id = a.next(now).get();
+            assert!(id > previous);
+            previous = id;
+            assert!(seen.insert(id));
+            assert!(seen.insert(b.next(now).get()), "shared id");
+        }
     }
 }

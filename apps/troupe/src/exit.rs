@@ -10,7 +10,8 @@ pub const FAILED: u8 = 1;
 /// was changed.
 pub const USAGE: u8 = 2;
 /// The command examined data and found a problem: `check` (violations), `restore` (the backup
-/// is refused; the store is untouched), `migrate --check` (migrations are pending).
+/// is refused; the store is untouched), `migrate --check` (migrations are pending), `tokens
+/// reencrypt` (tokens still need an old key).
 pub const FOUND: u8 = 3;
 
 /// The text after the subcommands in `troupe --help`: the exit codes, true for every
@@ -19,7 +20,7 @@ pub const HELP: &str = "Exit codes (every subcommand):\n  \
 0  success\n  \
 1  the operation failed (database unreachable, file unreadable, …), or what `smoke`/`compare` verify does not hold\n  \
 2  invalid configuration or usage, or a database schema this binary must not use (nothing changed)\n  \
-3  a problem found in the data: `check` violations, `restore` refused the backup (store untouched), `migrate --check` pending migrations\n\
+3  a problem found in the data: `check` violations, `restore` refused the backup (store untouched), `migrate --check` pending migrations, `tokens reencrypt` tokens still under an old key\n\
 Configuration: troupe.toml (or --config) and environment variables; an unknown TROUPE_* or FEATURE_FLAG_* variable is an error. See docs/CONFIGURATION.md.";
 
 /// A configuration or usage error found while running a command (exit code 2): the message

@@ -392,6 +392,18 @@ pub async fn serve_with(
 
     let mut tasks = vec![spawn_upkeep(ops, &sources)];
     tasks.push(spawn_alerts(app, ops, config));
+    if let Some(url) = &config.ops_webhook_url {
+        // The communication plan: deployment announcements, once per store.
+        let announcer = crate::comms::Announcer::new(
+            app.store.clone(),
+            Arc::clone(&app.flags),
+            Some(Arc::clone(&ops.alerts)),
+            crate::comms::OpsPoster::new(url.expose().to_owned()),
+            Duration::from_secs(60),
+        )
+        .await;
+        tasks.push(announcer.spawn(Arc::clone(&app.deps.clock), Duration::from_secs(2)));
+    }
     if options.schedule_backups {
         let scheduler = BackupScheduler::new(
             app.store.clone(),
@@ -435,10 +447,10 @@ fn spawn_alerts(app: &App, ops: &Operations, config: &Config) -> tokio::task::Jo
     let alerts = Arc::clone(&ops.alerts);
     let flags = Arc::clone(&app.flags);
     let clock = Arc::clone(&app.deps.clock);
-    let webhook = config
+    let poster = config
         .ops_webhook_url
         .as_ref()
-        .map(|u| Webhook::new(u.expose().to_owned()));
+        .map(|u| crate::comms::OpsPoster::new(u.expose().to_owned()));
     let rollback = config.auto_rollback;
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(ALERT_EVERY);
@@ -453,11 +465,23 @@ fn spawn_alerts(app: &App, ops: &Operations, config: &Config) -> tokio::task::Jo
             for alert in &evaluation.resolved {
                 tracing::info!(rule = %alert.rule.name(), "alert resolved: {}", alert.message);
             }
-            if let Some(webhook) = &webhook {
-                webhook.post(&evaluation.fired, &evaluation.resolved).await;
-            }
-            if rollback {
-                auto_rollback(&flags, &evaluation.fired, now).await;
+            let rolled_back: Vec<_> = if rollback {
+                auto_rollback(&flags, &evaluation.fired, now)
+                    .await
+                    .into_iter()
+                    .map(|(flag, result)| (flag, result.is_ok()))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            if let Some(poster) = &poster {
+                // The incident messages (posted in the background, retried).
+                crate::comms::post_incidents(
+                    poster,
+                    &evaluation.fired,
+                    &evaluation.resolved,
+                    &rolled_back,
+                );
             }
         }
     })

@@ -4,6 +4,7 @@
 
 pub mod backups;
 pub mod commands;
+pub mod comms;
 pub mod config;
 pub mod console;
 pub mod exit;

@@ -47,6 +47,9 @@ enum Command {
     },
     /// Apply pending database migrations after a verified backup (`run`/`console` apply them
     /// themselves only on SQLite or with TROUPE_AUTO_MIGRATE=true; other commands never do).
+    #[command(
+        after_help = "Exit codes: 0 migrated (or nothing to do), 1 failed (taking the backup, or a migration: the message says which), 2 the database is newer than this binary (deploy the newer binary, or restore the pre-upgrade backup), 3 (--check) migrations are pending."
+    )]
     Migrate {
         /// Only report: exit 0 when the schema is current, 3 when migrations are pending, 2
         /// when the database is newer than this binary.
@@ -241,6 +244,17 @@ fn audit_field(setting: &str, value: &str, max: usize) -> Result<(), UsageError>
     troupe_application::flags::check_audit_text(setting, value, max).map_err(UsageError::new)
 }
 
+/// A refused flag change is a usage error (exit 2); a store failure is not (exit 1).
+fn flag_error(e: troupe_application::flags::FlagError) -> anyhow::Error {
+    use troupe_application::flags::FlagError;
+    match e {
+        FlagError::Store(e) => anyhow::Error::new(e).context("the flag change was not stored"),
+        refused @ (FlagError::UnknownFlag(_)
+        | FlagError::MissingReason
+        | FlagError::InvalidAudit(_)) => UsageError::new(refused.to_string()).into(),
+    }
+}
+
 async fn flags(action: FlagsAction, config: Config) -> anyhow::Result<ExitCode> {
     let writes = matches!(action, FlagsAction::Set { .. } | FlagsAction::Unset { .. });
     if let FlagsAction::Set {
@@ -289,7 +303,8 @@ async fn flags(action: FlagsAction, config: Config) -> anyhow::Result<ExitCode> 
             };
             let before = flags
                 .change(&name, Some(parsed), &actor(who), &reason, SystemClock.now())
-                .await?;
+                .await
+                .map_err(flag_error)?;
             outln!("{} {before} -> {parsed} (runtime)", flag.key());
         }
         FlagsAction::Unset {
@@ -303,7 +318,8 @@ async fn flags(action: FlagsAction, config: Config) -> anyhow::Result<ExitCode> 
             };
             let before = flags
                 .change(&name, None, &actor(who), &reason, SystemClock.now())
-                .await?;
+                .await
+                .map_err(flag_error)?;
             let snapshot = flags.snapshot();
             outln!(
                 "{} {before} -> {} ({})",

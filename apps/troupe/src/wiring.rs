@@ -329,7 +329,9 @@ pub async fn watch_flags(flags: Arc<Flags>, store: Arc<dyn FlagStore>, every: Du
                 Ok(Ok(Some(live))) => subscription = Some(live),
                 Ok(Ok(None)) => next_attempt = None,
                 // Unreachable store: polling reports the outage; try again later.
-                Ok(Err(_)) | Err(_) => next_attempt = Some(at + RESUBSCRIBE),
+                Ok(Err(_)) | Err(_) => {
+                    next_attempt = Some(tokio::time::Instant::now() + RESUBSCRIBE);
+                }
             }
         }
         match subscription.as_mut() {
@@ -359,18 +361,33 @@ impl Pause for TokioPause {
     }
 }
 
+/// The model of requests that name none: `TROUPE_AI_MODEL`, else the documented default
+/// (`gpt-4o-mini`, docs/CONFIGURATION.md); `true` when it is the default.
+pub fn ai_model(config: &Config) -> (String, bool) {
+    match &config.ai_model {
+        Some(model) => (model.clone(), false),
+        None => (ChatConfig::default().default_model, true),
+    }
+}
+
 /// The OpenAI-compatible chat client of `TROUPE_AI_*`, or `None` without a base URL.
 pub fn ai_chat(config: &Config) -> anyhow::Result<Option<Arc<dyn AiChat>>> {
     let Some(base_url) = &config.ai_base_url else {
         return Ok(None);
     };
+    let (model, defaulted) = ai_model(config);
+    if defaulted {
+        tracing::info!(
+            model = model.as_str(),
+            "TROUPE_AI_MODEL is not set: personalities without a model use the default model"
+        );
+    } else {
+        tracing::info!(model = model.as_str(), "default AI model");
+    }
     let chat = OpenAiChat::new(ChatConfig {
         base_url: base_url.clone(),
         api_key: config.ai_api_key.as_ref().map(|k| k.expose().to_owned()),
-        default_model: config
-            .ai_model
-            .clone()
-            .unwrap_or_else(|| ChatConfig::default().default_model),
+        default_model: model,
         timeout: Duration::from_millis(config.ai_timeout_ms),
         user_token_header: config.ai_user_token_header.clone(),
         vision_models: config.ai_vision_models.clone(),

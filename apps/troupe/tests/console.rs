@@ -186,3 +186,109 @@ fn corrections_run_and_an_identical_command_that_just_succeeded_gets_a_one_line_
         "{out}"
     );
 }
+
+/// Runs the console with raw bytes as input.
+fn console_bytes(data_dir: &std::path::Path, input: &[u8]) -> (String, Option<i32>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_troupe"))
+        .arg("console")
+        .env_clear()
+        .env("TROUPE_DATA_DIR", data_dir)
+        .env("TROUPE_BOT_OWNERS", "42")
+        .current_dir(data_dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("troupe starts");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().expect("troupe finishes");
+    writer.join().unwrap().expect("input written");
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        out.status.code(),
+    )
+}
+
+#[test]
+fn a_line_that_is_not_utf8_gets_one_error_line_and_the_rest_still_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut input = b"!tz add alpha\n!tz info \xff\xfe bad\n".to_vec();
+    input.extend_from_slice(b"!tz info alpha\n");
+    let (out, code) = console_bytes(dir.path(), &input);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(out.matches("not valid UTF-8").count(), 1, "{out}");
+    assert!(out.contains("Line 2 skipped"), "{out}");
+    assert!(
+        out.contains("Personality info"),
+        "the line after it ran:\n{out}"
+    );
+}
+
+#[test]
+fn unknown_console_directives_are_refused_not_sent_as_chat() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, code) = console(dir.path(), ":bogus\n:DM\n:Guild\n", &[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("Unknown console command `:bogus`") && out.contains("`:help`"),
+        "{out}"
+    );
+    // Directives are case-insensitive.
+    assert!(out.contains("Now talking in a direct message."), "{out}");
+    assert!(out.contains("Now talking in the server channel"), "{out}");
+    assert!(!out.contains("Not a command"), "{out}");
+}
+
+#[test]
+fn replies_are_plain_terminal_text_without_markdown_escapes_when_piped() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, code) = console(
+        dir.path(),
+        "!tz add alpha\n!tz add beta\n!tz alias alpha al\n!tz alias beta al\n",
+        &[],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("moved from alpha to beta"), "{out}");
+    assert!(!out.contains("**"), "{out}");
+    assert!(
+        !out.contains('\x1b'),
+        "no terminal styles when piped:\n{out}"
+    );
+}
+
+#[test]
+fn two_consoles_started_at_once_on_one_store_lose_no_command() {
+    let dir = tempfile::tempdir().unwrap();
+    // Create the store once, so both consoles start on a migrated database.
+    let (_, code) = console(dir.path(), "!tz ping\n", &[]);
+    assert_eq!(code, Some(0));
+    const LINES: usize = 400;
+    let script = |who: &str| -> String {
+        (0..LINES).fold(String::new(), |mut s, i| {
+            s.push_str(&format!("!tz info {who}-{i}\n"));
+            s
+        })
+    };
+    let (a, b) = (script("a"), script("b"));
+    let (dir_a, dir_b) = (dir.path().to_owned(), dir.path().to_owned());
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let (ba, bb) = (barrier.clone(), barrier);
+    let first = std::thread::spawn(move || {
+        ba.wait();
+        console(&dir_a, &a, &[])
+    });
+    let second = std::thread::spawn(move || {
+        bb.wait();
+        console(&dir_b, &b, &[])
+    });
+    for (who, (out, code)) in [("a", first.join().unwrap()), ("b", second.join().unwrap())] {
+        assert_eq!(code, Some(0), "{who}: {out}");
+        assert_eq!(
+            out.matches("Personality not found").count(),
+            LINES,
+            "console {who} answered every line"
+        );
+    }
+}

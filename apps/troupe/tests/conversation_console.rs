@@ -110,8 +110,8 @@ async fn the_console_talks_to_a_personality_through_the_configured_endpoint() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn provider_trouble_gives_a_clear_message_with_a_reference_in_the_console() {
     let server = FakeAiServer::start().await;
-    server.push(AiReply::Status(500));
-    server.push(AiReply::Status(500));
+    // With a 300 ms budget the first retry (500 ms backoff) cannot start in time: one 500 ends
+    // the request at once.
     server.push(AiReply::Status(500));
     server.push(AiReply::delayed(2_000, AiReply::answer("too late")));
     server.push(AiReply::Malformed);

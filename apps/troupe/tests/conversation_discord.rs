@@ -304,11 +304,8 @@ async fn ai_timeout_rate_limit_server_error_and_garbage_each_give_a_clear_messag
             "too many requests",
         ),
         (
-            vec![
-                AiReply::Status(500),
-                AiReply::Status(500),
-                AiReply::Status(500),
-            ],
+            // The 300 ms budget leaves no time for a retry after the 500 ms backoff.
+            vec![AiReply::Status(500)],
             "unavailable",
         ),
         (vec![AiReply::Malformed], "cannot read"),

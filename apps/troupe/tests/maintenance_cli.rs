@@ -212,3 +212,105 @@ async fn a_key_rotation_with_keygen_and_tokens_reencrypt_leaves_every_token_unde
         text(&out.stdout)
     );
 }
+
+#[test]
+fn restore_of_a_missing_file_says_so_and_a_refused_restore_never_announces_the_safety_backup() {
+    let dir = tempfile::tempdir().unwrap();
+    let migrate = troupe(dir.path(), &["migrate"], &[]);
+    assert!(migrate.status.success(), "{}", text(&migrate.stderr));
+
+    let out = troupe(dir.path(), &["restore", "missing.sqlite"], &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("refusing to restore missing.sqlite: the file does not exist"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr
+            .lines()
+            .any(|l| l.starts_with("troupe:") && l.contains("manifest")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("[3/3]"), "{stderr}");
+
+    // A file that is not a backup: refused after verification, before any safety backup.
+    std::fs::write(dir.path().join("junk.sqlite"), b"not a database").unwrap();
+    let out = troupe(dir.path(), &["restore", "junk.sqlite"], &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("[2/3] verifying"), "{stderr}");
+    assert!(!stderr.contains("[3/3]"), "{stderr}");
+    assert!(stderr.contains("the store was not touched"), "{stderr}");
+}
+
+#[test]
+fn a_restore_failing_on_a_foreign_key_says_the_store_is_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let migrate = troupe(dir.path(), &["migrate"], &[]);
+    assert!(migrate.status.success(), "{}", text(&migrate.stderr));
+    let db = dir.path().join("troupe.db");
+    sqlite3(&db, PERSONALITY);
+    // An alias of a personality that does not exist, written with foreign keys off (sqlite3's
+    // default): the backup copies it, the restore's foreign keys refuse it.
+    sqlite3(
+        &db,
+        "INSERT INTO aliases VALUES ('ghosty', 'ghosty', 'ghost', 0);",
+    );
+    let backup = troupe(dir.path(), &["backup", "--dir", "b"], &[]);
+    assert!(backup.status.success(), "{}", text(&backup.stderr));
+    let file = std::fs::read_dir(dir.path().join("b"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "sqlite"))
+        .unwrap();
+    sqlite3(
+        &db,
+        "DELETE FROM aliases; UPDATE personalities SET prompt = 'Still here.';",
+    );
+
+    let out = troupe(
+        dir.path(),
+        &["restore", file.to_str().unwrap(), "--safety-dir", "s"],
+        &[],
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("the store is unchanged"), "{stderr}");
+    assert!(!stderr.contains("unexpected store error"), "{stderr}");
+    let still = Command::new("sqlite3")
+        .arg(&db)
+        .arg("SELECT prompt FROM personalities")
+        .output()
+        .unwrap();
+    assert_eq!(text(&still.stdout).trim(), "Still here.");
+}
+
+#[test]
+fn a_failing_backup_says_backup_not_restore() {
+    let dir = tempfile::tempdir().unwrap();
+    let migrate = troupe(dir.path(), &["migrate"], &[]);
+    assert!(migrate.status.success(), "{}", text(&migrate.stderr));
+    let db = dir.path().join("troupe.db");
+    sqlite3(&db, PERSONALITY);
+    sqlite3(
+        &db,
+        "UPDATE personalities SET error_message = CAST(X'4F6F707320C328' AS TEXT);",
+    );
+    let out = troupe(
+        dir.path(),
+        &["backup", "--dir", "b", "--format", "portable"],
+        &[],
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("backup failed, no backup was published"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("restore"), "{stderr}");
+    // The default snapshot copies the file as it is (check names the row).
+    let snapshot = troupe(dir.path(), &["backup", "--dir", "b"], &[]);
+    assert!(snapshot.status.success(), "{}", text(&snapshot.stderr));
+}

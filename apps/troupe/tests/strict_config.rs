@@ -192,6 +192,21 @@ fn usage_errors_of_subcommands_exit_2() {
         Some("at most 200"),
         "long actor",
     );
+    // The default actor (the OS user) is held to the same rules.
+    let user = "u".repeat(201);
+    let by_user = troupe(
+        dir.path(),
+        &[
+            "flags",
+            "set",
+            "ddd.commands.utility",
+            "true",
+            "--reason",
+            "ok",
+        ],
+        &[("USER", &user)],
+    );
+    refused(&by_user, "the actor", Some("at most 200"), "long $USER");
     // Nothing of the refused changes was stored.
     let audit = troupe(dir.path(), &["flags", "audit"], &[]);
     assert_eq!(audit.status.code(), Some(0), "{}", stderr(&audit));

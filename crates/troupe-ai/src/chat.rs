@@ -18,7 +18,9 @@ pub struct ChatConfig {
     pub api_key: Option<String>,
     /// The model of requests that name none.
     pub default_model: String,
-    /// Longest wait for one attempt (connect, answer and body).
+    /// The time budget of one request: the longest a caller waits for the answer or the error,
+    /// every attempt and every wait between attempts included (`TROUPE_AI_TIMEOUT_MS`). A retry
+    /// that cannot start within it is not made: the last error is returned at once.
     pub timeout: Duration,
     /// Longest wait for a connection.
     pub connect_timeout: Duration,
@@ -149,11 +151,12 @@ impl OpenAiChat {
         request: &ChatRequest,
         body: &[u8],
         attempt: u32,
+        remaining: Duration,
     ) -> Result<String, Attempt> {
         let mut builder = self
             .http
             .post(&self.endpoint)
-            .timeout(self.config.timeout)
+            .timeout(remaining)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body.to_vec());
         let user_token = request.user_token.as_ref().map(|t| t.expose().to_owned());
@@ -187,11 +190,20 @@ impl OpenAiChat {
                 None => Attempt::Retry(error, backoff),
             });
         }
+        if status == reqwest::StatusCode::REQUEST_TIMEOUT
+            || status == reqwest::StatusCode::GATEWAY_TIMEOUT
+        {
+            return Err(Attempt::Retry(AiError::Timeout, backoff));
+        }
         if status.is_server_error() {
             return Err(Attempt::Retry(AiError::Unavailable, backoff));
         }
         if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
             return Err(Attempt::Final(AiError::Unauthorized));
+        }
+        if status.is_client_error() {
+            let body = http::read_body(response).await.unwrap_or_default();
+            return Err(Attempt::Final(client_error(status.as_u16(), &body)));
         }
         if !status.is_success() {
             return Err(Attempt::Final(AiError::Unexpected(format!(
@@ -217,15 +229,31 @@ impl OpenAiChat {
 impl AiChat for OpenAiChat {
     async fn complete(&self, request: ChatRequest) -> Result<String, AiError> {
         let body = self.body(&request).to_string().into_bytes();
+        // One budget for the whole request: attempts and the waits between them.
+        let deadline = tokio::time::Instant::now() + self.config.timeout;
         let mut attempt = 0;
         loop {
-            match self.attempt(&request, &body, attempt).await {
+            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if remaining.is_zero() {
+                return Err(AiError::Timeout);
+            }
+            let outcome =
+                tokio::time::timeout(remaining, self.attempt(&request, &body, attempt, remaining))
+                    .await
+                    .unwrap_or(Err(Attempt::Final(AiError::Timeout)));
+            match outcome {
                 Ok(text) => return Ok(text),
                 Err(Attempt::Final(error)) => return Err(error),
                 Err(Attempt::Retry(error, _)) if attempt >= self.config.max_retries => {
                     return Err(error);
                 }
                 Err(Attempt::Retry(error, wait)) => {
+                    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                    if wait >= left {
+                        // The retry could not start within the budget: end now, truthfully.
+                        tracing::info!(%error, attempt, wait_ms = wait.as_millis() as u64, "AI retry beyond the time budget; giving up");
+                        return Err(error);
+                    }
                     tracing::info!(%error, attempt, wait_ms = wait.as_millis() as u64, "AI request retried");
                     tokio::time::sleep(wait).await;
                     attempt += 1;
@@ -233,6 +261,38 @@ impl AiChat for OpenAiChat {
             }
         }
     }
+}
+
+/// A 4xx other than 401/403/408/429, read from its OpenAI-style error body (the body text is
+/// only matched, never passed on: it may echo the request).
+pub(crate) fn client_error(status: u16, body: &[u8]) -> AiError {
+    let text = String::from_utf8_lossy(body).to_lowercase();
+    let has = |needles: &[&str]| needles.iter().any(|n| text.contains(n));
+    if status == 413
+        || has(&[
+            "context_length_exceeded",
+            "contextwindowexceeded",
+            "context length",
+            "context window",
+            "maximum context",
+            "too many tokens",
+            "prompt is too long",
+        ])
+    {
+        return AiError::ContextTooLong;
+    }
+    if has(&[
+        "model_not_found",
+        "model not found",
+        "invalid model",
+        "unknown model",
+        "no such model",
+        "does not exist",
+    ]) || (status == 404 && text.contains("model"))
+    {
+        return AiError::UnknownModel;
+    }
+    AiError::Rejected(status)
 }
 
 fn role(role: ChatRole) -> &'static str {
@@ -348,6 +408,47 @@ mod tests {
                     Err(AiError::Unexpected(_))
                 ),
                 "{garbage:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn client_errors_are_told_apart_by_status_and_body() {
+        let cases: &[(u16, &str, AiError)] = &[
+            (
+                400,
+                r#"{"error":{"code":"context_length_exceeded","message":"This model's maximum context length is 8192 tokens"}}"#,
+                AiError::ContextTooLong,
+            ),
+            (
+                400,
+                r#"{"error":{"message":"litellm.ContextWindowExceededError: too long"}}"#,
+                AiError::ContextTooLong,
+            ),
+            (413, "", AiError::ContextTooLong),
+            (
+                404,
+                r#"{"error":{"code":"model_not_found","message":"The model `gpt-9` does not exist"}}"#,
+                AiError::UnknownModel,
+            ),
+            (
+                400,
+                r#"{"error":{"message":"Invalid model name passed in model=gpt-9"}}"#,
+                AiError::UnknownModel,
+            ),
+            (
+                400,
+                r#"{"error":{"message":"temperature must be at most 2"}}"#,
+                AiError::Rejected(400),
+            ),
+            (404, "not found", AiError::Rejected(404)),
+            (422, "", AiError::Rejected(422)),
+        ];
+        for (status, body, expected) in cases {
+            assert_eq!(
+                &client_error(*status, body.as_bytes()),
+                expected,
+                "{status} {body}"
             );
         }
     }

@@ -14,7 +14,8 @@ fn config(server: &FakeAiServer) -> ChatConfig {
         base_url: server.base_url(),
         api_key: Some(KEY.into()),
         default_model: "default-model".into(),
-        timeout: Duration::from_millis(400),
+        // The budget of a whole request; generous so a loaded machine does not eat it.
+        timeout: Duration::from_millis(1_000),
         max_retries: 2,
         backoff: Duration::from_millis(20),
         max_backoff: Duration::from_secs(2),
@@ -84,7 +85,11 @@ async fn content_parts_and_unknown_fields_are_tolerated() {
 #[tokio::test]
 async fn rate_limits_are_retried_after_the_retry_after_delay() {
     let server = FakeAiServer::start().await;
-    let chat = OpenAiChat::new(config(&server)).unwrap();
+    let chat = OpenAiChat::new(ChatConfig {
+        timeout: Duration::from_secs(3),
+        ..config(&server)
+    })
+    .unwrap();
     server.push(AiReply::TooManyRequests {
         retry_after_secs: Some(1),
     });
@@ -158,10 +163,11 @@ async fn garbage_and_empty_answers_are_errors_not_panics() {
         Err(AiError::Unauthorized)
     );
     server.push(AiReply::Status(404));
-    assert!(matches!(
+    assert_eq!(
         chat.complete(request("x")).await,
-        Err(AiError::Unexpected(_))
-    ));
+        Err(AiError::Rejected(404)),
+        "a 404 that names no model is the provider refusing the request"
+    );
 }
 
 #[tokio::test]
@@ -247,4 +253,116 @@ fn bad_settings_are_refused_naming_the_setting() {
     .unwrap_err();
     assert!(e.to_string().starts_with("TROUPE_AI_API_KEY"), "{e}");
     assert!(!e.to_string().contains("line"));
+}
+
+/// A client with a budget of `budget_ms` and the default retry settings (2 retries, 500 ms
+/// backoff, `Retry-After` honoured up to 20 s).
+fn budgeted(server: &FakeAiServer, budget_ms: u64) -> OpenAiChat {
+    OpenAiChat::new(ChatConfig {
+        base_url: server.base_url(),
+        api_key: Some(KEY.into()),
+        default_model: "default-model".into(),
+        timeout: Duration::from_millis(budget_ms),
+        ..ChatConfig::default()
+    })
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_retry_after_beyond_the_budget_ends_at_once_with_the_rate_limit_error() {
+    let server = FakeAiServer::start().await;
+    let chat = budgeted(&server, 3_000);
+    server.set_default(Some(AiReply::TooManyRequests {
+        retry_after_secs: Some(10),
+    }));
+    let started = Instant::now();
+    let error = chat.complete(request("x")).await.unwrap_err();
+    assert!(matches!(error, AiError::RateLimited { .. }), "{error:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        server.chat_count(),
+        1,
+        "no retry that could not finish in time"
+    );
+}
+
+#[tokio::test]
+async fn slow_server_errors_and_their_retries_stay_within_the_budget() {
+    let server = FakeAiServer::start().await;
+    let chat = budgeted(&server, 3_000);
+    server.set_default(Some(AiReply::delayed(2_000, AiReply::Status(500))));
+    let started = Instant::now();
+    let error = chat.complete(request("x")).await.unwrap_err();
+    let waited = started.elapsed();
+    assert!(
+        matches!(error, AiError::Unavailable | AiError::Timeout),
+        "{error:?}"
+    );
+    // The budget is the limit; a little slack for the scheduler, none for another attempt.
+    assert!(waited < Duration::from_millis(3_500), "waited {waited:?}");
+}
+
+#[tokio::test]
+async fn a_hanging_provider_is_a_timeout_at_the_budget() {
+    let server = FakeAiServer::start().await;
+    let chat = budgeted(&server, 1_000);
+    server.set_default(Some(AiReply::delayed(60_000, AiReply::answer("never"))));
+    let started = Instant::now();
+    assert_eq!(chat.complete(request("x")).await, Err(AiError::Timeout));
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(950), "waited {waited:?}");
+    assert!(waited < Duration::from_millis(1_500), "waited {waited:?}");
+}
+
+#[tokio::test]
+async fn provider_errors_are_reported_as_what_they_are() {
+    let server = FakeAiServer::start().await;
+    let chat = OpenAiChat::new(ChatConfig {
+        max_retries: 0,
+        ..config(&server)
+    })
+    .unwrap();
+    let cases: Vec<(AiReply, AiError)> = vec![
+        (AiReply::Status(408), AiError::Timeout),
+        (AiReply::Status(504), AiError::Timeout),
+        (
+            AiReply::Error {
+                status: 400,
+                code: "context_length_exceeded".into(),
+                message: "This model's maximum context length is 8192 tokens.".into(),
+            },
+            AiError::ContextTooLong,
+        ),
+        (
+            AiReply::Error {
+                status: 404,
+                code: "model_not_found".into(),
+                message: "The model `gpt-9` does not exist.".into(),
+            },
+            AiError::UnknownModel,
+        ),
+        (
+            AiReply::Error {
+                status: 400,
+                code: "invalid_value".into(),
+                message: "temperature is out of range".into(),
+            },
+            AiError::Rejected(400),
+        ),
+        (AiReply::Status(401), AiError::Unauthorized),
+        (AiReply::Status(503), AiError::Unavailable),
+        (AiReply::Malformed, AiError::Unexpected(String::new())),
+    ];
+    for (reply, expected) in cases {
+        server.push(reply.clone());
+        let got = chat.complete(request("x")).await.unwrap_err();
+        match (&got, &expected) {
+            (AiError::Unexpected(_), AiError::Unexpected(_)) => {}
+            _ => assert_eq!(got, expected, "{reply:?}"),
+        }
+    }
 }

@@ -697,3 +697,211 @@ pub async fn auto_rollback(
     }
     out
 }
+
+// ---------------------------------------------------------------------------------------------
+// The runbook's communication plan (operations.md §6): the texts; posting is the adapters'.
+
+/// What a flag change is, for the deployment announcement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RolloutStep {
+    /// A flag turned on: a stage starts.
+    StageStart,
+    /// A flag turned off or back to its default (by an operator or the auto-rollback).
+    Rollback,
+    /// The global kill switch turned off: every command back on legacy.
+    EmergencyRollback,
+}
+
+impl RolloutStep {
+    /// The step of an audited flag change.
+    pub fn of(change: &troupe_ports::FlagAuditEntry) -> Self {
+        let off = change.new == Some(false) || (change.new.is_none() && change.old == Some(true));
+        match (FlagName::parse(&change.name), off) {
+            (Some(FlagName::Enabled), true) => Self::EmergencyRollback,
+            (_, true) => Self::Rollback,
+            (_, false) => Self::StageStart,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::StageStart => "stage start",
+            Self::Rollback => "rollback",
+            Self::EmergencyRollback => "EMERGENCY rollback",
+        }
+    }
+}
+
+/// The commands whose routing a flag decides (`every command` for the global switches).
+pub fn commands_affected(flag: &str) -> String {
+    let list = |commands: Vec<CommandName>| {
+        commands
+            .iter()
+            .map(|c| c.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match FlagName::parse(flag) {
+        Some(FlagName::Enabled | FlagName::Integration) => "every command".into(),
+        Some(FlagName::Category(category)) => list(
+            CommandName::ALL
+                .into_iter()
+                .filter(|c| c.category() == category)
+                .collect(),
+        ),
+        Some(FlagName::Command(command)) => command.as_str().into(),
+        Some(FlagName::Shadow(category)) => {
+            format!("none answer differently (shadow of {category})")
+        }
+        Some(FlagName::Slash) => "slash commands".into(),
+        Some(FlagName::FallbackOnError) => "every command on the new system (fallback)".into(),
+        None => "unknown flag".into(),
+    }
+}
+
+/// The deployment announcement for a flag change: stage, commands affected, monitoring status
+/// (`active_alerts` active now), rollback ready, next update.
+pub fn deployment_announcement(
+    change: &troupe_ports::FlagAuditEntry,
+    active_alerts: usize,
+) -> String {
+    let step = RolloutStep::of(change);
+    let value = change
+        .new
+        .map_or_else(|| "default".to_owned(), |v| v.to_string());
+    let monitoring = if active_alerts == 0 {
+        "monitoring active, no alert".to_owned()
+    } else {
+        format!("monitoring active, {active_alerts} alert(s) active")
+    };
+    let rollback = match step {
+        RolloutStep::StageStart => format!(
+            "rollback ready: `troupe flags set {} false --reason \"rollback\"` (or \
+             FEATURE_FLAG_DDD_COMMANDS_ENABLED=false for everything)",
+            change.name
+        ),
+        RolloutStep::Rollback | RolloutStep::EmergencyRollback => {
+            "rolled back to the legacy system; re-enable with `troupe flags set` once fixed".into()
+        }
+    };
+    let next = match step {
+        RolloutStep::StageStart => "next update: in 1 hour, or at once on any alert",
+        RolloutStep::Rollback | RolloutStep::EmergencyRollback => {
+            "next update: when the cause is known"
+        }
+    };
+    format!(
+        "📣 Troupe deployment — {}: {} = {value} by {} ({})\n• commands affected: {}\n• {monitoring}\n• {rollback}\n• {next}",
+        step.as_str(),
+        change.name,
+        change.actor,
+        change.reason,
+        commands_affected(&change.name),
+    )
+}
+
+/// Where an incident stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IncidentStatus {
+    Investigating,
+    RollingBack,
+    Resolved,
+}
+
+impl IncidentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Investigating => "Investigating",
+            Self::RollingBack => "Rolling back",
+            Self::Resolved => "Resolved",
+        }
+    }
+}
+
+/// The commands an alert concerns.
+fn alert_commands(rule: AlertRule) -> String {
+    match rule {
+        AlertRule::CategoryErrorRate(category) => {
+            commands_affected(&FlagName::Category(category).key())
+        }
+        AlertRule::ErrorRate(system) => format!("every command on the {} system", system.as_str()),
+        AlertRule::ResponseTime | AlertRule::FailedCommands => "every command".into(),
+        AlertRule::Memory => "the whole process".into(),
+    }
+}
+
+/// The incident message: impact, commands affected, status, actions taken.
+pub fn incident_message(alert: &Alert, status: IncidentStatus, actions: &[String]) -> String {
+    let icon = match status {
+        IncidentStatus::Resolved => "✅",
+        IncidentStatus::RollingBack => "⏪",
+        IncidentStatus::Investigating => "🚨",
+    };
+    let actions = if actions.is_empty() {
+        "none yet (on call investigating)".to_owned()
+    } else {
+        actions.join("; ")
+    };
+    format!(
+        "{icon} Troupe incident — {}\n• impact: [{}] {}\n• commands affected: {}\n• status: {}\n• actions taken: {actions}",
+        alert.rule.name(),
+        alert.severity.as_str(),
+        alert.message,
+        alert_commands(alert.rule),
+        status.as_str(),
+    )
+}
+
+#[cfg(test)]
+mod comms_tests {
+    use super::*;
+
+    fn change(name: &str, old: Option<bool>, new: Option<bool>) -> troupe_ports::FlagAuditEntry {
+        troupe_ports::FlagAuditEntry {
+            name: name.into(),
+            old,
+            new,
+            actor: "ops".into(),
+            reason: "stage 2".into(),
+            at: Timestamp::from_millis(0),
+        }
+    }
+
+    #[test]
+    fn a_flag_change_is_a_stage_start_a_rollback_or_an_emergency() {
+        let step = |n, o, v| RolloutStep::of(&change(n, o, v));
+        assert_eq!(
+            step("ddd.commands.utility", None, Some(true)),
+            RolloutStep::StageStart
+        );
+        assert_eq!(
+            step("ddd.commands.utility", Some(true), Some(false)),
+            RolloutStep::Rollback
+        );
+        assert_eq!(
+            step("ddd.commands.utility", Some(true), None),
+            RolloutStep::Rollback
+        );
+        assert_eq!(
+            step("ddd.commands.enabled", Some(true), Some(false)),
+            RolloutStep::EmergencyRollback
+        );
+    }
+
+    #[test]
+    fn the_announcement_names_stage_commands_monitoring_rollback_and_next_update() {
+        let text = deployment_announcement(&change("ddd.commands.utility", None, Some(true)), 0);
+        for part in [
+            "stage start",
+            "ddd.commands.utility = true",
+            "commands affected: ",
+            "monitoring active",
+            "rollback ready: `troupe flags set ddd.commands.utility false",
+            "next update",
+        ] {
+            assert!(text.contains(part), "{part:?} in {text}");
+        }
+        let affected = commands_affected("ddd.commands.utility");
+        assert!(!affected.is_empty() && affected != "unknown flag");
+    }
+}

@@ -29,7 +29,44 @@ fn ai_errors() -> Vec<(&'static str, AiError, &'static str)> {
             AiError::Unexpected("the AI answer is not valid JSON".into()),
             "cannot read",
         ),
+        (
+            "context too long",
+            AiError::ContextTooLong,
+            "too long for the model. Run `!tz reset bob`",
+        ),
+        ("unknown model", AiError::UnknownModel, "does not know"),
+        (
+            "provider-side 400",
+            AiError::Rejected(400),
+            "refused the request (status 400)",
+        ),
+        (
+            "refused credentials",
+            AiError::Unauthorized,
+            "refused the bot's credentials",
+        ),
     ]
+}
+
+#[tokio::test]
+async fn every_kind_of_ai_failure_has_its_own_message_and_none_repeats_its_advice() {
+    let mut seen = std::collections::HashSet::new();
+    for (what, error, _) in ai_errors() {
+        let w = World::new();
+        w.seed("bob", &[], |_| {}).await;
+        w.ai.push(Scripted::Fail(error));
+        w.flow().process(&w.msg(ANN, "@bob hi")).await;
+        let said = w.bot_said().pop().unwrap();
+        let reason = said.split(" reference ").next().unwrap().to_owned();
+        assert!(
+            seen.insert(reason.clone()),
+            "{what} shares its message: {said}"
+        );
+        assert!(
+            said.matches("try again").count() <= 1,
+            "{what} repeats itself: {said}"
+        );
+    }
 }
 
 #[tokio::test]

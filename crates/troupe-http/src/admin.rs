@@ -18,12 +18,14 @@ fn error(code: StatusCode, message: impl Into<String>) -> Response {
     (code, Json(json!({"error": message.into()}))).into_response()
 }
 
-/// Compares without an early exit, so the time taken does not reveal a matching prefix.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// Compares the SHA-256 digests of both in constant time (`subtle`): neither a matching
+/// prefix nor the expected token's length shows in the time taken.
+fn token_matches(given: &[u8], expected: &[u8]) -> bool {
+    use sha2::{Digest as _, Sha256};
+    use subtle::ConstantTimeEq as _;
+    Sha256::digest(given)
+        .ct_eq(&Sha256::digest(expected))
+        .into()
 }
 
 /// The bearer-token gate in front of every admin route.
@@ -48,7 +50,7 @@ pub(crate) async fn require_token(
         })
         .map(str::trim);
     match given {
-        Some(token) if constant_time_eq(token.as_bytes(), expected.as_bytes()) => {
+        Some(token) if token_matches(token.as_bytes(), expected.as_bytes()) => {
             next.run(request).await
         }
         _ => {
@@ -359,5 +361,23 @@ pub(crate) async fn run_command(
     match runner.run(&text).await {
         Ok(report) => Json(json!({ "result": report })).into_response(),
         Err(message) => error(StatusCode::BAD_REQUEST, message),
+    }
+}
+
+#[cfg(test)]
+mod token_tests {
+    use super::token_matches;
+
+    #[test]
+    fn only_the_exact_token_matches() {
+        assert!(token_matches(b"ops-token-123", b"ops-token-123"));
+        for other in [
+            &b"ops-token-12"[..],
+            b"ops-token-1234",
+            b"",
+            b"OPS-token-123",
+        ] {
+            assert!(!token_matches(other, b"ops-token-123"));
+        }
     }
 }

@@ -739,6 +739,13 @@ pub const CORPUS: &[Scenario] = &[
     )
     .setup(EINSTEIN),
     s(
+        "add a name that is another personality's alias says so (issue 15)",
+        "!tz add name",
+        CONFLICT,
+    )
+    .by(Stranger)
+    .setup(&[Run(Owner, "!tz add tab name")]),
+    s(
         "add a name the profile source does not know",
         "!tz add nobody",
         NOT_FOUND,

@@ -43,6 +43,16 @@ pub enum AiError {
     Unauthorized,
     #[error("the AI provider gave an empty answer")]
     EmptyAnswer,
+    /// The conversation does not fit the model's context window.
+    #[error("the conversation is too long for the model")]
+    ContextTooLong,
+    /// The provider does not know the model asked for.
+    #[error("the AI provider does not know the model")]
+    UnknownModel,
+    /// The provider refused the request itself (a 4xx other than the above), with its status.
+    #[error("the AI provider refused the request (status {0})")]
+    Rejected(u16),
+    /// An answer Troupe cannot read (not JSON, too large, an unexpected status).
     #[error("unexpected AI provider error: {0}")]
     Unexpected(String),
 }

@@ -26,7 +26,8 @@ pub use backend::{BackendKind, Durability};
 pub use crypto::{TokenKey, TokenKeyError};
 pub use maintenance::{
     BackupFormat, BackupManifest, CheckReport, FileReport, ImportReport, MaintenanceError,
-    RestoreReport, Violation, import_legacy, prune_backups, remove_stale_partials,
+    RestoreReport, VerifiedBackup, Violation, import_legacy, import_legacy_with, prune_backups,
+    remove_stale_partials,
 };
 pub use migrations::SchemaStatus;
 pub use repo::ReencryptReport;

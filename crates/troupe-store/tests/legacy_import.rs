@@ -242,3 +242,79 @@ async fn a_malformed_file_names_the_file_and_entry_and_nothing_is_imported() {
             .is_err()
     );
 }
+
+fn altered_personality_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let long = "D".repeat(200);
+    let json = serde_json::json!({
+        "odd-one": {
+            "fullName": "odd-one",
+            "addedBy": "123456789012345678",
+            "addedAt": 1_709_294_400_000_u64,
+            "displayName": long,
+            "avatarUrl": "javascript:alert(1)",
+        },
+        "fine-one": {
+            "fullName": "fine-one",
+            "addedBy": "123456789012345678",
+            "addedAt": 1_709_294_400_000_u64,
+            "displayName": "Fine One",
+            "avatarUrl": "https://cdn.example/fine.png",
+        }
+    });
+    std::fs::write(dir.path().join("personalities.json"), json.to_string()).unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn every_dropped_field_is_listed_per_personality_and_counted_in_the_summary() {
+    let data = altered_personality_dir();
+    let dir = tempfile::tempdir().unwrap();
+    let store = common::sqlite_store(dir.path(), "s.db").await;
+    let report = import_legacy(&store, data.path()).await.unwrap();
+    assert_eq!(report.imported(), 2);
+    assert_eq!(report.altered(), 2, "{report}");
+    let text = report.to_string();
+    assert!(
+        text.starts_with("legacy import: 2 imported, 0 skipped, 2 fields dropped or altered"),
+        "{text}"
+    );
+    assert!(text.contains("~ odd-one: displayName \"DDDD"), "{text}");
+    assert!(text.contains("the name is shown instead"), "{text}");
+    assert!(
+        text.contains("~ odd-one: avatarUrl \"javascript:alert(1)\" dropped"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("fine-one:"),
+        "nothing changed in fine-one: {text}"
+    );
+    let odd = store.lookup("odd-one").await.unwrap().expect("imported");
+    assert_eq!(odd.display_name().as_str(), "odd-one");
+    assert!(odd.profile().avatar_url.is_none());
+}
+
+#[tokio::test]
+async fn strict_refuses_an_import_that_would_change_data_and_writes_nothing() {
+    let data = altered_personality_dir();
+    let dir = tempfile::tempdir().unwrap();
+    let store = common::sqlite_store(dir.path(), "s.db").await;
+    let error = troupe_store::import_legacy_with(&store, data.path(), true)
+        .await
+        .unwrap_err();
+    let text = error.to_string();
+    assert!(text.contains("--strict"), "{text}");
+    assert!(text.contains("avatarUrl"), "{text}");
+    assert_eq!(store.count().await.unwrap(), 0);
+    // A clean directory imports under --strict.
+    let clean = tempfile::tempdir().unwrap();
+    std::fs::write(
+        clean.path().join("personalities.json"),
+        r#"{"fine-one":{"fullName":"fine-one","addedBy":"123456789012345678","addedAt":1709294400000,"displayName":"Fine One"}}"#,
+    )
+    .unwrap();
+    let report = troupe_store::import_legacy_with(&store, clean.path(), true)
+        .await
+        .unwrap();
+    assert_eq!(report.imported(), 1);
+}

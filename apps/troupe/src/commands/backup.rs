@@ -12,8 +12,10 @@ use crate::config::Config;
 
 /// Options of `troupe backup`.
 #[derive(Debug, Clone, clap::Args)]
-#[command(after_help = "Exit codes: 0 backup taken and verified, 1 failed.\n\
-Example: troupe backup --dir /var/backups/troupe --keep 30")]
+#[command(
+    after_help = "Exit codes: 0 backup taken and verified, 1 failed, 2 invalid configuration or usage (e.g. --keep outside 1–10000, pending migrations).\n\
+Example: troupe backup --dir /var/backups/troupe --keep 30"
+)]
 pub struct BackupArgs {
     /// Directory of the backups (default: TROUPE_BACKUP_DIR, i.e. <data dir>/backups).
     #[arg(long, value_name = "DIR")]

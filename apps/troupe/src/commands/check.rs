@@ -14,7 +14,7 @@ pub const VIOLATIONS: u8 = 3;
 /// Options of `troupe check`.
 #[derive(Debug, Clone, clap::Args)]
 #[command(
-    after_help = "Exit codes: 0 no violation, 1 the check could not run, 3 violations found (each listed)."
+    after_help = "Exit codes: 0 no violation, 1 the check could not run, 2 invalid configuration or a schema newer than this binary, 3 violations found (each listed)."
 )]
 pub struct CheckArgs {
     /// Print the report as JSON.
@@ -25,6 +25,14 @@ pub struct CheckArgs {
 pub async fn run(args: CheckArgs, config: &Config) -> anyhow::Result<ExitCode> {
     eprintln!("checking {} …", config.database_label());
     let store = crate::wiring::connect_store(config).await?;
+    // A newer release's schema cannot be judged by this build's rules.
+    if let Some(message) = store
+        .schema_status()
+        .await?
+        .newer_message(Some(&config.database_label()))
+    {
+        return Err(crate::exit::UsageError::new(message).into());
+    }
     let report = store.check().await?;
     if args.json {
         let violations: Vec<_> = report

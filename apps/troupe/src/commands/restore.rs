@@ -17,7 +17,7 @@ pub const REFUSED: u8 = 3;
 /// Options of `troupe restore`.
 #[derive(Debug, Clone, clap::Args)]
 #[command(
-    after_help = "Exit codes: 0 restored, 1 failed, 3 refused (not an intact backup; the store is untouched).\n\
+    after_help = "Exit codes: 0 restored, 1 failed, 2 invalid configuration or usage (e.g. pending migrations), 3 refused (not an intact backup; the store is untouched).\n\
 Stop every `troupe run` process using the store first. A safety backup of the current content is taken before anything changes.\n\
 Example: troupe restore data/backups/troupe-20250614T103000Z-sqlite.sqlite"
 )]
@@ -37,11 +37,20 @@ pub async fn run(args: RestoreArgs, config: &Config) -> anyhow::Result<ExitCode>
         "[2/3] verifying {} (manifest, size, sha256, format, schema, rows)",
         args.file.display()
     );
+    let verified = match store.verify_backup(&args.file).await {
+        Ok(verified) => verified,
+        Err(e @ MaintenanceError::Refused { .. }) => {
+            eprintln!("troupe: {e}");
+            eprintln!("troupe: the store was not touched");
+            return Ok(ExitCode::from(REFUSED));
+        }
+        Err(e) => return Err(e.into()),
+    };
     eprintln!(
         "[3/3] safety backup into {}, then restoring in one transaction",
         safety.display()
     );
-    match store.restore(&args.file, &safety).await {
+    match store.restore_verified(verified, &safety).await {
         Ok(report) => {
             let rows: u64 = report.rows.values().sum();
             crate::outln!(

@@ -619,7 +619,12 @@ impl MessageFlow {
                 .await
                 .map(|_| ())
         } else {
-            let reason = texts::ai_reason(error, per_user, &self.deps.config.prefix);
+            let reason = texts::ai_reason(
+                error,
+                per_user,
+                &self.deps.config.prefix,
+                personality.name().as_str(),
+            );
             let text = texts::ai_failed(personality.display_name().as_str(), &reason, reference);
             self.deps
                 .platform

@@ -42,27 +42,52 @@ pub(super) fn auth_expired(prefix: &str) -> String {
     )
 }
 
-/// Why the AI did not answer, in words for users (no internal details).
-pub(super) fn ai_reason(error: &AiError, per_user_auth: bool, prefix: &str) -> String {
+/// Why the AI did not answer and what to do, in words for users (no internal details): one
+/// short sentence pair per kind of failure, the advice never repeated.
+pub(super) fn ai_reason(
+    error: &AiError,
+    per_user_auth: bool,
+    prefix: &str,
+    personality: &str,
+) -> String {
+    const LATER: &str = "Please try again in a moment";
     match error {
-        AiError::Timeout => "the AI provider took too long to answer".to_owned(),
-        AiError::RateLimited { .. } => {
-            "the AI provider is receiving too many requests; try again in a minute".to_owned()
-        }
-        AiError::Unavailable => "the AI provider is unavailable right now".to_owned(),
+        AiError::Timeout => format!("the AI provider took too long to answer. {LATER}"),
+        AiError::RateLimited { retry_after } => match retry_after {
+            Some(wait) if wait.as_secs() > 0 && wait.as_secs() < 120 => format!(
+                "the AI provider is receiving too many requests. Please try again in {} seconds",
+                wait.as_secs()
+            ),
+            _ => "the AI provider is receiving too many requests. Please try again in a few minutes"
+                .to_owned(),
+        },
+        AiError::Unavailable => format!("the AI provider is unavailable right now. {LATER}"),
         AiError::Unauthorized if per_user_auth => format!(
-            "the AI provider refused your authentication; run `{prefix} auth start` to renew it"
+            "the AI provider refused your authentication. Run `{prefix} auth start` to renew it"
         ),
-        AiError::Unauthorized => "the AI provider refused the bot's credentials".to_owned(),
-        AiError::EmptyAnswer => "the AI provider gave an empty answer".to_owned(),
-        AiError::Unexpected(_) => "the AI provider gave an answer Troupe cannot read".to_owned(),
+        AiError::Unauthorized => {
+            "the AI provider refused the bot's credentials. The bot operator needs to fix the API key"
+                .to_owned()
+        }
+        AiError::EmptyAnswer => format!("the AI provider gave an empty answer. {LATER}"),
+        AiError::ContextTooLong => format!(
+            "the conversation is too long for the model. Run `{prefix} reset {personality}` to start over"
+        ),
+        AiError::UnknownModel => {
+            "the AI provider does not know this personality's model. The bot operator needs to configure a model it serves"
+                .to_owned()
+        }
+        AiError::Rejected(status) => format!(
+            "the AI provider refused the request (status {status}). Rephrasing may help; otherwise tell the bot operator"
+        ),
+        AiError::Unexpected(_) => format!("the AI provider gave an answer Troupe cannot read. {LATER}"),
     }
 }
 
-/// The clear bot message for a failed answer.
+/// The clear bot message for a failed answer: the reason with its advice, then the reference.
 pub(super) fn ai_failed(display_name: &str, reason: &str, reference: ReferenceId) -> String {
     format!(
-        "**{}** could not answer: {reason}. Please try again later; if it keeps happening, tell the bot operator the reference `{reference}`.",
+        "**{}** could not answer: {reason}. If it keeps happening, tell the bot operator the reference `{reference}`.",
         display_name.replace('*', "")
     )
 }

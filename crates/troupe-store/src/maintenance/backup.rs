@@ -78,6 +78,15 @@ impl BackupManifest {
     }
 }
 
+/// A backup that passed every check of [`Store::verify_backup`], ready to restore.
+#[derive(Debug)]
+pub struct VerifiedBackup {
+    file: PathBuf,
+    /// Its manifest.
+    pub manifest: BackupManifest,
+    dump: Dump,
+}
+
 /// What a restore did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RestoreReport {
@@ -185,6 +194,21 @@ pub fn remove_stale_partials(dir: &Path) -> Result<Vec<PathBuf>, MaintenanceErro
         }
     }
     Ok(removed)
+}
+
+/// An error while taking a backup, said as one (a verification of the new backup that fails
+/// is not a refused restore).
+fn backup_failed(e: MaintenanceError) -> MaintenanceError {
+    match e {
+        MaintenanceError::Refused { reason, .. } => {
+            MaintenanceError::BackupFailed(format!("the new backup did not verify: {reason}"))
+        }
+        MaintenanceError::Store(e) => MaintenanceError::BackupFailed(format!(
+            "{e} (`troupe check` names rows the store cannot read)"
+        )),
+        MaintenanceError::Invalid(m) => MaintenanceError::BackupFailed(m),
+        other => other,
+    }
 }
 
 /// A file name `troupe-<UTC time>-<backend>.<ext>` not used yet in `dir`.
@@ -438,6 +462,14 @@ fn read_manifest(file: &Path) -> Result<BackupManifest, MaintenanceError> {
         path: file.to_owned(),
         reason,
     };
+    match fs::metadata(file) {
+        Ok(meta) if meta.is_file() => {}
+        Ok(_) => return Err(refused("not a file".into())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(refused("the file does not exist".into()));
+        }
+        Err(e) => return Err(refused(format!("the file cannot be read: {e}"))),
+    }
     let text = fs::read_to_string(&path).map_err(|e| {
         refused(format!(
             "no readable manifest at {} ({e}): not a verified Troupe backup",
@@ -534,7 +566,7 @@ impl Store {
             Ok(ok) => ok,
             Err(e) => {
                 let _ = fs::remove_file(&partial);
-                return Err(e);
+                return Err(backup_failed(e));
             }
         };
         let file = dir.join(&name);
@@ -615,18 +647,11 @@ impl Store {
         }
     }
 
-    /// Restores the backup `file` (either format, from either backend) into this store.
-    ///
-    /// First verifies everything without touching the store: the manifest next to the file,
-    /// size and SHA-256, the format (SQLite integrity check, or a full parse of the export), the
-    /// schema version and the row counts. A truncated, corrupted or foreign file is `Refused`
-    /// and the live store is untouched. Then takes a safety backup of the current content into
-    /// `safety_dir`, and replaces the whole content in one transaction.
-    pub async fn restore(
-        &self,
-        file: &Path,
-        safety_dir: &Path,
-    ) -> Result<RestoreReport, MaintenanceError> {
+    /// Verifies the backup `file` completely without touching the store: the manifest next
+    /// to the file, size and SHA-256, the format (SQLite integrity check, or a full parse of
+    /// the export), the schema version (against this store's) and the row counts. A missing,
+    /// truncated, corrupted or foreign file is `Refused`.
+    pub async fn verify_backup(&self, file: &Path) -> Result<VerifiedBackup, MaintenanceError> {
         let manifest = read_manifest(file)?;
         let (version, dump) = verify(file, &manifest).await?;
         let current = self.schema_version().await?;
@@ -639,13 +664,48 @@ impl Store {
                 ),
             });
         }
+        Ok(VerifiedBackup {
+            file: file.to_owned(),
+            manifest,
+            dump,
+        })
+    }
+
+    /// Restores a verified backup: takes a safety backup of the current content into
+    /// `safety_dir`, then replaces the whole content in one transaction (a failure rolls it
+    /// back: `RestoreFailed`, the store unchanged).
+    pub async fn restore_verified(
+        &self,
+        backup: VerifiedBackup,
+        safety_dir: &Path,
+    ) -> Result<RestoreReport, MaintenanceError> {
         let safety = self.backup(safety_dir).await?;
-        tables::replace_all(self.backend(), &dump).await?;
+        tables::replace_all(self.backend(), &backup.dump)
+            .await
+            .map_err(|e| MaintenanceError::RestoreFailed {
+                path: backup.file.clone(),
+                reason: match e {
+                    troupe_ports::StoreError::Unexpected(m) => m,
+                    other => other.to_string(),
+                },
+            })?;
         Ok(RestoreReport {
-            rows: dump.row_counts(),
-            restored: manifest,
+            rows: backup.dump.row_counts(),
+            restored: backup.manifest,
             safety_backup: safety_dir.join(safety.file),
         })
+    }
+
+    /// Restores the backup `file` (either format, from either backend) into this store:
+    /// [`Self::verify_backup`] then [`Self::restore_verified`]. A file that does not verify is
+    /// `Refused` and the live store is untouched.
+    pub async fn restore(
+        &self,
+        file: &Path,
+        safety_dir: &Path,
+    ) -> Result<RestoreReport, MaintenanceError> {
+        let backup = self.verify_backup(file).await?;
+        self.restore_verified(backup, safety_dir).await
     }
 
     /// Every table's rows, as the portable export carries them (tests compare stores with it).

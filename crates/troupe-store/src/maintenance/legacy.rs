@@ -37,6 +37,8 @@ pub struct FileReport {
     pub imported: u64,
     /// Entries not written: (entry, reason).
     pub skipped: Vec<(String, String)>,
+    /// Fields dropped or altered in entries that were imported: (entry, what changed).
+    pub altered: Vec<(String, String)>,
 }
 
 /// What an import did, per file, in the order the files were read.
@@ -54,6 +56,15 @@ impl ImportReport {
     /// Entries skipped, over all files.
     pub fn skipped(&self) -> usize {
         self.files.iter().map(|f| f.skipped.len()).sum()
+    }
+
+    /// Fields dropped or altered, over all files.
+    pub fn altered(&self) -> usize {
+        self.files.iter().map(|f| f.altered.len()).sum()
+    }
+
+    fn alter(&mut self, file: &str, entry: impl Into<String>, change: impl Into<String>) {
+        self.file(file).altered.push((entry.into(), change.into()));
     }
 
     fn file(&mut self, name: &str) -> &mut FileReport {
@@ -90,9 +101,10 @@ impl fmt::Display for ImportReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "legacy import: {} imported, {} skipped",
+            "legacy import: {} imported, {} skipped, {} fields dropped or altered",
             self.imported(),
-            self.skipped()
+            self.skipped(),
+            self.altered()
         )?;
         for file in &self.files {
             if !file.present {
@@ -108,6 +120,9 @@ impl fmt::Display for ImportReport {
             )?;
             for (entry, reason) in &file.skipped {
                 writeln!(f, "    - {entry}: {reason}")?;
+            }
+            for (entry, change) in &file.altered {
+                writeln!(f, "    ~ {entry}: {change}")?;
             }
         }
         Ok(())
@@ -625,13 +640,54 @@ fn legacy_personality(
         report.skip(PERSONALITIES, key, "no valid owner id");
         return None;
     };
+    // A field the new system refuses is dropped, and the report says so (never silently).
+    let mut kept = |field: &str, raw: Option<&str>, parsed: Result<(), String>, instead: &str| {
+        if let (Some(raw), Err(why)) = (raw, parsed) {
+            let shown: String = raw.chars().take(40).collect();
+            let more = if raw.chars().count() > 40 { "…" } else { "" };
+            report.alter(
+                PERSONALITIES,
+                key,
+                format!("{field} {shown:?}{more} dropped ({why}); {instead}"),
+            );
+        }
+    };
+    let display = display.and_then(|d| match DisplayName::parse(d) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            kept(
+                "displayName",
+                Some(d),
+                Err(e.to_string()),
+                "the name is shown instead",
+            );
+            None
+        }
+    });
+    let avatar = avatar.and_then(|a| match AvatarUrl::parse(a) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            kept("avatarUrl", Some(a), Err(e.to_string()), "no avatar");
+            None
+        }
+    });
+    let error = error.and_then(|m| match ErrorMessage::parse(m) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            kept(
+                "errorMessage",
+                Some(m),
+                Err(e.to_string()),
+                "the bot's own error messages are used",
+            );
+            None
+        }
+    });
     Some(LegacyPersonality {
         entry: key.to_owned(),
-        display: display
-            .and_then(|d| DisplayName::parse(d).ok())
-            .unwrap_or_else(|| DisplayName::from_name(&name)),
-        avatar: avatar.and_then(|a| AvatarUrl::parse(a).ok()),
-        error: error.and_then(|m| ErrorMessage::parse(m).ok()),
+        display: display.unwrap_or_else(|| DisplayName::from_name(&name)),
+        avatar,
+        error,
         fetched_at,
         created_at,
         updated_at: updated_at.unwrap_or(created_at),
@@ -644,6 +700,16 @@ fn legacy_personality(
 /// Imports the original bot's data files from `dir` into `store`, in one transaction, adding
 /// only what is not there yet. See the module documentation for malformed versus skipped.
 pub async fn import_legacy(store: &Store, dir: &Path) -> Result<ImportReport, MaintenanceError> {
+    import_legacy_with(store, dir, false).await
+}
+
+/// [`import_legacy`]; with `strict`, an import that would skip an entry or drop or alter a
+/// field is refused before anything is written, with the report as the reason.
+pub async fn import_legacy_with(
+    store: &Store,
+    dir: &Path,
+    strict: bool,
+) -> Result<ImportReport, MaintenanceError> {
     if !dir.is_dir() {
         return Err(MaintenanceError::Invalid(format!(
             "{} is not a directory",
@@ -653,6 +719,11 @@ pub async fn import_legacy(store: &Store, dir: &Path) -> Result<ImportReport, Ma
     let now = SystemClock.now();
     let mut report = ImportReport::default();
     let plan = plan(dir, &mut report, now)?;
+    if strict && (report.skipped() > 0 || report.altered() > 0) {
+        return Err(MaintenanceError::Invalid(format!(
+            "--strict: nothing imported, because the import would change data:\n{report}"
+        )));
+    }
     apply(store, plan, &mut report, now).await?;
     Ok(report)
 }

@@ -10,10 +10,11 @@ mod tables;
 use std::path::PathBuf;
 
 pub use backup::{
-    BackupFormat, BackupManifest, RestoreReport, prune_backups, remove_stale_partials,
+    BackupFormat, BackupManifest, RestoreReport, VerifiedBackup, prune_backups,
+    remove_stale_partials,
 };
 pub use check::{CheckReport, Violation};
-pub use legacy::{FileReport, ImportReport, import_legacy};
+pub use legacy::{FileReport, ImportReport, import_legacy, import_legacy_with};
 use troupe_ports::StoreError;
 
 /// Errors of backup, restore, retention, check and import.
@@ -28,6 +29,14 @@ pub enum MaintenanceError {
     /// A backup given to restore is not one, or not intact. The live store was not touched.
     #[error("refusing to restore {path}: {reason}")]
     Refused { path: PathBuf, reason: String },
+    /// A backup could not be taken or did not verify; no backup was published.
+    #[error("backup failed, no backup was published: {0}")]
+    BackupFailed(String),
+    /// The restore transaction failed and was rolled back: the store is unchanged.
+    #[error(
+        "restoring {path} failed and the store is unchanged (the restore transaction was rolled back): {reason}"
+    )]
+    RestoreFailed { path: PathBuf, reason: String },
     /// A legacy data file is malformed. Nothing was imported.
     #[error("{file}: entry {entry}: {reason}")]
     Malformed {

@@ -32,6 +32,12 @@ pub enum AiReply {
     TooManyRequests { retry_after_secs: Option<u64> },
     /// This status with an OpenAI-style error body.
     Status(u16),
+    /// This status with an OpenAI-style error body carrying this `code` and `message`.
+    Error {
+        status: u16,
+        code: String,
+        message: String,
+    },
     /// 200 with a body that is not JSON.
     Malformed,
     /// 200 with `choices: []`.
@@ -270,6 +276,14 @@ async fn render(mut reply: AiReply) -> Response {
             AiReply::Status(code) => json_response(
                 StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
                 &json!({"error": {"message": "scripted failure", "type": "server_error"}}),
+            ),
+            AiReply::Error {
+                status,
+                code,
+                message,
+            } => json_response(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+                &json!({"error": {"message": message, "type": "invalid_request_error", "code": code}}),
             ),
         };
     }
