@@ -386,6 +386,8 @@ async fn lookup_prefers_name_then_alias_then_display_name(s: &Stores) {
     insert(s, &displayed("Lumen", "Radiance", user(3), &["glow worm"])).await;
     insert(s, &displayed("glow", "Lantern", user(3), &["radiant"])).await;
     insert(s, &local("Émile", user(3), &[])).await;
+    insert(s, &local("שלום", user(3), &["שָׁלוֹם"])).await;
+    insert(s, &displayed("Sokrates", "ΣΩΚΡΑΤΗΣ", user(3), &["лилит"])).await;
 
     let cases = [
         ("lumen", "Lumen", "exact name"),
@@ -401,6 +403,28 @@ async fn lookup_prefers_name_then_alias_then_display_name(s: &Stores) {
         ("lantern", "glow", "display name in another case"),
         ("ÉMILE", "Émile", "non-ASCII letters fold case"),
         ("émile", "Émile", "non-ASCII letters fold case"),
+        (
+            "\u{200F}שלום\u{200F}",
+            "שלום",
+            "a Hebrew name, RTL marks ignored",
+        ),
+        ("שָׁלוֹם", "שלום", "a Hebrew alias with vowel points"),
+        (
+            "σωκρατης",
+            "Sokrates",
+            "a Greek display name, final sigma folded",
+        ),
+        ("ЛИЛИТ", "Sokrates", "a Cyrillic alias in another case"),
+        (
+            "ＬＵＭＥＮ",
+            "Lumen",
+            "full-width letters are the same name (NFKC)",
+        ),
+        (
+            "E\u{0301}mile",
+            "Émile",
+            "a decomposed accent is the same letter",
+        ),
         ("beacon", "Beacon", "name"),
         ("spark", "Spark", "name"),
     ];
