@@ -18,6 +18,7 @@ mod personality;
 mod platform;
 mod preferences;
 mod processed;
+mod relay;
 mod sessions;
 mod snapshot;
 mod volume;
@@ -41,6 +42,7 @@ pub use platform::{
 };
 pub use preferences::PreferencesRepository;
 pub use processed::ProcessedMessages;
+pub use relay::{EventRelay, RelayError, RelayedEvent};
 pub use sessions::{GatewaySessions, SharedRateLimit, StoredSession};
 pub use snapshot::{Snapshot, SnapshotSource, StoreView};
 pub use volume::{DataVolume, VolumeError, VolumeReport};
