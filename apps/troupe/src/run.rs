@@ -12,7 +12,7 @@ use troupe_application::flow::MessageHandler;
 use troupe_discord::{
     Bot, BotDeps, DiscordConfig, DiscordPlatform, EventBudgets, RestLimit, ShadowHook, ShardPlan,
 };
-use troupe_ports::{GatewaySessions, SharedRateLimit};
+use troupe_ports::{EventRelay, GatewaySessions, SharedRateLimit};
 use troupe_store::{BackendKind, Store};
 
 use crate::config::Config;
@@ -30,6 +30,8 @@ pub struct RunOptions {
     pub shutdown_grace: Option<Duration>,
     /// A slash command not answered this long after it arrived is deferred (default 1.5 s).
     pub defer_after: Option<Duration>,
+    /// `troupe gateway`: hand the events to this broker instead of handling them.
+    pub relay: Option<Arc<dyn EventRelay>>,
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -128,7 +130,11 @@ pub async fn run_until(
     };
     tracing::info!(database = %app.config.database_label(), "starting the Discord bot");
     tokio::spawn(announce_release(app.deps.clone()));
-    let result = Bot::new(discord, platform, deps).run(shutdown).await;
+    let mut bot = Bot::new(discord, platform, deps);
+    if let Some(relay) = options.relay.clone() {
+        bot = bot.relaying(relay);
+    }
+    let result = bot.run(shutdown).await;
     http.shutdown().await;
     match result {
         Ok(()) => {
