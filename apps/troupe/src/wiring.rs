@@ -20,8 +20,7 @@ use troupe_domain::notifications::Version;
 use troupe_legacy::LegacySystem;
 use troupe_ports::{
     AiChat, AuthProvider, ChatPlatform, Clock, FlagNotifications, FlagStore, ProcessedMessages,
-    ProfileSource,
-    SystemClock,
+    ProfileSource, SystemClock,
 };
 use troupe_store::{SchemaStatus, Store, StoreOptions, TokenKey};
 

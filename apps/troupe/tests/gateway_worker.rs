@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use troupe_broker::{Broker, BrokerConfig};
-use troupe_testkit::discord::{FakeDiscord, TOKEN};
+use troupe_testkit::discord::{FakeDiscord, Fault, FaultKind, TOKEN};
 
 const GUILD: u64 = 100_000_000_000_000_001;
 const OWNER: u64 = 200_000_000_000_000_001;
@@ -59,7 +59,7 @@ impl Setup {
         fake.add_member(GUILD, OWNER, &[]);
         fake.add_text_channel(GUILD, CHANNEL, "general", false);
         let dir = tempfile::tempdir().unwrap();
-        let mut setup = Self {
+        let setup = Self {
             fake,
             dir,
             stream,
@@ -125,7 +125,8 @@ impl Setup {
         );
     }
 
-    fn start_worker(&mut self) {
+    /// Starts a worker and waits until it takes events (its signal handlers are installed).
+    async fn start_worker(&mut self) {
         self.started += 1;
         let log = self.log(&format!("worker-{}", self.started));
         let child = self
@@ -133,7 +134,19 @@ impl Setup {
             .arg("--no-rest-ratelimit")
             .spawn()
             .unwrap();
-        self.workers.push((child, log));
+        self.workers.push((child, log.clone()));
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while !std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("worker taking events")
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the worker started{}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Stops every worker with SIGTERM and waits until they exited.
@@ -167,10 +180,7 @@ impl Setup {
     /// `!tz ping` from `count` different users; the message ids.
     fn pings(&self, first_user: u64, count: u64) -> Vec<u64> {
         (0..count)
-            .map(|i| {
-                self.fake
-                    .send_message(CHANNEL, first_user + i, "!tz ping")
-            })
+            .map(|i| self.fake.send_message(CHANNEL, first_user + i, "!tz ping"))
             .collect()
     }
 
@@ -193,7 +203,11 @@ impl Setup {
         while broker.pending().await.unwrap() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        assert_eq!(broker.pending().await.unwrap(), 0, "every event acknowledged");
+        assert_eq!(
+            broker.pending().await.unwrap(),
+            0,
+            "every event acknowledged"
+        );
         let twice: Vec<(u64, usize)> = ids
             .iter()
             .map(|id| (*id, self.fake.replies_to(*id).len()))
@@ -232,14 +246,26 @@ async fn a_worker_killed_mid_burst_leaves_every_message_answered_exactly_once() 
         return;
     };
     setup.start_gateway().await;
-    setup.start_worker();
-    setup.start_worker();
+    setup.start_worker().await;
+    setup.start_worker().await;
+    // Slow replies: a worker always holds events it claimed and has not answered yet (and
+    // replies Discord is still making), the window a crash must not lose or repeat.
+    setup.fake.fail(Fault {
+        method: Some("POST".into()),
+        path_contains: "/messages".into(),
+        times: 10_000,
+        kind: FaultKind::Delay(Duration::from_millis(150)),
+    });
     let ids = setup.pings(230_000_000_000_000_000, 200);
     // Mid-burst: some answered, not all.
     assert!(
         setup
             .fake
-            .wait_until(WAIT, |f| ids.iter().filter(|id| !f.replies_to(**id).is_empty()).count() >= 20)
+            .wait_until(WAIT, |f| ids
+                .iter()
+                .filter(|id| !f.replies_to(**id).is_empty())
+                .count()
+                >= 20)
             .await,
         "the workers started answering{}",
         setup.logs()
@@ -253,7 +279,17 @@ async fn a_worker_killed_mid_burst_leaves_every_message_answered_exactly_once() 
         .count();
     eprintln!("worker killed with {answered} of {} answered", ids.len());
     setup.assert_answered_exactly_once(&broker, &ids).await;
-    assert_eq!(setup.fake.identifies().len(), 1, "the gateway never identified again");
+    let survivor = std::fs::read_to_string(&setup.workers[0].1).unwrap();
+    assert!(
+        survivor.contains("handling a redelivered event"),
+        "the killed worker's unfinished events went to the other one{}",
+        setup.logs()
+    );
+    assert_eq!(
+        setup.fake.identifies().len(),
+        1,
+        "the gateway never identified again"
+    );
     clean_up(&broker).await;
 }
 
@@ -265,8 +301,8 @@ async fn replacing_every_worker_during_a_stream_loses_no_event_and_never_reconne
     setup.start_gateway().await;
     let identifies = setup.fake.identifies().len();
     let resumes = setup.fake.resumes();
-    setup.start_worker();
-    setup.start_worker();
+    setup.start_worker().await;
+    setup.start_worker().await;
     let mut ids = setup.pings(240_000_000_000_000_000, 40);
     let slash_before = setup.fake.send_slash(CHANNEL, OWNER, "ping", &[]);
     assert!(
@@ -282,8 +318,8 @@ async fn replacing_every_worker_during_a_stream_loses_no_event_and_never_reconne
     setup.stop_workers();
     ids.extend(setup.pings(241_000_000_000_000_000, 40));
     let slash_between = setup.fake.send_slash(CHANNEL, OWNER + 1, "ping", &[]);
-    setup.start_worker();
-    setup.start_worker();
+    setup.start_worker().await;
+    setup.start_worker().await;
     ids.extend(setup.pings(242_000_000_000_000_000, 40));
     setup.assert_answered_exactly_once(&broker, &ids).await;
     for slash in [slash_before, slash_between] {

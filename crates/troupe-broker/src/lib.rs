@@ -273,7 +273,11 @@ impl EventRelay for NatsRelay {
         headers.insert(async_nats::header::NATS_MESSAGE_ID, event.id.as_str());
         let ack = self
             .jetstream
-            .publish_with_headers(self.config.subject(event.kind), headers, event.payload.into())
+            .publish_with_headers(
+                self.config.subject(event.kind),
+                headers,
+                event.payload.into(),
+            )
             .await
             .map_err(|e| RelayError::Unavailable(e.to_string()))?;
         match ack.await {
@@ -388,11 +392,7 @@ impl Delivery {
 
     /// Still working on it: its acknowledgement wait starts again.
     pub async fn in_progress(&self) {
-        if let Err(e) = self
-            .message
-            .ack_with(jetstream::AckKind::Progress)
-            .await
-        {
+        if let Err(e) = self.message.ack_with(jetstream::AckKind::Progress).await {
             tracing::debug!(error = %e, "cannot report progress on an event");
         }
     }
@@ -420,7 +420,10 @@ mod tests {
             ..BrokerConfig::new("nats://127.0.0.1:4222")
         };
         assert_eq!(config.subjects(), "troupe.bot_a.>");
-        assert_eq!(config.subject("MESSAGE_CREATE"), "troupe.bot_a.message_create");
+        assert_eq!(
+            config.subject("MESSAGE_CREATE"),
+            "troupe.bot_a.message_create"
+        );
     }
 
     #[test]
@@ -478,7 +481,11 @@ mod tests {
         while broker.pending().await.unwrap() != 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        assert_eq!(broker.pending().await.unwrap(), 0, "acknowledged: forgotten");
+        assert_eq!(
+            broker.pending().await.unwrap(),
+            0,
+            "acknowledged: forgotten"
+        );
         broker.delete_stream().await.unwrap();
     }
 }

@@ -300,7 +300,9 @@ pub(crate) fn divert(
         Ok(payload) => {
             outbox.offer(RelayedEvent { id, kind, payload }, sequences, seq);
         }
-        Err(e) => tracing::error!(error = %e, event = %id, "cannot serialise an event for the broker"),
+        Err(e) => {
+            tracing::error!(error = %e, event = %id, "cannot serialise an event for the broker")
+        }
     }
     true
 }
@@ -442,7 +444,11 @@ impl Bot {
     /// event takes, and returns when its handling finished (then the broker may forget it).
     /// `attempt`: how many times the broker delivered it (more than 1: a worker died before
     /// acknowledging it, so its claim is granted again and the answer is not posted twice).
-    pub async fn handle_relayed(&self, payload: &[u8], attempt: u64) -> Result<(), RelayedEventError> {
+    pub async fn handle_relayed(
+        &self,
+        payload: &[u8],
+        attempt: u64,
+    ) -> Result<(), RelayedEventError> {
         let envelope: Envelope = serde_json::from_slice(payload)
             .map_err(|e| RelayedEventError::Unreadable(e.to_string()))?;
         if envelope.v != VERSION {
@@ -456,6 +462,13 @@ impl Bot {
             .cache()
             .set_identity(envelope.bot_user, envelope.application);
         let shard = envelope.shard;
+        if attempt > 1 {
+            tracing::info!(
+                event = %envelope.event.id(),
+                attempt,
+                "handling a redelivered event (a worker stopped before finishing it)"
+            );
+        }
         match envelope.event {
             Relayed::MessageCreate(message) => {
                 let message = *message;
