@@ -301,7 +301,7 @@ pub(crate) fn divert(
             outbox.offer(RelayedEvent { id, kind, payload }, sequences, seq);
         }
         Err(e) => {
-            tracing::error!(error = %e, event = %id, "cannot serialise an event for the broker")
+            tracing::error!(error = %e, event = %id, "cannot serialise an event for the broker");
         }
     }
     true
@@ -555,13 +555,16 @@ mod tests {
 
     #[test]
     fn an_event_id_names_its_kind_and_its_discord_id() {
-        let deleted: Relayed = serde_json::from_value(serde_json::json!({
-            "t": "MESSAGE_DELETE",
-            "d": {"id": "42", "channel_id": "7"}
-        }))
-        .unwrap();
+        let deleted = Relayed::MessageDelete(MessageDelete {
+            channel_id: Id::new(7),
+            guild_id: None,
+            id: Id::new(42),
+        });
         assert_eq!(deleted.id(), "MESSAGE_DELETE-42");
         assert_eq!(deleted.kind(), "MESSAGE_DELETE");
+        let json = serde_json::to_vec(&deleted).unwrap();
+        let back: Relayed = serde_json::from_slice(&json).unwrap();
+        assert_eq!(back.id(), deleted.id(), "the envelope reads back");
     }
 
     #[tokio::test]
