@@ -18,7 +18,7 @@ use troupe_testkit::discord::FakeDiscord;
 
 use fleet_support::OWNER;
 const PROCESSES: u64 = 3;
-const ADMIN: &str = "fleet-admin-token";
+const ADMIN: &str = "fleet-admin-token-for-the-rollback-drill";
 
 fn guild_on(shard: u64) -> u64 {
     ((1_000_000 * PROCESSES + shard) << 22) | 1
