@@ -8,6 +8,7 @@ pub mod comms;
 pub mod config;
 pub mod console;
 pub mod exit;
+pub mod fleet;
 pub mod http_wiring;
 pub mod run;
 pub mod telemetry;
