@@ -19,6 +19,10 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    pub(crate) fn new(value: String) -> Self {
+        Self(value)
+    }
 }
 
 impl fmt::Debug for Secret {
@@ -42,7 +46,7 @@ pub enum ConfigError {
     File { path: String, message: String },
 }
 
-fn invalid(setting: &str, message: impl Into<String>) -> ConfigError {
+pub(crate) fn invalid(setting: &str, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         setting: setting.to_owned(),
         message: message.into(),
@@ -94,6 +98,11 @@ pub const SETTINGS: &[(&str, bool)] = &[
     ("TROUPE_DISCORD_IDENTIFY_INTERVAL_MS", false),
     ("TROUPE_DISCORD_RECONNECT_MAX_MS", false),
     ("TROUPE_SHUTDOWN_GRACE_MS", false),
+    // Gateway/worker mode over NATS JetStream (`troupe gateway`, `troupe worker`; ADR 0045).
+    ("TROUPE_NATS_URL", true),
+    ("TROUPE_NATS_STREAM", false),
+    ("TROUPE_NATS_ACK_WAIT_MS", false),
+    ("TROUPE_WORKER_CONCURRENCY", false),
     ("TROUPE_LOG_FORMAT", false),
     ("TROUPE_BACKUP_DIR", false),
     ("TROUPE_BACKUP_KEEP", false),
@@ -220,6 +229,8 @@ pub struct Config {
     pub discord_dev_guild: Option<GuildId>,
     /// Event budgets, REST timeout, shared global limit, reconnect cap, shutdown grace.
     pub discord: DiscordSettings,
+    /// The broker of the gateway/worker mode (`TROUPE_NATS_*`, `TROUPE_WORKER_CONCURRENCY`).
+    pub broker: crate::broker::BrokerSettings,
     pub log_format: Option<LogFormat>,
     pub backup_dir: PathBuf,
     pub backup_keep: usize,
@@ -594,6 +605,7 @@ impl Config {
             discord_api_proxy,
             discord_dev_guild,
             discord,
+            broker: crate::broker::parse_settings(&get)?,
             log_format,
             backup_dir,
             backup_keep,
@@ -906,7 +918,7 @@ fn parse_ai_settings(get: &dyn Fn(&str) -> Option<String>) -> Result<AiSettings,
     })
 }
 
-fn parse_num<T: std::str::FromStr + PartialOrd + fmt::Display + Copy>(
+pub(crate) fn parse_num<T: std::str::FromStr + PartialOrd + fmt::Display + Copy>(
     raw: Option<String>,
     setting: &str,
     default: T,

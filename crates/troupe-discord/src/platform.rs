@@ -167,7 +167,7 @@ impl DiscordPlatform {
         reply_to: Option<Id<MessageMarker>>,
     ) -> Result<Id<MessageMarker>, RestError> {
         let mut body = serde_json::json!({
-            "nonce": nonce(),
+            "nonce": crate::relay::scoped_nonce().unwrap_or_else(nonce),
             "enforce_nonce": true,
         });
         if !content.is_empty() {
