@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use troupe_application::Category;
 use troupe_application::flags::{EnvFlags, Targeting};
-use troupe_domain::{GuildId, UserId};
+use troupe_domain::{ChannelId, GuildId, UserId};
 
 /// A secret value: `Debug` and `Display` show `<redacted>`.
 #[derive(Clone, PartialEq, Eq)]
@@ -108,6 +108,12 @@ pub const SETTINGS: &[(&str, bool)] = &[
     ("TROUPE_BACKUP_KEEP", false),
     ("TROUPE_BACKUP_SCHEDULE", false),
     ("TROUPE_OPS_WEBHOOK_URL", true),
+    // The communication plan (ADR 0023): channels through the bot, editable texts.
+    ("TROUPE_OPS_CHANNEL", false),
+    ("TROUPE_MAINTENANCE_CHANNEL", false),
+    ("TROUPE_COMMS_ANNOUNCEMENT_TEMPLATE", false),
+    ("TROUPE_COMMS_INCIDENT_TEMPLATE", false),
+    ("TROUPE_COMMS_MAINTENANCE_TEMPLATE", false),
     ("TROUPE_AUTO_ROLLBACK", false),
     ("TROUPE_MEMORY_BASELINE_MB", false),
     ("TROUPE_SHADOW_SAMPLE_RATE", false),
@@ -238,6 +244,9 @@ pub struct Config {
     pub backup_schedule: bool,
     /// Where active alerts are posted (`TROUPE_OPS_WEBHOOK_URL`; Slack/Discord-style JSON).
     pub ops_webhook_url: Option<Secret>,
+    /// The communication plan's channels and texts (`TROUPE_OPS_CHANNEL`,
+    /// `TROUPE_MAINTENANCE_CHANNEL`, `TROUPE_COMMS_*_TEMPLATE`).
+    pub comms: CommsSettings,
     /// Turn a category off when its critical error-rate alert fires (`TROUPE_AUTO_ROLLBACK`).
     pub auto_rollback: bool,
     /// The memory baseline of the memory alert, in MiB (`TROUPE_MEMORY_BASELINE_MB`).
@@ -504,6 +513,7 @@ impl Config {
         {
             return Err(invalid("TROUPE_OPS_WEBHOOK_URL", "must be an http(s) URL"));
         }
+        let comms = parse_comms_settings(&get)?;
         let shadow_sample_rate = match get("TROUPE_SHADOW_SAMPLE_RATE") {
             None => 1.0,
             Some(raw) => raw
@@ -611,6 +621,7 @@ impl Config {
             backup_keep,
             backup_schedule,
             ops_webhook_url: ops_webhook_url.map(Secret),
+            comms,
             auto_rollback,
             memory_baseline_mb,
             shadow_sample_rate,
@@ -804,6 +815,63 @@ fn parse_discord_settings(
             0,
             3_600_000,
         )?,
+    })
+}
+
+/// Where the communication plan posts besides the ops webhook, and its texts (ADR 0023).
+#[derive(Debug, Clone, Default)]
+pub struct CommsSettings {
+    /// The Discord channel the bot posts announcements and incident messages to.
+    pub ops_channel: Option<ChannelId>,
+    /// The channel the bot posts the user-facing maintenance notice to.
+    pub maintenance_channel: Option<ChannelId>,
+    pub templates: troupe_application::comms::Templates,
+}
+
+fn parse_comms_settings(
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Result<CommsSettings, ConfigError> {
+    use troupe_application::comms::{
+        ANNOUNCEMENT_FIELDS, INCIDENT_FIELDS, MAINTENANCE_FIELDS, Template,
+    };
+    let channel = |setting: &str| {
+        get(setting)
+            .map(|raw| {
+                ChannelId::parse(raw.trim()).map_err(|e| {
+                    invalid(
+                        setting,
+                        format!("{e} (a channel id, e.g. 1234567890123456789)"),
+                    )
+                })
+            })
+            .transpose()
+    };
+    let template = |setting: &str, fields: &[&str], default: Template| {
+        get(setting).map_or(Ok(default), |raw| {
+            Template::parse(&raw, fields).map_err(|e| invalid(setting, e.to_string()))
+        })
+    };
+    let defaults = troupe_application::comms::Templates::default();
+    Ok(CommsSettings {
+        ops_channel: channel("TROUPE_OPS_CHANNEL")?,
+        maintenance_channel: channel("TROUPE_MAINTENANCE_CHANNEL")?,
+        templates: troupe_application::comms::Templates {
+            announcement: template(
+                "TROUPE_COMMS_ANNOUNCEMENT_TEMPLATE",
+                ANNOUNCEMENT_FIELDS,
+                defaults.announcement,
+            )?,
+            incident: template(
+                "TROUPE_COMMS_INCIDENT_TEMPLATE",
+                INCIDENT_FIELDS,
+                defaults.incident,
+            )?,
+            maintenance: template(
+                "TROUPE_COMMS_MAINTENANCE_TEMPLATE",
+                MAINTENANCE_FIELDS,
+                defaults.maintenance,
+            )?,
+        },
     })
 }
 
