@@ -571,12 +571,14 @@ impl MessageFlow {
         conversations.save_conversation(&conversation).await?;
         let user_entry = HistoryEntry::new(
             Speaker::User,
+            user,
             &message.author.display_name,
             &message.content,
             message.received_at,
         );
         let answer_entry = HistoryEntry::new(
             Speaker::Personality,
+            user,
             personality.display_name().as_str(),
             text,
             now,
