@@ -554,7 +554,10 @@ pub async fn state_digest(deps: &Deps) -> Result<Vec<String>, StoreError> {
             if !history.is_empty() {
                 let users: Vec<String> = history
                     .iter()
-                    .map(|e| e.user.map_or_else(|| "unknown".to_owned(), |u| u.to_string()))
+                    .map(|e| {
+                        e.user
+                            .map_or_else(|| "unknown".to_owned(), |u| u.to_string())
+                    })
                     .collect();
                 out.push(format!(
                     "channel {c}: {} history entries with {name}, of users {users:?}",

@@ -66,10 +66,12 @@ async fn check_after_migration(store: &Store) {
         ))
         .await
         .unwrap();
-    assert!(store
-        .clear_conversation(user(4), channel(60), &zoe)
-        .await
-        .unwrap());
+    assert!(
+        store
+            .clear_conversation(user(4), channel(60), &zoe)
+            .await
+            .unwrap()
+    );
     let kept = store.history(channel(60), &zoe, 20).await.unwrap();
     assert_eq!(
         kept.iter()

@@ -124,13 +124,7 @@ impl HistoryEntry {
 
     /// A turn of `user`'s exchange: their message (`Speaker::User`) or the personality's answer
     /// to them (`Speaker::Personality`).
-    pub fn new(
-        speaker: Speaker,
-        user: UserId,
-        author: &str,
-        content: &str,
-        at: Timestamp,
-    ) -> Self {
+    pub fn new(speaker: Speaker, user: UserId, author: &str, content: &str, at: Timestamp) -> Self {
         let content = match content.char_indices().nth(Self::MAX_CONTENT) {
             Some((cut, _)) => content[..cut].to_owned(),
             None => content.to_owned(),
@@ -278,10 +272,7 @@ mod tests {
         let anns = HistoryEntry::new(Speaker::Personality, ann, "p", "hi ann", Timestamp::EPOCH);
         assert!(anns.forgotten_by_reset_of(ann));
         assert!(!anns.forgotten_by_reset_of(bob));
-        let unknown = HistoryEntry {
-            user: None,
-            ..anns
-        };
+        let unknown = HistoryEntry { user: None, ..anns };
         assert!(unknown.forgotten_by_reset_of(ann));
         assert!(unknown.forgotten_by_reset_of(bob));
     }

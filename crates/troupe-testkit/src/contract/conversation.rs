@@ -313,7 +313,13 @@ async fn clear_conversation_forgets_only_the_caller_s_turns_and_unattributed_one
     let (ch, host) = (channel(3_010), name("host"));
     let (ann, bob) = (7, I64_MAX_ID);
     let answer = |u: u64, offset: i64| {
-        HistoryEntry::new(Speaker::Personality, user(u), "Host", "an answer", at(offset))
+        HistoryEntry::new(
+            Speaker::Personality,
+            user(u),
+            "Host",
+            "an answer",
+            at(offset),
+        )
     };
     let unattributed = HistoryEntry {
         user: None,
