@@ -9,6 +9,7 @@ pub mod comms;
 pub mod config;
 pub mod console;
 pub mod exit;
+pub mod fleet;
 pub mod gateway;
 pub mod http_wiring;
 pub mod run;

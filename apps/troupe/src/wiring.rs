@@ -215,6 +215,8 @@ impl App {
         observer: Option<CommandObserver>,
         claims: impl FnOnce(Arc<dyn ProcessedMessages>) -> Arc<dyn ProcessedMessages>,
     ) -> anyhow::Result<Self> {
+        // Settings that refuse to start come first: nothing is opened or migrated for them.
+        let auth_provider = auth_provider(&config)?;
         let store = open_store_migrating(&config).await?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let app_config = AppConfig {
@@ -239,7 +241,7 @@ impl App {
             clock: Arc::clone(&clock),
             volume: Arc::new(DirVolume::new(config.data_dir.clone())),
             profiles: profile_source(&config)?,
-            auth_provider: auth_provider(&config)?,
+            auth_provider,
             config: Arc::new(app_config),
         };
         let flags = Arc::new(
@@ -427,6 +429,15 @@ pub fn auth_provider(config: &Config) -> anyhow::Result<Option<Arc<dyn AuthProvi
     let Some(o) = &config.oauth else {
         return Ok(None);
     };
+    if config.token_key.is_none() {
+        // Refused at start, not at the first `auth code`: the tokens OAuth hands out are
+        // stored encrypted under this key.
+        return Err(UsageError::new(
+            "TROUPE_TOKEN_KEY: required when TROUPE_OAUTH_* is set (user tokens are stored \
+             encrypted); generate one with `troupe keygen`",
+        )
+        .into());
+    }
     let client = OAuthClient::new(OAuthConfig {
         authorize_url: o.authorize_url.clone(),
         token_url: o.token_url.clone(),

@@ -38,6 +38,7 @@ mod webhooks;
 
 pub use bot::{Bot, BotDeps, BotError, ShadowHook};
 pub use config::{DiscordConfig, EventBudgets, RestLimit, ShardPlan};
+pub use gateway::queue::IdentifyPacing;
 pub use monitor::GatewayStatus;
 pub use platform::DiscordPlatform;
 pub use relay::{RedeliveryClaims, RelayedEventError};
