@@ -54,6 +54,9 @@ struct Envelope {
     received_ms: u64,
     bot_user: Option<Id<UserMarker>>,
     application: Option<Id<ApplicationMarker>>,
+    /// The shard's latest heartbeat latency (a worker's `ping` and `status` report it).
+    #[serde(default)]
+    latency_ms: Option<u64>,
     event: Relayed,
 }
 
@@ -263,6 +266,7 @@ pub(crate) fn divert(
     event: &Event,
     sequences: &Arc<Sequences>,
     seq: Option<u64>,
+    latency: Option<Duration>,
 ) -> bool {
     let Some(outbox) = &ctx.relay else {
         return false;
@@ -294,6 +298,7 @@ pub(crate) fn divert(
         received_ms: unix_ms(SystemTime::now()),
         bot_user: cache.bot_user(),
         application: cache.application(),
+        latency_ms: latency.map(|l| u64::try_from(l.as_millis()).unwrap_or(u64::MAX)),
         event: relayed,
     };
     match serde_json::to_vec(&envelope) {
@@ -462,6 +467,11 @@ impl Bot {
             .cache()
             .set_identity(envelope.bot_user, envelope.application);
         let shard = envelope.shard;
+        if let Some(ms) = envelope.latency_ms {
+            ctx.platform
+                .monitor()
+                .heartbeat_ack(shard, Some(Duration::from_millis(ms)));
+        }
         if attempt > 1 {
             tracing::info!(
                 event = %envelope.event.id(),

@@ -147,7 +147,8 @@ where
         monitor.event(number);
         ctx.platform.cache().apply(&event);
         let seq = shard.session().map(Session::sequence);
-        if crate::relay::divert(&ctx, number, &event, &queues.sequences, seq) {
+        let latency = shard.latency().recent().first().copied();
+        if crate::relay::divert(&ctx, number, &event, &queues.sequences, seq, latency) {
             continue;
         }
         match event {
