@@ -175,7 +175,7 @@ pub async fn world(env: &[(&str, &str)], token: Option<&str>) -> World {
         alerts: Some(Arc::clone(&alerts)),
     });
     let admin = AdminConfig {
-        token: token.map(str::to_owned),
+        token: token.map(Into::into),
         backup: Some(backups.clone() as Arc<dyn BackupTrigger>),
         commands: Some(Arc::new(Runner) as Arc<dyn CommandRunner>),
     };
