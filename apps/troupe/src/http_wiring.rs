@@ -350,6 +350,10 @@ pub async fn serve_with(
         ai: config.ai_base_url.as_ref().map(|_| Arc::clone(&ops.ai)),
         backups: options.schedule_backups.then(|| Arc::clone(&ops.backups)),
         alerts: Some(Arc::clone(&ops.alerts)),
+        fleet: Some(Arc::new(crate::fleet::StoreFleet {
+            store: app.store.clone(),
+            clock: Arc::clone(&app.deps.clock),
+        })),
     });
     let owner = config.bot_owners.iter().next().copied();
     let operator = owner
@@ -568,13 +572,26 @@ pub async fn console(config: Config, http: bool) -> anyhow::Result<()> {
             "troupe: health, metrics and admin API on http://{}",
             server.local_addr()
         );
-        Some(server)
+        // A serving console is a member of the fleet: it applies flag changes too.
+        let membership = crate::fleet::Membership::spawn(
+            Arc::new(app.store.clone()),
+            Arc::clone(&app.flags),
+            None,
+            crate::fleet::Member {
+                role: "console".into(),
+                shards: None,
+            },
+            app.deps.config.started_at,
+            crate::fleet::HEARTBEAT,
+        );
+        Some((server, membership))
     } else {
         None
     };
     crate::console::run(app, platform).await?;
-    if let Some(server) = server {
+    if let Some((server, membership)) = server {
         shutdown_signal().await;
+        membership.leave().await;
         server.shutdown().await;
     }
     Ok(())

@@ -35,6 +35,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0020_maintenance_leases.sql"),
         include_str!("../../../migrations/postgres/0020_maintenance_leases.sql"),
     ),
+    (
+        50,
+        "fleet processes",
+        include_str!("../../../migrations/sqlite/0050_fleet_processes.sql"),
+        include_str!("../../../migrations/postgres/0050_fleet_processes.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.
