@@ -17,7 +17,7 @@ use troupe_domain::{ChannelId, GuildId, UserId};
 pub struct Secret(secrecy::SecretString);
 
 impl Secret {
-    fn new(value: String) -> Self {
+    pub(crate) fn new(value: String) -> Self {
         Self(secrecy::SecretString::from(value))
     }
 
@@ -28,10 +28,6 @@ impl Secret {
     /// The value as the adapters take secrets.
     pub fn to_secret_string(&self) -> secrecy::SecretString {
         self.0.clone()
-    }
-
-    pub(crate) fn new(value: String) -> Self {
-        Self(value)
     }
 }
 
