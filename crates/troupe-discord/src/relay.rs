@@ -301,7 +301,7 @@ pub(crate) fn divert(
             outbox.offer(RelayedEvent { id, kind, payload }, sequences, seq);
         }
         Err(e) => {
-            tracing::error!(error = %e, event = %id, "cannot serialise an event for the broker")
+            tracing::error!(error = %e, event = %id, "cannot serialise an event for the broker");
         }
     }
     true
