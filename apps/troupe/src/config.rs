@@ -11,19 +11,33 @@ use troupe_application::Category;
 use troupe_application::flags::{EnvFlags, Targeting};
 use troupe_domain::{ChannelId, GuildId, UserId};
 
-/// A secret value: `Debug` and `Display` show `<redacted>`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+/// A secret value: a [`secrecy::SecretString`] (wiped on drop; `Debug` and `Display` show
+/// `<redacted>`), handed to the adapter crates as one ([`Secret::to_secret_string`]).
+#[derive(Clone)]
+pub struct Secret(secrecy::SecretString);
 
 impl Secret {
-    pub fn expose(&self) -> &str {
-        &self.0
+    pub(crate) fn new(value: String) -> Self {
+        Self(secrecy::SecretString::from(value))
     }
 
-    pub(crate) fn new(value: String) -> Self {
-        Self(value)
+    pub fn expose(&self) -> &str {
+        secrecy::ExposeSecret::expose_secret(&self.0)
+    }
+
+    /// The value as the adapters take secrets.
+    pub fn to_secret_string(&self) -> secrecy::SecretString {
+        self.0.clone()
     }
 }
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        self.expose() == other.expose()
+    }
+}
+
+impl Eq for Secret {}
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -499,7 +513,7 @@ impl Config {
             .map(|raw| {
                 raw.split(',')
                     .filter(|s| !s.trim().is_empty())
-                    .map(|s| Secret(s.trim().to_owned()))
+                    .map(|s| Secret::new(s.trim().to_owned()))
                     .collect()
             })
             .unwrap_or_default();
@@ -587,20 +601,20 @@ impl Config {
             }
         }
         Ok(Self {
-            discord_token: get("DISCORD_TOKEN").map(Secret),
+            discord_token: get("DISCORD_TOKEN").map(Secret::new),
             data_dir,
-            database_url: Secret(database_url),
+            database_url: Secret::new(database_url),
             prefix,
             mention_char,
             bot_owners,
             http_addr,
             database_url_is_default,
             auto_migrate,
-            admin_token: admin_token.map(Secret),
-            token_key: token_key.map(Secret),
+            admin_token: admin_token.map(Secret::new),
+            token_key: token_key.map(Secret::new),
             previous_token_keys,
             ai_base_url: get("TROUPE_AI_BASE_URL"),
-            ai_api_key: get("TROUPE_AI_API_KEY").map(Secret),
+            ai_api_key: get("TROUPE_AI_API_KEY").map(Secret::new),
             ai_model: get("TROUPE_AI_MODEL"),
             profile_url: get("TROUPE_PROFILE_URL"),
             ai_timeout_ms: ai.timeout_ms,
@@ -620,7 +634,7 @@ impl Config {
             backup_dir,
             backup_keep,
             backup_schedule,
-            ops_webhook_url: ops_webhook_url.map(Secret),
+            ops_webhook_url: ops_webhook_url.map(Secret::new),
             comms,
             auto_rollback,
             memory_baseline_mb,
@@ -973,7 +987,7 @@ fn parse_ai_settings(get: &dyn Fn(&str) -> Option<String>) -> Result<AiSettings,
             authorize_url: value(OAUTH_SETTINGS[0]),
             token_url: value(OAUTH_SETTINGS[1]),
             client_id: value(OAUTH_SETTINGS[2]),
-            client_secret: Secret(value(OAUTH_SETTINGS[3])),
+            client_secret: Secret::new(value(OAUTH_SETTINGS[3])),
             redirect_url: value(OAUTH_SETTINGS[4]),
         })
     };

@@ -29,7 +29,7 @@ use troupe_ports::{
 use troupe_store::Store;
 
 use crate::backups::{BackupPolicy, BackupScheduler};
-use crate::config::Config;
+use crate::config::{Config, Secret};
 use crate::wiring::App;
 
 /// How often alerts are evaluated.
@@ -361,7 +361,7 @@ pub async fn serve_with(
         .map_err(|e| anyhow::anyhow!("invalid operator id: {e}"))?;
     let since_epoch = u64::try_from(SystemClock.now().as_millis() - 1_420_070_400_000).unwrap_or(1);
     let admin = AdminConfig {
-        token: config.admin_token.as_ref().map(|t| t.expose().to_owned()),
+        token: config.admin_token.as_ref().map(Secret::to_secret_string),
         backup: Some(Arc::new(StoreBackup {
             store: app.store.clone(),
             dir: config.backup_dir.clone(),

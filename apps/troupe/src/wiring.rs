@@ -24,7 +24,7 @@ use troupe_ports::{
 };
 use troupe_store::{SchemaStatus, Store, StoreOptions, TokenKey};
 
-use crate::config::Config;
+use crate::config::{Config, Secret};
 use crate::exit::UsageError;
 use crate::volume::DirVolume;
 
@@ -400,7 +400,7 @@ pub fn ai_chat(config: &Config) -> anyhow::Result<Option<Arc<dyn AiChat>>> {
     }
     let chat = OpenAiChat::new(ChatConfig {
         base_url: base_url.clone(),
-        api_key: config.ai_api_key.as_ref().map(|k| k.expose().to_owned()),
+        api_key: config.ai_api_key.as_ref().map(Secret::to_secret_string),
         default_model: model,
         timeout: Duration::from_millis(config.ai_timeout_ms),
         user_token_header: config.ai_user_token_header.clone(),
@@ -442,7 +442,7 @@ pub fn auth_provider(config: &Config) -> anyhow::Result<Option<Arc<dyn AuthProvi
         authorize_url: o.authorize_url.clone(),
         token_url: o.token_url.clone(),
         client_id: o.client_id.clone(),
-        client_secret: o.client_secret.expose().to_owned(),
+        client_secret: o.client_secret.to_secret_string(),
         redirect_url: o.redirect_url.clone(),
         scope: None,
         timeout: Duration::from_secs(15),

@@ -15,7 +15,7 @@ pub struct ChatConfig {
     /// The API base, e.g. `https://api.openai.com/v1` (`/chat/completions` is appended).
     pub base_url: String,
     /// Sent as `Authorization: Bearer …` (unless a user token replaces it, see below).
-    pub api_key: Option<String>,
+    pub api_key: Option<secrecy::SecretString>,
     /// The model of requests that name none.
     pub default_model: String,
     /// The time budget of one request: the longest a caller waits for the answer or the error,
@@ -109,7 +109,11 @@ impl OpenAiChat {
     pub fn new(config: ChatConfig) -> Result<Self, SetupError> {
         http::check_url(&config.base_url, "TROUPE_AI_BASE_URL")?;
         if let Some(key) = &config.api_key
-            && reqwest::header::HeaderValue::from_str(&format!("Bearer {key}")).is_err()
+            && reqwest::header::HeaderValue::from_str(&format!(
+                "Bearer {}",
+                secrecy::ExposeSecret::expose_secret(key)
+            ))
+            .is_err()
         {
             return Err(SetupError::InvalidHeader("TROUPE_AI_API_KEY"));
         }
@@ -162,7 +166,11 @@ impl OpenAiChat {
         let user_token = request.user_token.as_ref().map(|t| t.expose().to_owned());
         let bearer = match (&user_token, &self.config.user_token_header) {
             (Some(token), None) => Some(token.clone()),
-            _ => self.config.api_key.clone(),
+            _ => self
+                .config
+                .api_key
+                .as_ref()
+                .map(|k| secrecy::ExposeSecret::expose_secret(k).to_owned()),
         };
         if let Some(bearer) = bearer {
             builder = builder.bearer_auth(bearer);

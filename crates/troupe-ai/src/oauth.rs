@@ -21,7 +21,7 @@ pub struct OAuthConfig {
     /// The registered client id.
     pub client_id: String,
     /// The client secret (never printed).
-    pub client_secret: String,
+    pub client_secret: secrecy::SecretString,
     /// The registered redirect URL (where the provider shows the code).
     pub redirect_url: String,
     /// Space-separated scopes, when the provider wants them.
@@ -104,7 +104,10 @@ impl AuthProvider for OAuthClient {
             ("code", code),
             ("redirect_uri", &c.redirect_url),
             ("client_id", &c.client_id),
-            ("client_secret", &c.client_secret),
+            (
+                "client_secret",
+                secrecy::ExposeSecret::expose_secret(&c.client_secret),
+            ),
         ]
         .iter()
         .map(|(k, v)| format!("{k}={}", http::encode(v)))

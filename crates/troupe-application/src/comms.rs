@@ -223,7 +223,7 @@ impl Templates {
         };
         self.incident.render(&[
             ("icon", icon.to_owned()),
-            ("rule", alert.rule.name().to_string()),
+            ("rule", alert.rule.name().clone()),
             ("severity", alert.severity.as_str().to_owned()),
             ("impact", alert.message.clone()),
             ("commands", alert_commands(alert.rule)),

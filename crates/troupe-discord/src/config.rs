@@ -86,8 +86,8 @@ impl fmt::Debug for RestLimit {
 /// Settings of the Discord adapter.
 #[derive(Clone)]
 pub struct DiscordConfig {
-    /// The bot token (never printed).
-    pub token: String,
+    /// The bot token (never printed; exposed only to twilight).
+    pub token: secrecy::SecretString,
     /// Gateway base URL (`ws://host:port`, no trailing slash) instead of Discord's.
     pub gateway_url: Option<String>,
     /// `host:port` of a plain-HTTP REST proxy (or a fake Discord) instead of discord.com.
@@ -125,7 +125,7 @@ impl DiscordConfig {
     /// Defaults for everything but the token.
     pub fn new(token: impl Into<String>) -> Self {
         Self {
-            token: token.into(),
+            token: secrecy::SecretString::from(token.into()),
             gateway_url: None,
             api_proxy: None,
             shards: ShardPlan {

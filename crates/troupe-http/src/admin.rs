@@ -34,7 +34,12 @@ pub(crate) async fn require_token(
     request: Request,
     next: Next,
 ) -> Response {
-    let Some(expected) = state.admin.token.as_deref() else {
+    let Some(expected) = state
+        .admin
+        .token
+        .as_ref()
+        .map(secrecy::ExposeSecret::expose_secret)
+    else {
         return error(
             StatusCode::NOT_FOUND,
             "the admin API is disabled: set TROUPE_ADMIN_TOKEN to enable it",

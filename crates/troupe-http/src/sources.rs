@@ -172,8 +172,8 @@ impl std::fmt::Debug for HealthSources {
 /// The admin API's configuration and hooks.
 #[derive(Default)]
 pub struct AdminConfig {
-    /// The bearer token; `None` disables every admin route.
-    pub token: Option<String>,
+    /// The bearer token (never printed); `None` disables every admin route.
+    pub token: Option<secrecy::SecretString>,
     pub backup: Option<Arc<dyn BackupTrigger>>,
     pub commands: Option<Arc<dyn CommandRunner>>,
 }

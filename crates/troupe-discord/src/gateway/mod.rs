@@ -228,7 +228,11 @@ pub(crate) async fn run(
         queue,
     } = plan(&ctx).await?;
     let mut saved = load_sessions(&ctx, total, range.clone()).await;
-    let mut builder = ConfigBuilder::new(ctx.config.token.clone(), intents()).queue(queue);
+    let mut builder = ConfigBuilder::new(
+        secrecy::ExposeSecret::expose_secret(&ctx.config.token).to_owned(),
+        intents(),
+    )
+    .queue(queue);
     if let Some(url) = &ctx.config.gateway_url {
         builder = builder.proxy_url(url.trim_end_matches('/').to_owned());
     }

@@ -102,7 +102,7 @@ impl Rest {
     /// Must be called inside a tokio runtime (twilight's rate limiter spawns a task).
     pub(crate) fn new(config: &DiscordConfig) -> Self {
         let mut builder = Client::builder()
-            .token(config.token.clone())
+            .token(secrecy::ExposeSecret::expose_secret(&config.token).to_owned())
             .timeout(config.rest_timeout);
         if let Some(proxy) = &config.api_proxy {
             builder = builder.proxy(proxy.clone(), true);

@@ -226,7 +226,7 @@ pub async fn world(env: &[(&str, &str)], token: Option<&str>) -> World {
         fleet: Some(fleet.clone() as Arc<dyn FleetSource>),
     });
     let admin = AdminConfig {
-        token: token.map(str::to_owned),
+        token: token.map(Into::into),
         backup: Some(backups.clone() as Arc<dyn BackupTrigger>),
         commands: Some(Arc::new(Runner) as Arc<dyn CommandRunner>),
     };
