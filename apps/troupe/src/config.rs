@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use troupe_application::Category;
 use troupe_application::flags::{EnvFlags, Targeting};
-use troupe_domain::{GuildId, UserId};
+use troupe_domain::{ChannelId, GuildId, UserId};
 
 /// A secret value: `Debug` and `Display` show `<redacted>`.
 #[derive(Clone, PartialEq, Eq)]
@@ -18,6 +18,10 @@ pub struct Secret(String);
 impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
+    }
+
+    pub(crate) fn new(value: String) -> Self {
+        Self(value)
     }
 }
 
@@ -42,7 +46,7 @@ pub enum ConfigError {
     File { path: String, message: String },
 }
 
-fn invalid(setting: &str, message: impl Into<String>) -> ConfigError {
+pub(crate) fn invalid(setting: &str, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         setting: setting.to_owned(),
         message: message.into(),
@@ -94,11 +98,22 @@ pub const SETTINGS: &[(&str, bool)] = &[
     ("TROUPE_DISCORD_IDENTIFY_INTERVAL_MS", false),
     ("TROUPE_DISCORD_RECONNECT_MAX_MS", false),
     ("TROUPE_SHUTDOWN_GRACE_MS", false),
+    // Gateway/worker mode over NATS JetStream (`troupe gateway`, `troupe worker`; ADR 0045).
+    ("TROUPE_NATS_URL", true),
+    ("TROUPE_NATS_STREAM", false),
+    ("TROUPE_NATS_ACK_WAIT_MS", false),
+    ("TROUPE_WORKER_CONCURRENCY", false),
     ("TROUPE_LOG_FORMAT", false),
     ("TROUPE_BACKUP_DIR", false),
     ("TROUPE_BACKUP_KEEP", false),
     ("TROUPE_BACKUP_SCHEDULE", false),
     ("TROUPE_OPS_WEBHOOK_URL", true),
+    // The communication plan (ADR 0023): channels through the bot, editable texts.
+    ("TROUPE_OPS_CHANNEL", false),
+    ("TROUPE_MAINTENANCE_CHANNEL", false),
+    ("TROUPE_COMMS_ANNOUNCEMENT_TEMPLATE", false),
+    ("TROUPE_COMMS_INCIDENT_TEMPLATE", false),
+    ("TROUPE_COMMS_MAINTENANCE_TEMPLATE", false),
     ("TROUPE_AUTO_ROLLBACK", false),
     ("TROUPE_MEMORY_BASELINE_MB", false),
     ("TROUPE_SHADOW_SAMPLE_RATE", false),
@@ -220,6 +235,8 @@ pub struct Config {
     pub discord_dev_guild: Option<GuildId>,
     /// Event budgets, REST timeout, shared global limit, reconnect cap, shutdown grace.
     pub discord: DiscordSettings,
+    /// The broker of the gateway/worker mode (`TROUPE_NATS_*`, `TROUPE_WORKER_CONCURRENCY`).
+    pub broker: crate::broker::BrokerSettings,
     pub log_format: Option<LogFormat>,
     pub backup_dir: PathBuf,
     pub backup_keep: usize,
@@ -227,6 +244,9 @@ pub struct Config {
     pub backup_schedule: bool,
     /// Where active alerts are posted (`TROUPE_OPS_WEBHOOK_URL`; Slack/Discord-style JSON).
     pub ops_webhook_url: Option<Secret>,
+    /// The communication plan's channels and texts (`TROUPE_OPS_CHANNEL`,
+    /// `TROUPE_MAINTENANCE_CHANNEL`, `TROUPE_COMMS_*_TEMPLATE`).
+    pub comms: CommsSettings,
     /// Turn a category off when its critical error-rate alert fires (`TROUPE_AUTO_ROLLBACK`).
     pub auto_rollback: bool,
     /// The memory baseline of the memory alert, in MiB (`TROUPE_MEMORY_BASELINE_MB`).
@@ -493,6 +513,7 @@ impl Config {
         {
             return Err(invalid("TROUPE_OPS_WEBHOOK_URL", "must be an http(s) URL"));
         }
+        let comms = parse_comms_settings(&get)?;
         let shadow_sample_rate = match get("TROUPE_SHADOW_SAMPLE_RATE") {
             None => 1.0,
             Some(raw) => raw
@@ -594,11 +615,13 @@ impl Config {
             discord_api_proxy,
             discord_dev_guild,
             discord,
+            broker: crate::broker::parse_settings(&get)?,
             log_format,
             backup_dir,
             backup_keep,
             backup_schedule,
             ops_webhook_url: ops_webhook_url.map(Secret),
+            comms,
             auto_rollback,
             memory_baseline_mb,
             shadow_sample_rate,
@@ -795,6 +818,63 @@ fn parse_discord_settings(
     })
 }
 
+/// Where the communication plan posts besides the ops webhook, and its texts (ADR 0023).
+#[derive(Debug, Clone, Default)]
+pub struct CommsSettings {
+    /// The Discord channel the bot posts announcements and incident messages to.
+    pub ops_channel: Option<ChannelId>,
+    /// The channel the bot posts the user-facing maintenance notice to.
+    pub maintenance_channel: Option<ChannelId>,
+    pub templates: troupe_application::comms::Templates,
+}
+
+fn parse_comms_settings(
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Result<CommsSettings, ConfigError> {
+    use troupe_application::comms::{
+        ANNOUNCEMENT_FIELDS, INCIDENT_FIELDS, MAINTENANCE_FIELDS, Template,
+    };
+    let channel = |setting: &str| {
+        get(setting)
+            .map(|raw| {
+                ChannelId::parse(raw.trim()).map_err(|e| {
+                    invalid(
+                        setting,
+                        format!("{e} (a channel id, e.g. 1234567890123456789)"),
+                    )
+                })
+            })
+            .transpose()
+    };
+    let template = |setting: &str, fields: &[&str], default: Template| {
+        get(setting).map_or(Ok(default), |raw| {
+            Template::parse(&raw, fields).map_err(|e| invalid(setting, e.to_string()))
+        })
+    };
+    let defaults = troupe_application::comms::Templates::default();
+    Ok(CommsSettings {
+        ops_channel: channel("TROUPE_OPS_CHANNEL")?,
+        maintenance_channel: channel("TROUPE_MAINTENANCE_CHANNEL")?,
+        templates: troupe_application::comms::Templates {
+            announcement: template(
+                "TROUPE_COMMS_ANNOUNCEMENT_TEMPLATE",
+                ANNOUNCEMENT_FIELDS,
+                defaults.announcement,
+            )?,
+            incident: template(
+                "TROUPE_COMMS_INCIDENT_TEMPLATE",
+                INCIDENT_FIELDS,
+                defaults.incident,
+            )?,
+            maintenance: template(
+                "TROUPE_COMMS_MAINTENANCE_TEMPLATE",
+                MAINTENANCE_FIELDS,
+                defaults.maintenance,
+            )?,
+        },
+    })
+}
+
 /// The OAuth 2.0 client settings (`TROUPE_OAUTH_*`).
 #[derive(Debug, Clone)]
 pub struct OAuthSettings {
@@ -906,7 +986,7 @@ fn parse_ai_settings(get: &dyn Fn(&str) -> Option<String>) -> Result<AiSettings,
     })
 }
 
-fn parse_num<T: std::str::FromStr + PartialOrd + fmt::Display + Copy>(
+pub(crate) fn parse_num<T: std::str::FromStr + PartialOrd + fmt::Display + Copy>(
     raw: Option<String>,
     setting: &str,
     default: T,

@@ -396,13 +396,14 @@ pub async fn serve_with(
 
     let mut tasks = vec![spawn_upkeep(ops, &sources)];
     tasks.push(spawn_alerts(app, ops, config));
-    if let Some(url) = &config.ops_webhook_url {
+    let outlets = crate::comms::Outlets::from_config(config, Arc::clone(&app.deps.platform));
+    if !outlets.is_empty() {
         // The communication plan: deployment announcements, once per store.
         let announcer = crate::comms::Announcer::new(
             app.store.clone(),
             Arc::clone(&app.flags),
             Some(Arc::clone(&ops.alerts)),
-            crate::comms::OpsPoster::new(url.expose().to_owned()),
+            outlets,
             Duration::from_secs(60),
         )
         .await;
@@ -451,10 +452,8 @@ fn spawn_alerts(app: &App, ops: &Operations, config: &Config) -> tokio::task::Jo
     let alerts = Arc::clone(&ops.alerts);
     let flags = Arc::clone(&app.flags);
     let clock = Arc::clone(&app.deps.clock);
-    let poster = config
-        .ops_webhook_url
-        .as_ref()
-        .map(|u| crate::comms::OpsPoster::new(u.expose().to_owned()));
+    let outlets = crate::comms::Outlets::from_config(config, Arc::clone(&app.deps.platform));
+    let outlets = (!outlets.is_empty()).then_some(outlets);
     let rollback = config.auto_rollback;
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(ALERT_EVERY);
@@ -478,10 +477,10 @@ fn spawn_alerts(app: &App, ops: &Operations, config: &Config) -> tokio::task::Jo
             } else {
                 Vec::new()
             };
-            if let Some(poster) = &poster {
+            if let Some(outlets) = &outlets {
                 // The incident messages (posted in the background, retried).
                 crate::comms::post_incidents(
-                    poster,
+                    outlets,
                     &evaluation.fired,
                     &evaluation.resolved,
                     &rolled_back,

@@ -38,6 +38,18 @@ enum Command {
         #[arg(long, hide = true)]
         no_rest_ratelimit: bool,
     },
+    /// Gateway/worker mode: hold this process's gateway shards and publish their events to
+    /// NATS JetStream (TROUPE_NATS_URL) for `troupe worker` processes, handling none here.
+    Gateway {
+        #[arg(long, hide = true)]
+        no_rest_ratelimit: bool,
+    },
+    /// Gateway/worker mode: handle the events `troupe gateway` publishes to NATS JetStream
+    /// (commands, conversations, replies); start, stop and scale workers freely.
+    Worker {
+        #[arg(long, hide = true)]
+        no_rest_ratelimit: bool,
+    },
     /// Talk to Troupe in this terminal, without Discord (SQLite in the data directory by default).
     Console {
         /// Also serve health, metrics and the admin API on TROUPE_HTTP_ADDR, with scheduled
@@ -191,6 +203,20 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 ..troupe::run::RunOptions::default()
             };
             troupe::run::run(config, options).await
+        }
+        Command::Gateway { no_rest_ratelimit } => {
+            let options = troupe::run::RunOptions {
+                no_rest_ratelimit,
+                ..troupe::run::RunOptions::default()
+            };
+            troupe::gateway::run(config, options).await
+        }
+        Command::Worker { no_rest_ratelimit } => {
+            let options = troupe::run::RunOptions {
+                no_rest_ratelimit,
+                ..troupe::run::RunOptions::default()
+            };
+            troupe::worker::run(config, options).await
         }
         Command::Console { http } => {
             troupe::http_wiring::console(config, http).await?;

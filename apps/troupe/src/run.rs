@@ -13,7 +13,7 @@ use troupe_discord::{
     Bot, BotDeps, DiscordConfig, DiscordPlatform, EventBudgets, IdentifyPacing, RestLimit,
     ShadowHook, ShardPlan,
 };
-use troupe_ports::{GatewaySessions, ShardSpan, SharedRateLimit};
+use troupe_ports::{EventRelay, GatewaySessions, ShardSpan, SharedRateLimit};
 use troupe_store::{BackendKind, Store};
 
 use crate::config::Config;
@@ -31,6 +31,8 @@ pub struct RunOptions {
     pub shutdown_grace: Option<Duration>,
     /// A slash command not answered this long after it arrived is deferred (default 1.5 s).
     pub defer_after: Option<Duration>,
+    /// `troupe gateway`: hand the events to this broker instead of handling them.
+    pub relay: Option<Arc<dyn EventRelay>>,
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -162,7 +164,11 @@ pub async fn run_until(
     };
     tracing::info!(database = %app.config.database_label(), "starting the Discord bot");
     tokio::spawn(announce_release(app.deps.clone()));
-    let result = Bot::new(discord, platform, deps).run(shutdown).await;
+    let mut bot = Bot::new(discord, platform, deps);
+    if let Some(relay) = options.relay.clone() {
+        bot = bot.relaying(relay);
+    }
+    let result = bot.run(shutdown).await;
     membership.leave().await;
     http.shutdown().await;
     match result {

@@ -178,8 +178,14 @@ impl ConversationRepository for DryRun {
         self.log
             .push(format!("clear conversation {user} {channel} {p}"));
         let conversation = self.real.conversations.conversation(user, channel).await?;
-        let history = self.real.conversations.history(channel, p, 1).await?;
-        Ok(conversation.is_some_and(|c| &c.personality == p) || !history.is_empty())
+        // The whole (bounded) history: would any of it be the caller's to forget?
+        let history = self
+            .real
+            .conversations
+            .history(channel, p, usize::MAX)
+            .await?;
+        Ok(conversation.is_some_and(|c| &c.personality == p)
+            || history.iter().any(|e| e.forgotten_by_reset_of(user)))
     }
     async fn clear_user_conversation(
         &self,

@@ -1,4 +1,5 @@
-//! The rules around an answer: age gate, per-user authentication, single flight, at most once
+//! The rules around an answer: age gate, per-user authentication, turns (one message at a time
+//! per user and channel, queued in order), at most once
 //! per message, proxy systems, the request's content, splitting and the recorded state.
 
 mod flow_support;
@@ -96,8 +97,31 @@ async fn a_provider_without_per_user_auth_needs_no_token() {
     assert!(w.ai.requests()[0].user_token.is_none());
 }
 
+/// Waits (deadline 10 s) until the AI received `n` requests.
+async fn ai_received(w: &World, n: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while w.ai.request_count() < n {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the AI received {} requests, not {n}",
+            w.ai.request_count()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
+fn asked(request: &troupe_ports::ChatRequest) -> String {
+    request
+        .messages
+        .iter()
+        .rev()
+        .find(|m| m.role == ChatRole::User)
+        .map(|m| m.content.clone())
+        .unwrap_or_default()
+}
+
 #[tokio::test]
-async fn one_exchange_at_a_time_per_user_channel_and_personality() {
+async fn messages_sent_during_an_exchange_wait_and_are_answered_after_it_in_order() {
     let w = World::new();
     w.seed("bob", &[], |_| {}).await;
     w.seed("cat", &[], |_| {}).await;
@@ -106,33 +130,99 @@ async fn one_exchange_at_a_time_per_user_channel_and_personality() {
         Box::new(Scripted::answer("first")),
     ));
     let flow = Arc::new(w.flow());
-    let (m1, m2, m3, m4) = (
-        w.msg(ANN, "@bob one"),
+    let m1 = w.msg(ANN, "@bob one");
+    let in_flight = {
+        let flow = Arc::clone(&flow);
+        tokio::spawn(async move { flow.process(&m1).await })
+    };
+    ai_received(&w, 1).await;
+    // The first exchange is in flight: the same user's next messages in this channel queue
+    // (in the order they arrive), another user's does not wait.
+    let (m2, m3, m4) = (
         w.msg(ANN, "@bob two"),
         w.msg(BEN, "@bob three"),
         w.msg(ANN, "@cat four"),
     );
-    let later = |m| {
-        let flow = Arc::clone(&flow);
-        async move {
-            tokio::time::sleep(std::time::Duration::from_millis(30)).await;
-            flow.process(m).await
-        }
-    };
-    let (first, second, other_user, other_personality) =
-        tokio::join!(flow.process(&m1), later(&m2), later(&m3), later(&m4));
-    assert_eq!(who(&first), "bob");
-    assert_eq!(
-        second,
-        FlowOutcome::Duplicate,
-        "same user, channel and personality"
-    );
+    let (second, other_user, other_personality) =
+        tokio::join!(flow.process(&m2), flow.process(&m3), flow.process(&m4));
+    assert_eq!(who(&in_flight.await.unwrap()), "bob");
+    assert_eq!(who(&second), "bob", "same user, channel and personality: answered, not dropped");
     assert_eq!(who(&other_user), "bob", "another user");
     assert_eq!(who(&other_personality), "cat", "another personality");
+    let anns: Vec<(String, usize)> = w
+        .ai
+        .requests()
+        .iter()
+        .filter(|r| !asked(r).contains("three"))
+        .map(|r| (asked(r), r.messages.len()))
+        .collect();
+    assert_eq!(anns.len(), 3, "{anns:?}");
+    assert!(anns[0].0.contains("one"), "{anns:?}");
+    assert!(anns[1].0.contains("two"), "then the second, after the first: {anns:?}");
+    assert!(anns[2].0.contains("four"), "then the third: {anns:?}");
+    let second_request = w
+        .ai
+        .requests()
+        .into_iter()
+        .find(|r| asked(r).contains("two"))
+        .unwrap();
+    assert!(
+        second_request
+            .messages
+            .iter()
+            .any(|m| m.role == ChatRole::Assistant && m.content == "first"),
+        "the queued message is answered with the first exchange in its history"
+    );
+}
+
+#[tokio::test]
+async fn a_message_right_after_a_dm_mention_continues_the_conversation_it_started() {
+    let w = World::new();
+    w.seed("bob", &[], |_| {}).await;
+    w.verify(ANN).await;
+    w.ai.push(Scripted::After(
+        Duration::from_millis(100),
+        Box::new(Scripted::answer("hello there")),
+    ));
+    let flow = Arc::new(w.flow());
+    let m1 = w.dm(ANN, "@bob start");
+    let first = {
+        let flow = Arc::clone(&flow);
+        tokio::spawn(async move { flow.process(&m1).await })
+    };
+    ai_received(&w, 1).await;
+    // Sent before the first answer was recorded: decided after it, so it continues.
+    let continued = flow.process(&w.dm(ANN, "no mention needed")).await;
+    assert_eq!(who(&first.await.unwrap()), "bob");
+    assert_eq!(who(&continued), "bob");
+    assert_eq!(w.ai.request_count(), 2);
+}
+
+#[tokio::test]
+async fn the_queue_of_a_user_and_channel_is_bounded() {
+    let mut w = World::new();
+    w.flow_config.max_queued_per_user_channel = 1;
+    w.seed("bob", &[], |_| {}).await;
+    w.ai.push(Scripted::After(
+        Duration::from_millis(150),
+        Box::new(Scripted::answer("first")),
+    ));
+    let flow = Arc::new(w.flow());
+    let m1 = w.msg(ANN, "@bob one");
+    let in_flight = {
+        let flow = Arc::clone(&flow);
+        tokio::spawn(async move { flow.process(&m1).await })
+    };
+    ai_received(&w, 1).await;
+    let (m2, m3) = (w.msg(ANN, "@bob two"), w.msg(ANN, "@bob three"));
+    let (second, third) = tokio::join!(flow.process(&m2), flow.process(&m3));
+    assert_eq!(who(&in_flight.await.unwrap()), "bob");
+    assert_eq!(who(&second), "bob", "one message may wait");
+    assert_eq!(third, FlowOutcome::QueueFull, "a second one is dropped");
     assert_eq!(
         who(&flow.process(&w.msg(ANN, "@bob again")).await),
         "bob",
-        "the slot is free again"
+        "the queue is free again"
     );
 }
 

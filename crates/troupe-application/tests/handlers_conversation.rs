@@ -185,12 +185,16 @@ async fn deactivate_removes_the_activation_and_names_the_personality() {
 }
 
 async fn talk(world: &World, personality: &str) {
+    talk_as(world, OWNER, personality).await;
+}
+
+async fn talk_as(world: &World, who: u64, personality: &str) {
     let n = name(personality);
     let now = world.now();
     world
         .store
         .save_conversation(&Conversation::after_exchange(
-            user(OWNER),
+            user(who),
             channel(CHANNEL),
             n.clone(),
             false,
@@ -204,7 +208,7 @@ async fn talk(world: &World, personality: &str) {
         .append_history(
             channel(CHANNEL),
             &n,
-            &HistoryEntry::new(Speaker::User, "Ann", "hello", now),
+            &HistoryEntry::new(Speaker::User, user(who), "Ann", "hello", now),
             20,
         )
         .await
@@ -244,6 +248,7 @@ async fn reset_clears_the_conversation_and_its_history_in_this_channel() {
         })
         .await;
     talk(&world, "einstein").await;
+    talk_as(&world, STRANGER, "einstein").await;
     let outcome = world.run(req(C::Reset, &["albert", "einstein"])).await;
     assert_eq!(outcome.class, OutcomeClass::Success);
     assert_eq!(
@@ -263,13 +268,24 @@ async fn reset_clears_the_conversation_and_its_history_in_this_channel() {
             .unwrap()
             .is_none()
     );
+    let kept = world
+        .store
+        .history(channel(CHANNEL), &name("einstein"), 20)
+        .await
+        .unwrap();
+    assert_eq!(
+        kept.iter().map(|e| e.user).collect::<Vec<_>>(),
+        [Some(user(STRANGER))],
+        "only the caller's turns are forgotten; another user's stay"
+    );
     assert!(
         world
             .store
-            .history(channel(CHANNEL), &name("einstein"), 20)
+            .conversation(user(STRANGER), channel(CHANNEL))
             .await
             .unwrap()
-            .is_empty()
+            .is_some(),
+        "another user's conversation stays"
     );
 }
 

@@ -426,7 +426,7 @@ impl Copy {
                     .save_conversation(&conversation)
                     .await
                     .map_err(|e| e.to_string())?;
-                let entry = HistoryEntry::new(Speaker::User, who.label(), "hello", now);
+                let entry = HistoryEntry::new(Speaker::User, who.user(), who.label(), "hello", now);
                 self.deps
                     .conversations
                     .append_history(location.channel(), &name, &entry, 20)
@@ -552,8 +552,15 @@ pub async fn state_digest(deps: &Deps) -> Result<Vec<String>, StoreError> {
         for name in &names {
             let history = deps.conversations.history(*c, name, 100).await?;
             if !history.is_empty() {
+                let users: Vec<String> = history
+                    .iter()
+                    .map(|e| {
+                        e.user
+                            .map_or_else(|| "unknown".to_owned(), |u| u.to_string())
+                    })
+                    .collect();
                 out.push(format!(
-                    "channel {c}: {} history entries with {name}",
+                    "channel {c}: {} history entries with {name}, of users {users:?}",
                     history.len()
                 ));
             }

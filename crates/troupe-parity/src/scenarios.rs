@@ -660,6 +660,26 @@ pub const CORPUS: &[Scenario] = &[
         Talk(Owner, Nsfw, "einstein"),
     ]),
     s(
+        "reset forgets only the caller's turns",
+        "!tz reset einstein",
+        SUCCESS,
+    )
+    .setup(&[
+        Run(Owner, "!tz add einstein"),
+        Talk(Owner, Nsfw, "einstein"),
+        Talk(Stranger, Nsfw, "einstein"),
+    ]),
+    s(
+        "reset by someone who never talked keeps the others' turns",
+        "!tz reset einstein",
+        INFO,
+    )
+    .by(Stranger)
+    .setup(&[
+        Run(Owner, "!tz add einstein"),
+        Talk(Owner, Nsfw, "einstein"),
+    ]),
+    s(
         "reset of another personality leaves the conversation",
         "!tz reset newton",
         INFO,

@@ -43,8 +43,10 @@ pub trait ConversationRepository: Send + Sync {
     ) -> Result<Option<Conversation>, StoreError>;
     /// Stores the user's conversation in its channel, replacing the earlier one.
     async fn save_conversation(&self, conversation: &Conversation) -> Result<(), StoreError>;
-    /// Clears the user's conversation in `channel` when it is with `personality`, and the
-    /// (channel, personality) history. Returns whether anything was cleared.
+    /// Clears the user's conversation in `channel` when it is with `personality`, and the user's
+    /// turns of the (channel, personality) history: the entries whose `user` is `user`, and the
+    /// entries with no user (`HistoryEntry::forgotten_by_reset_of`, ADR 0017). Other users'
+    /// turns stay. Returns whether anything was cleared.
     async fn clear_conversation(
         &self,
         user: UserId,
@@ -59,7 +61,8 @@ pub trait ConversationRepository: Send + Sync {
         channel: ChannelId,
     ) -> Result<bool, StoreError>;
 
-    /// Appends to the (channel, personality) history, keeping only the newest `keep` entries.
+    /// Appends to the (channel, personality) history (with the entry's `user`), keeping only
+    /// the newest `keep` entries.
     async fn append_history(
         &self,
         channel: ChannelId,
@@ -67,7 +70,7 @@ pub trait ConversationRepository: Send + Sync {
         entry: &HistoryEntry,
         keep: usize,
     ) -> Result<(), StoreError>;
-    /// The newest `limit` history entries, oldest first.
+    /// The newest `limit` history entries, oldest first, each with its `user`.
     async fn history(
         &self,
         channel: ChannelId,

@@ -19,6 +19,7 @@ mod personality;
 mod platform;
 mod preferences;
 mod processed;
+mod relay;
 mod sessions;
 mod snapshot;
 mod volume;
@@ -46,6 +47,7 @@ pub use platform::{
 };
 pub use preferences::PreferencesRepository;
 pub use processed::ProcessedMessages;
+pub use relay::{EventRelay, RelayError, RelayedEvent};
 pub use sessions::{GatewaySessions, SharedRateLimit, StoredSession};
 pub use snapshot::{Snapshot, SnapshotSource, StoreView};
 pub use volume::{DataVolume, VolumeError, VolumeReport};

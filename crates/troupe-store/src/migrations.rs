@@ -36,6 +36,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/postgres/0020_maintenance_leases.sql"),
     ),
     (
+        30,
+        "history user",
+        include_str!("../../../migrations/sqlite/0030_history_user.sql"),
+        include_str!("../../../migrations/postgres/0030_history_user.sql"),
+    ),
+    (
         50,
         "fleet processes",
         include_str!("../../../migrations/sqlite/0050_fleet_processes.sql"),

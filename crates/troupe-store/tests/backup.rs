@@ -16,6 +16,7 @@ async fn assert_writable_after_restore(store: &Store) {
             &fill::name("zoë"),
             &troupe_domain::conversation::HistoryEntry::new(
                 troupe_domain::conversation::Speaker::Personality,
+                fill::user(4),
                 "Zoë",
                 "after restore",
                 fill::at(100),

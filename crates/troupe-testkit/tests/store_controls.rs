@@ -197,6 +197,7 @@ async fn history_appends_are_visible_through_the_conversation_port() {
     let name = PersonalityName::parse("einstein").unwrap();
     let entry = troupe_domain::conversation::HistoryEntry::new(
         troupe_domain::conversation::Speaker::User,
+        troupe_domain::UserId::new(1).unwrap(),
         "ann",
         "hi",
         Timestamp::EPOCH,

@@ -13,12 +13,13 @@ use troupe_domain::conversation::{
     decide_responder,
 };
 use troupe_domain::personality::{Personality, PersonalityName, mention_candidates};
-use troupe_domain::{ChannelId, Duration, MessageId, UserId};
+use troupe_domain::{ChannelId, Duration, MessageId};
 use troupe_ports::{
     AiChat, AiError, ChatPlatform, OutgoingMessage, PersonaIdentity, PersonalityMessage, StoreError,
 };
 
 use super::request::build_request;
+use super::turns::Turns;
 use super::{IncomingMessage, MessageHandler, texts};
 use crate::Deps;
 use crate::guard::MESSAGE_ID_TTL;
@@ -46,6 +47,9 @@ pub struct FlowConfig {
     pub max_mention_lookups: usize,
     /// Deleted message ids remembered for the proxy recheck.
     pub remembered_deletions: usize,
+    /// Most messages of one user in one channel waiting for that user's exchange there to
+    /// finish (they are then answered in order); more are dropped (`FlowOutcome::QueueFull`).
+    pub max_queued_per_user_channel: usize,
 }
 
 impl Default for FlowConfig {
@@ -56,6 +60,7 @@ impl Default for FlowConfig {
             max_mention_words: 6,
             max_mention_lookups: 48,
             remembered_deletions: 4096,
+            max_queued_per_user_channel: 8,
         }
     }
 }
@@ -80,8 +85,11 @@ pub enum FlowOutcome {
     Ignored,
     /// A proxy system deleted the message during the recheck wait (its re-post is answered).
     ReplacedByProxy,
-    /// Already handled, or the same (user, channel, personality) has a request in flight.
+    /// Already handled (a duplicate delivery of the same message id).
     Duplicate,
+    /// Too many messages of this user in this channel were already waiting for the exchange in
+    /// flight (`FlowConfig::max_queued_per_user_channel`): this one was dropped (logged).
+    QueueFull,
     /// A DM that matched nothing: the hint was sent.
     DmHint,
     /// The personality may not answer; the user was told what to do (silently for
@@ -107,7 +115,8 @@ pub struct MessageFlow {
     ai: Arc<dyn AiChat>,
     pause: Arc<dyn Pause>,
     config: FlowConfig,
-    in_flight: Mutex<HashSet<(UserId, ChannelId, String)>>,
+    /// One message at a time per (user, channel), in arrival order.
+    turns: Turns,
     deleted: Mutex<Deletions>,
 }
 
@@ -127,20 +136,6 @@ struct Deletions {
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Releases a single-flight slot when the exchange ends, however it ends.
-struct FlightSlot<'a> {
-    set: &'a Mutex<HashSet<(UserId, ChannelId, String)>>,
-    key: Option<(UserId, ChannelId, String)>,
-}
-
-impl Drop for FlightSlot<'_> {
-    fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
-            lock(self.set).remove(&key);
-        }
-    }
 }
 
 /// What a failure while answering was about, for the log.
@@ -167,12 +162,13 @@ impl From<StoreError> for Failure {
 impl MessageFlow {
     /// A flow over `deps` (ports and [`crate::AppConfig`]), asking `ai`, waiting with `pause`.
     pub fn new(deps: Deps, ai: Arc<dyn AiChat>, pause: Arc<dyn Pause>, config: FlowConfig) -> Self {
+        let turns = Turns::new(config.max_queued_per_user_channel);
         Self {
             deps,
             ai,
             pause,
             config,
-            in_flight: Mutex::new(HashSet::new()),
+            turns,
             deleted: Mutex::new(Deletions::default()),
         }
     }
@@ -196,7 +192,31 @@ impl MessageFlow {
 
     /// Handles one message and says what was done. Never panics on input; every failure is
     /// logged (with the reference the user sees when they are told).
+    ///
+    /// Messages of one user in one channel are handled one at a time, in the order they
+    /// reach this method: a message arriving while that user's exchange there is in flight
+    /// waits (bounded) and is decided and answered after it, with what it recorded.
     pub async fn process(&self, message: &IncomingMessage) -> FlowOutcome {
+        let author = &message.author;
+        if author.is_bot
+            || author.is_own_webhook
+            || starts_with_prefix(&message.content, &self.deps.config.prefix)
+        {
+            return FlowOutcome::Ignored;
+        }
+        let Ok(place) = self.turns.enter(author.id, message.location.channel()) else {
+            tracing::info!(
+                user = author.id.get(),
+                message = message.id.get(),
+                "message flow: too many messages waiting for this user's exchange in this channel; dropped"
+            );
+            return FlowOutcome::QueueFull;
+        };
+        place.turn().await;
+        self.process_in_turn(message).await
+    }
+
+    async fn process_in_turn(&self, message: &IncomingMessage) -> FlowOutcome {
         let (incoming, personality) = match self.decide(message).await {
             Ok(decided) => decided,
             Err(error) => {
@@ -290,7 +310,6 @@ impl MessageFlow {
         reason: ResponderReason,
     ) -> FlowOutcome {
         let channel = message.location.channel();
-        let user = message.author.id;
         if !message.author.via_proxy
             && !message.location.is_dm()
             && !self.config.proxy_recheck.is_zero()
@@ -323,14 +342,6 @@ impl MessageFlow {
         let token = match self.user_token(message).await {
             Ok(token) => token,
             Err(outcome) => return outcome,
-        };
-        let key = (user, channel, personality.name().key().to_owned());
-        let Some(_slot) = self.take_slot(key) else {
-            tracing::debug!(
-                user = user.get(),
-                "message flow: exchange already in flight"
-            );
-            return FlowOutcome::Duplicate;
         };
         let history = match self
             .deps
@@ -452,17 +463,6 @@ impl MessageFlow {
         }
     }
 
-    fn take_slot(&self, key: (UserId, ChannelId, String)) -> Option<FlightSlot<'_>> {
-        if lock(&self.in_flight).insert(key.clone()) {
-            Some(FlightSlot {
-                set: &self.in_flight,
-                key: Some(key),
-            })
-        } else {
-            None
-        }
-    }
-
     /// Asks the AI while keeping the typing indicator on.
     async fn ask_with_typing(
         &self,
@@ -571,12 +571,14 @@ impl MessageFlow {
         conversations.save_conversation(&conversation).await?;
         let user_entry = HistoryEntry::new(
             Speaker::User,
+            user,
             &message.author.display_name,
             &message.content,
             message.received_at,
         );
         let answer_entry = HistoryEntry::new(
             Speaker::Personality,
+            user,
             personality.display_name().as_str(),
             text,
             now,

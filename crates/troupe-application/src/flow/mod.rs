@@ -4,12 +4,14 @@
 //! The adapters (Discord, console) turn a platform message into an [`IncomingMessage`] and hand
 //! it to a [`MessageHandler`]; [`MessageFlow`] is the handler: it decides who answers
 //! (`troupe_domain::conversation::decide_responder`), applies the age gate, per-user
-//! authentication and single flight, asks the AI ([`request::build_request`]), splits and
+//! authentication and turns (one message at a time per user and channel, queued in order:
+//! `turns`), asks the AI ([`request::build_request`]), splits and
 //! delivers the answer, and records the conversation.
 
 mod engine;
 pub mod request;
 mod texts;
+mod turns;
 
 use async_trait::async_trait;
 use troupe_domain::{ChannelId, MessageId, Timestamp, UserId};

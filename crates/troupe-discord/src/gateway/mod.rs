@@ -281,6 +281,9 @@ pub(crate) async fn run(
         }
     }
     tracing::info!("finishing in-flight work");
+    if let Some(relay) = &ctx.relay {
+        relay.close();
+    }
     ctx.tasks.close();
     if tokio::time::timeout(ctx.config.shutdown_grace, ctx.tasks.wait())
         .await

@@ -101,9 +101,17 @@ pub enum Speaker {
 }
 
 /// One message of conversation history.
+///
+/// The history of a (channel, personality) is shared: everyone talking to the personality in
+/// the channel adds to it, and the AI sees all of it. Each entry also records whose exchange it
+/// belongs to, so `reset` forgets only the caller's turns (ADR 0017).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryEntry {
     pub speaker: Speaker,
+    /// The user whose exchange this turn belongs to: the writer of a user turn, the user a
+    /// personality turn answered. `None` for turns recorded before the store knew (migration
+    /// 0030) and that could not be attributed then.
+    pub user: Option<UserId>,
     /// The speaker's display name (the user's, or the personality's).
     pub author: String,
     pub content: String,
@@ -114,17 +122,26 @@ impl HistoryEntry {
     /// Longest stored content; longer messages are cut at a character boundary.
     pub const MAX_CONTENT: usize = 4000;
 
-    pub fn new(speaker: Speaker, author: &str, content: &str, at: Timestamp) -> Self {
+    /// A turn of `user`'s exchange: their message (`Speaker::User`) or the personality's answer
+    /// to them (`Speaker::Personality`).
+    pub fn new(speaker: Speaker, user: UserId, author: &str, content: &str, at: Timestamp) -> Self {
         let content = match content.char_indices().nth(Self::MAX_CONTENT) {
             Some((cut, _)) => content[..cut].to_owned(),
             None => content.to_owned(),
         };
         Self {
             speaker,
+            user: Some(user),
             author: author.chars().take(80).collect(),
             content,
             at,
         }
+    }
+
+    /// Whether `reset` by `user` forgets this turn: the user's own turns, and turns nobody is
+    /// recorded for (they may be the user's; forgetting errs towards forgetting, ADR 0017).
+    pub fn forgotten_by_reset_of(&self, user: UserId) -> bool {
+        self.user.is_none_or(|u| u == user)
     }
 }
 
@@ -219,6 +236,7 @@ mod tests {
         for i in 0..5 {
             h.push(HistoryEntry::new(
                 Speaker::User,
+                UserId::new(1).unwrap(),
                 "ann",
                 &format!("m{i}"),
                 Timestamp::from_millis(i),
@@ -236,8 +254,26 @@ mod tests {
     #[test]
     fn history_entries_are_bounded_in_size() {
         let huge = "é".repeat(10_000);
-        let e = HistoryEntry::new(Speaker::User, &"n".repeat(500), &huge, Timestamp::EPOCH);
+        let e = HistoryEntry::new(
+            Speaker::User,
+            UserId::new(1).unwrap(),
+            &"n".repeat(500),
+            &huge,
+            Timestamp::EPOCH,
+        );
         assert_eq!(e.content.chars().count(), HistoryEntry::MAX_CONTENT);
         assert_eq!(e.author.chars().count(), 80);
+    }
+
+    #[test]
+    fn a_reset_forgets_the_caller_s_turns_and_unattributed_ones_only() {
+        let ann = UserId::new(1).unwrap();
+        let bob = UserId::new(2).unwrap();
+        let anns = HistoryEntry::new(Speaker::Personality, ann, "p", "hi ann", Timestamp::EPOCH);
+        assert!(anns.forgotten_by_reset_of(ann));
+        assert!(!anns.forgotten_by_reset_of(bob));
+        let unknown = HistoryEntry { user: None, ..anns };
+        assert!(unknown.forgotten_by_reset_of(ann));
+        assert!(unknown.forgotten_by_reset_of(bob));
     }
 }

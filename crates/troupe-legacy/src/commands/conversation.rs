@@ -148,7 +148,8 @@ pub(crate) async fn reset(deps: &Deps, request: &CommandRequest) -> Res {
         OutcomeClass::Success,
         "Conversation reset",
         format!(
-            "Your conversation with {} in this channel was cleared.",
+            "Your conversation with {} in this channel was forgotten: your messages and its \
+             answers to you. Other people's conversations with it here are kept.",
             bold(name.as_str())
         ),
     )

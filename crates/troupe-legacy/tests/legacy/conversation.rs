@@ -23,7 +23,7 @@ async fn talk(h: &Harness, who: u64, ch: ChannelId, raw_name: &str) {
         .append_history(
             ch,
             &name(raw_name),
-            &HistoryEntry::new(Speaker::User, "alice", "hello", at(0)),
+            &HistoryEntry::new(Speaker::User, user(who), "alice", "hello", at(0)),
             20,
         )
         .await
@@ -217,6 +217,7 @@ async fn reset_clears_the_conversation_and_history_in_this_channel_only() {
     h.seed("einstein", BOB, &[]).await;
     talk(&h, ALICE, channel(CHANNEL), "einstein").await;
     talk(&h, ALICE, channel(OTHER_CHANNEL), "einstein").await;
+    talk(&h, BOB, channel(CHANNEL), "einstein").await;
     let o = h.run(&member(ALICE), "!tz reset einstein").await;
     expect(
         &o,
@@ -236,12 +237,23 @@ async fn reset_clears_the_conversation_and_history_in_this_channel_only() {
             .unwrap(),
         None
     );
+    let kept = h
+        .store
+        .history(channel(CHANNEL), &name("einstein"), 20)
+        .await
+        .unwrap();
+    assert_eq!(
+        kept.iter().map(|e| e.user).collect::<Vec<_>>(),
+        [Some(user(BOB))],
+        "only alice's turns are forgotten; bob's stay"
+    );
     assert!(
         h.store
-            .history(channel(CHANNEL), &name("einstein"), 20)
+            .conversation(user(BOB), channel(CHANNEL))
             .await
             .unwrap()
-            .is_empty()
+            .is_some(),
+        "bob's conversation stays"
     );
     assert!(
         h.store

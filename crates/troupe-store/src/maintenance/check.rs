@@ -316,6 +316,7 @@ const DOMAIN: &[(&str, &str, Domain)] = &[
     ("conversations", "mode", Domain::Mode),
     ("history", "channel_id", Domain::Channel),
     ("history", "speaker", Domain::Speaker),
+    ("history", "user_id", Domain::User),
     ("autorespond", "user_id", Domain::User),
     ("message_map", "channel_id", Domain::Channel),
     ("message_map", "user_id", Domain::User),

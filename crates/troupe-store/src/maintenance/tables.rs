@@ -96,6 +96,7 @@ pub(crate) const TABLES: &[Table] = &[
             ("author", Text, false),
             ("content", Text, false),
             ("at", Int, false),
+            ("user_id", Int, true),
         ],
         order_by: "id",
         identity: true,

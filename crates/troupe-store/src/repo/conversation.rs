@@ -20,6 +20,9 @@ const ACTIVATION: &str = "SELECT a.channel_id, p.name, a.activated_by, a.activat
 
 type ActivationRow = (i64, String, i64, i64);
 
+/// speaker, author, content, at, user_id.
+type HistoryRow = (String, String, String, i64, Option<i64>);
+
 fn activation(row: ActivationRow) -> Result<ChannelActivation, StoreError> {
     let (channel, name, by, at) = row;
     Ok(ChannelActivation {
@@ -214,13 +217,17 @@ impl ConversationRepository for Store {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-            let b =
-                sqlx::query("DELETE FROM history WHERE channel_id = $1 AND personality_key = $2")
-                    .bind(channel.to_i64())
-                    .bind(personality.key())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
+            // The caller's turns and the unattributed ones (ADR 0017); other users' stay.
+            let b = sqlx::query(
+                "DELETE FROM history WHERE channel_id = $1 AND personality_key = $2 \
+                 AND (user_id = $3 OR user_id IS NULL)",
+            )
+            .bind(channel.to_i64())
+            .bind(personality.key())
+            .bind(user.to_i64())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
             tx.commit().await.map_err(db)?;
             a.rows_affected() + b.rows_affected()
         });
@@ -254,8 +261,8 @@ impl ConversationRepository for Store {
         on_pool!(self.backend(), |pool| {
             let mut tx = pool.begin_write().await?;
             sqlx::query(
-                "INSERT INTO history (channel_id, personality_key, speaker, author, content, at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO history (channel_id, personality_key, speaker, author, content, at, user_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(channel.to_i64())
             .bind(personality.key())
@@ -263,6 +270,7 @@ impl ConversationRepository for Store {
             .bind(entry.author.as_str())
             .bind(entry.content.as_str())
             .bind(entry.at.as_millis())
+            .bind(entry.user.map(UserId::to_i64))
             .execute(&mut *tx)
             .await
             .map_err(missing_personality)?;
@@ -287,10 +295,10 @@ impl ConversationRepository for Store {
         personality: &PersonalityName,
         limit: usize,
     ) -> Result<Vec<HistoryEntry>, StoreError> {
-        let found: Vec<(String, String, String, i64)> = on_pool!(self.backend(), |pool| {
+        let found: Vec<HistoryRow> = on_pool!(self.backend(), |pool| {
             sqlx::query_as(
-                "SELECT speaker, author, content, at FROM (SELECT id, speaker, author, content, at \
-                 FROM history WHERE channel_id = $1 AND personality_key = $2 ORDER BY id DESC LIMIT $3) h \
+                "SELECT speaker, author, content, at, user_id FROM (SELECT id, speaker, author, \
+                 content, at, user_id FROM history WHERE channel_id = $1 AND personality_key = $2 ORDER BY id DESC LIMIT $3) h \
                  ORDER BY id",
             )
             .bind(channel.to_i64())
@@ -302,7 +310,7 @@ impl ConversationRepository for Store {
         .map_err(db)?;
         found
             .into_iter()
-            .map(|(speaker, author, content, at)| {
+            .map(|(speaker, author, content, at, user)| {
                 let speaker = match speaker.as_str() {
                     "user" => Speaker::User,
                     "personality" => Speaker::Personality,
@@ -310,6 +318,7 @@ impl ConversationRepository for Store {
                 };
                 Ok(HistoryEntry {
                     speaker,
+                    user: user.map(rows::user_id).transpose()?,
                     author,
                     content,
                     at: rows::ts(at),

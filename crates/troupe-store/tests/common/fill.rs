@@ -79,7 +79,13 @@ pub async fn fill(store: &Store) {
             .append_history(
                 channel(5),
                 &name("zoë"),
-                &HistoryEntry::new(Speaker::User, "ann", &format!("line {i}\n«é»"), at(4 + i)),
+                &HistoryEntry::new(
+                    Speaker::User,
+                    user(4),
+                    "ann",
+                    &format!("line {i}\n«é»"),
+                    at(4 + i),
+                ),
                 20,
             )
             .await

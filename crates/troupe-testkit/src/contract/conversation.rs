@@ -19,6 +19,7 @@ pub async fn conversation_repository(s: &Stores) {
     activations_are_one_per_channel_and_need_an_existing_personality(s).await;
     conversations_are_one_per_user_and_channel(s).await;
     clear_conversation_clears_that_personality_s_conversation_and_history(s).await;
+    clear_conversation_forgets_only_the_caller_s_turns_and_unattributed_ones(s).await;
     history_keeps_the_newest_entries_and_returns_them_oldest_first(s).await;
     autorespond_defaults_to_off_and_is_per_user(s).await;
     personality_messages_round_trip_with_ids_near_the_limits(s).await;
@@ -220,7 +221,11 @@ async fn conversations_are_one_per_user_and_channel(s: &Stores) {
 }
 
 fn said(content: &str, offset: i64) -> HistoryEntry {
-    HistoryEntry::new(Speaker::User, "ann", content, at(offset))
+    said_by(7, content, offset)
+}
+
+fn said_by(u: u64, content: &str, offset: i64) -> HistoryEntry {
+    HistoryEntry::new(Speaker::User, user(u), "ann", content, at(offset))
 }
 
 async fn clear_conversation_clears_that_personality_s_conversation_and_history(s: &Stores) {
@@ -303,6 +308,62 @@ async fn clear_conversation_clears_that_personality_s_conversation_and_history(s
     );
 }
 
+async fn clear_conversation_forgets_only_the_caller_s_turns_and_unattributed_ones(s: &Stores) {
+    let c = &s.conversations;
+    let (ch, host) = (channel(3_010), name("host"));
+    let (ann, bob) = (7, I64_MAX_ID);
+    let answer = |u: u64, offset: i64| {
+        HistoryEntry::new(
+            Speaker::Personality,
+            user(u),
+            "Host",
+            "an answer",
+            at(offset),
+        )
+    };
+    let unattributed = HistoryEntry {
+        user: None,
+        ..said_by(ann, "from before the store knew", 1)
+    };
+    let bobs = [said_by(bob, "bob asks", 3), answer(bob, 4)];
+    let all = [
+        unattributed,
+        said_by(ann, "ann asks", 2),
+        bobs[0].clone(),
+        bobs[1].clone(),
+        answer(ann, 5),
+    ];
+    for e in &all {
+        c.append_history(ch, &host, e, 20).await.expect("append");
+    }
+    assert_eq!(
+        c.history(ch, &host, 20).await,
+        Ok(all.to_vec()),
+        "each entry keeps its user (or none) through the store"
+    );
+    assert_eq!(
+        c.clear_conversation(user(ann), ch, &host).await,
+        Ok(true),
+        "ann had turns to forget"
+    );
+    assert_eq!(
+        c.history(ch, &host, 20).await,
+        Ok(bobs.to_vec()),
+        "ann's reset forgets her turns (and the unattributed one) and keeps bob's, in order"
+    );
+    assert_eq!(
+        c.clear_conversation(user(ann), ch, &host).await,
+        Ok(false),
+        "a second reset by ann has nothing left to clear"
+    );
+    assert_eq!(
+        c.clear_conversation(user(bob), ch, &host).await,
+        Ok(true),
+        "bob's reset clears his turns"
+    );
+    assert_eq!(c.history(ch, &host, 20).await, Ok(vec![]), "nothing left");
+}
+
 async fn history_keeps_the_newest_entries_and_returns_them_oldest_first(s: &Stores) {
     let c = &s.conversations;
     let (ch, host) = (channel(u64::MAX), name("host"));
@@ -320,7 +381,8 @@ async fn history_keeps_the_newest_entries_and_returns_them_oldest_first(s: &Stor
                 _ => format!("message {i}"),
             };
             // Two entries share each millisecond: append order must decide.
-            HistoryEntry::new(speaker, &author, &content, at(100 + i / 2))
+            let who = if i % 3 == 0 { ABOVE_I64_MAX_ID } else { 1 };
+            HistoryEntry::new(speaker, user(who), &author, &content, at(100 + i / 2))
         })
         .collect();
 

@@ -599,7 +599,7 @@ async fn delete_removes_everything_that_refers_to_the_personality(s: &Stores) {
     let talk = |u, ch, p: &Personality, is_dm| {
         Conversation::after_exchange(user(u), ch, p.name().clone(), is_dm, true, at(21))
     };
-    let entry = HistoryEntry::new(Speaker::User, "ann", "hello", at(22));
+    let entry = HistoryEntry::new(Speaker::User, user(9), "ann", "hello", at(22));
     let said = |id, ch, p: &Personality| PersonalityMessage {
         message: message(id),
         channel: ch,

@@ -72,10 +72,12 @@ impl ConversationRepository for InMemoryStore {
             if with_personality {
                 s.conversations.remove(&(user, channel));
             }
-            let history_cleared = s
-                .history
-                .remove(&(channel, personality.key().to_owned()))
-                .is_some_and(|h| !h.is_empty());
+            let mut history_cleared = false;
+            if let Some(entries) = s.history.get_mut(&(channel, personality.key().to_owned())) {
+                let before = entries.len();
+                entries.retain(|e| !e.forgotten_by_reset_of(user));
+                history_cleared = entries.len() < before;
+            }
             Ok(with_personality || history_cleared)
         })
     }

@@ -6,8 +6,9 @@ use crate::handlers::HandlerResult;
 use crate::handlers::common::{bold, missing_personality, outcome, personality_not_found};
 use crate::{CommandRequest, Deps, OutcomeClass};
 
-/// Clears the conversation and the (channel, personality) history in one port call:
-/// `Success` with `ConversationCleared`, or `Info` when there was nothing to clear.
+/// Clears the caller's conversation and the caller's turns of the (channel, personality)
+/// history in one port call (other users' turns stay, ADR 0017): `Success` with
+/// `ConversationCleared`, or `Info` when there was nothing to clear.
 pub(crate) async fn run(deps: &Deps, request: &CommandRequest) -> HandlerResult {
     let query = request.args.joined();
     if query.trim().is_empty() {
@@ -37,7 +38,8 @@ pub(crate) async fn run(deps: &Deps, request: &CommandRequest) -> HandlerResult 
         OutcomeClass::Success,
         "Conversation reset",
         format!(
-            "Your conversation with {} in this channel was cleared.",
+            "Your conversation with {} in this channel was forgotten: your messages and its \
+             answers to you. Other people's conversations with it here are kept.",
             bold(name.as_str())
         ),
     )
