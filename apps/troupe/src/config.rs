@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use troupe_application::Category;
 use troupe_application::flags::{EnvFlags, Targeting};
-use troupe_domain::{GuildId, UserId};
+use troupe_domain::{ChannelId, GuildId, UserId};
 
 /// A secret value: `Debug` and `Display` show `<redacted>`.
 #[derive(Clone, PartialEq, Eq)]
@@ -18,6 +18,10 @@ pub struct Secret(String);
 impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
+    }
+
+    pub(crate) fn new(value: String) -> Self {
+        Self(value)
     }
 }
 
@@ -42,7 +46,7 @@ pub enum ConfigError {
     File { path: String, message: String },
 }
 
-fn invalid(setting: &str, message: impl Into<String>) -> ConfigError {
+pub(crate) fn invalid(setting: &str, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         setting: setting.to_owned(),
         message: message.into(),
@@ -79,6 +83,10 @@ pub const SETTINGS: &[(&str, bool)] = &[
     ("TROUPE_AGE_GATE", false),
     ("TROUPE_SHARDS", false),
     ("TROUPE_SHARD_RANGE", false),
+    // Shards from the orchestrator (issue 16): this process's index among the processes that
+    // divide TROUPE_SHARDS (a number, or `hostname` for a StatefulSet ordinal like troupe-2).
+    ("TROUPE_SHARD_INDEX", false),
+    ("TROUPE_SHARD_PROCESSES", false),
     ("TROUPE_DISCORD_GATEWAY_URL", false),
     ("TROUPE_DISCORD_API_PROXY", false),
     ("TROUPE_DISCORD_DEV_GUILD", false),
@@ -89,13 +97,25 @@ pub const SETTINGS: &[(&str, bool)] = &[
     ("TROUPE_DISCORD_MESSAGES_QUEUED", false),
     ("TROUPE_DISCORD_REST_TIMEOUT_MS", false),
     ("TROUPE_DISCORD_SHARED_LIMIT", false),
+    ("TROUPE_DISCORD_IDENTIFY_INTERVAL_MS", false),
     ("TROUPE_DISCORD_RECONNECT_MAX_MS", false),
     ("TROUPE_SHUTDOWN_GRACE_MS", false),
+    // Gateway/worker mode over NATS JetStream (`troupe gateway`, `troupe worker`; ADR 0045).
+    ("TROUPE_NATS_URL", true),
+    ("TROUPE_NATS_STREAM", false),
+    ("TROUPE_NATS_ACK_WAIT_MS", false),
+    ("TROUPE_WORKER_CONCURRENCY", false),
     ("TROUPE_LOG_FORMAT", false),
     ("TROUPE_BACKUP_DIR", false),
     ("TROUPE_BACKUP_KEEP", false),
     ("TROUPE_BACKUP_SCHEDULE", false),
     ("TROUPE_OPS_WEBHOOK_URL", true),
+    // The communication plan (ADR 0023): channels through the bot, editable texts.
+    ("TROUPE_OPS_CHANNEL", false),
+    ("TROUPE_MAINTENANCE_CHANNEL", false),
+    ("TROUPE_COMMS_ANNOUNCEMENT_TEMPLATE", false),
+    ("TROUPE_COMMS_INCIDENT_TEMPLATE", false),
+    ("TROUPE_COMMS_MAINTENANCE_TEMPLATE", false),
     ("TROUPE_AUTO_ROLLBACK", false),
     ("TROUPE_MEMORY_BASELINE_MB", false),
     ("TROUPE_SHADOW_SAMPLE_RATE", false),
@@ -222,6 +242,8 @@ pub struct Config {
     pub discord_dev_guild: Option<GuildId>,
     /// Event budgets, REST timeout, shared global limit, reconnect cap, shutdown grace.
     pub discord: DiscordSettings,
+    /// The broker of the gateway/worker mode (`TROUPE_NATS_*`, `TROUPE_WORKER_CONCURRENCY`).
+    pub broker: crate::broker::BrokerSettings,
     pub log_format: Option<LogFormat>,
     pub backup_dir: PathBuf,
     pub backup_keep: usize,
@@ -229,6 +251,9 @@ pub struct Config {
     pub backup_schedule: bool,
     /// Where active alerts are posted (`TROUPE_OPS_WEBHOOK_URL`; Slack/Discord-style JSON).
     pub ops_webhook_url: Option<Secret>,
+    /// The communication plan's channels and texts (`TROUPE_OPS_CHANNEL`,
+    /// `TROUPE_MAINTENANCE_CHANNEL`, `TROUPE_COMMS_*_TEMPLATE`).
+    pub comms: CommsSettings,
     /// Turn a category off when its critical error-rate alert fires (`TROUPE_AUTO_ROLLBACK`).
     pub auto_rollback: bool,
     /// The memory baseline of the memory alert, in MiB (`TROUPE_MEMORY_BASELINE_MB`).
@@ -259,8 +284,12 @@ impl Config {
     {
         let mut values: BTreeMap<String, String> = file.clone();
         let mut unknown = Vec::new();
+        let mut hostname: Option<String> = None;
         for (key, value) in env {
             let upper = key.to_ascii_uppercase();
+            if upper == "HOSTNAME" {
+                hostname = Some(value.trim().to_owned());
+            }
             if is_known(&upper) {
                 values.insert(upper, value);
             } else if upper.starts_with("FEATURE_FLAG_") {
@@ -369,6 +398,24 @@ impl Config {
             None => None,
             Some(raw) => Some(parse_shard_range(&raw, shards)?),
         };
+        let shard_range = match (get("TROUPE_SHARD_INDEX"), get("TROUPE_SHARD_PROCESSES")) {
+            (None, None) => shard_range,
+            (index, processes) => {
+                if shard_range.is_some() {
+                    return Err(invalid(
+                        "TROUPE_SHARD_INDEX",
+                        "set either TROUPE_SHARD_RANGE or TROUPE_SHARD_INDEX with \
+                         TROUPE_SHARD_PROCESSES, not both",
+                    ));
+                }
+                Some(shard_range_from_index(
+                    index.as_deref(),
+                    processes.as_deref(),
+                    shards,
+                    hostname.as_deref(),
+                )?)
+            }
+        };
         let discord_gateway_url = match get("TROUPE_DISCORD_GATEWAY_URL") {
             None => None,
             Some(url) if url.starts_with("ws://") || url.starts_with("wss://") => {
@@ -473,6 +520,7 @@ impl Config {
         {
             return Err(invalid("TROUPE_OPS_WEBHOOK_URL", "must be an http(s) URL"));
         }
+        let comms = parse_comms_settings(&get)?;
         let shadow_sample_rate = match get("TROUPE_SHADOW_SAMPLE_RATE") {
             None => 1.0,
             Some(raw) => raw
@@ -576,11 +624,13 @@ impl Config {
             discord_api_proxy,
             discord_dev_guild,
             discord,
+            broker: crate::broker::parse_settings(&get)?,
             log_format,
             backup_dir,
             backup_keep,
             backup_schedule,
             ops_webhook_url: ops_webhook_url.map(Secret),
+            comms,
             auto_rollback,
             memory_baseline_mb,
             shadow_sample_rate,
@@ -622,6 +672,84 @@ fn parse_shard_range(raw: &str, shards: Option<u32>) -> Result<std::ops::Range<u
     Ok(start..end)
 }
 
+/// The StatefulSet ordinal at the end of a host name: `troupe-2` → 2.
+pub fn ordinal_of(host: &str) -> Option<u32> {
+    let (_, digits) = host.trim().rsplit_once('-')?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// `TROUPE_SHARD_INDEX` (a number, or `hostname`: the ordinal ending the host name, as a
+/// StatefulSet names its pods) of `TROUPE_SHARD_PROCESSES` processes dividing `TROUPE_SHARDS`:
+/// this process's range, the shards divided evenly in order.
+fn shard_range_from_index(
+    index: Option<&str>,
+    processes: Option<&str>,
+    shards: Option<u32>,
+    hostname: Option<&str>,
+) -> Result<std::ops::Range<u32>, ConfigError> {
+    const INDEX: &str = "TROUPE_SHARD_INDEX";
+    const PROCESSES: &str = "TROUPE_SHARD_PROCESSES";
+    let Some(processes) = processes else {
+        return Err(invalid(
+            INDEX,
+            "needs TROUPE_SHARD_PROCESSES (how many processes divide the shards)",
+        ));
+    };
+    let processes = parse_num(Some(processes.to_owned()), PROCESSES, 1u32, 1, 65_535)?;
+    let Some(index) = index else {
+        return Err(invalid(
+            PROCESSES,
+            "needs TROUPE_SHARD_INDEX (this process's index: a number or `hostname`)",
+        ));
+    };
+    let index = if index.eq_ignore_ascii_case("hostname") {
+        let host = hostname
+            .map(str::to_owned)
+            .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+            .map(|h| h.trim().to_owned())
+            .unwrap_or_default();
+        ordinal_of(&host).ok_or_else(|| {
+            invalid(
+                INDEX,
+                format!(
+                    "`hostname` needs a host name ending in -<ordinal> (like troupe-2), not {:?}",
+                    host.chars().take(64).collect::<String>()
+                ),
+            )
+        })?
+    } else {
+        index.parse::<u32>().map_err(|_| {
+            invalid(
+                INDEX,
+                "must be a number (0 for the first process) or `hostname`",
+            )
+        })?
+    };
+    let Some(total) = shards else {
+        return Err(invalid(
+            INDEX,
+            "needs TROUPE_SHARDS (the total across all processes)",
+        ));
+    };
+    if index >= processes {
+        return Err(invalid(
+            INDEX,
+            format!("{index} is not below TROUPE_SHARD_PROCESSES ({processes})"),
+        ));
+    }
+    troupe_ports::shard_range_of(index, processes, total).ok_or_else(|| {
+        invalid(
+            PROCESSES,
+            format!(
+                "{processes} processes cannot divide {total} shards (TROUPE_SHARDS): each needs one"
+            ),
+        )
+    })
+}
+
 /// The Discord adapter's load, REST and restart settings (`TROUPE_DISCORD_*`,
 /// `TROUPE_SHUTDOWN_GRACE_MS`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -645,6 +773,10 @@ pub struct DiscordSettings {
     pub reconnect_max_ms: u64,
     /// How long shutdown waits for work already taken (`TROUPE_SHUTDOWN_GRACE_MS`).
     pub shutdown_grace_ms: u64,
+    /// The spacing of IDENTIFYs per bucket of the fleet-wide identify queue
+    /// (`TROUPE_DISCORD_IDENTIFY_INTERVAL_MS`; Discord's 5000 by default; shorter only
+    /// against a fake Discord).
+    pub identify_interval_ms: u64,
 }
 
 fn parse_discord_settings(
@@ -663,6 +795,13 @@ fn parse_discord_settings(
         commands_queued: count("TROUPE_DISCORD_COMMANDS_QUEUED", 256)?,
         messages_running: count("TROUPE_DISCORD_MESSAGES_RUNNING", 1024)?,
         messages_queued: count("TROUPE_DISCORD_MESSAGES_QUEUED", 1024)?,
+        identify_interval_ms: parse_num(
+            get("TROUPE_DISCORD_IDENTIFY_INTERVAL_MS"),
+            "TROUPE_DISCORD_IDENTIFY_INTERVAL_MS",
+            5_000u64,
+            100,
+            60_000,
+        )?,
         rest_timeout_ms: parse_num(
             get("TROUPE_DISCORD_REST_TIMEOUT_MS"),
             "TROUPE_DISCORD_REST_TIMEOUT_MS",
@@ -685,6 +824,63 @@ fn parse_discord_settings(
             0,
             3_600_000,
         )?,
+    })
+}
+
+/// Where the communication plan posts besides the ops webhook, and its texts (ADR 0023).
+#[derive(Debug, Clone, Default)]
+pub struct CommsSettings {
+    /// The Discord channel the bot posts announcements and incident messages to.
+    pub ops_channel: Option<ChannelId>,
+    /// The channel the bot posts the user-facing maintenance notice to.
+    pub maintenance_channel: Option<ChannelId>,
+    pub templates: troupe_application::comms::Templates,
+}
+
+fn parse_comms_settings(
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Result<CommsSettings, ConfigError> {
+    use troupe_application::comms::{
+        ANNOUNCEMENT_FIELDS, INCIDENT_FIELDS, MAINTENANCE_FIELDS, Template,
+    };
+    let channel = |setting: &str| {
+        get(setting)
+            .map(|raw| {
+                ChannelId::parse(raw.trim()).map_err(|e| {
+                    invalid(
+                        setting,
+                        format!("{e} (a channel id, e.g. 1234567890123456789)"),
+                    )
+                })
+            })
+            .transpose()
+    };
+    let template = |setting: &str, fields: &[&str], default: Template| {
+        get(setting).map_or(Ok(default), |raw| {
+            Template::parse(&raw, fields).map_err(|e| invalid(setting, e.to_string()))
+        })
+    };
+    let defaults = troupe_application::comms::Templates::default();
+    Ok(CommsSettings {
+        ops_channel: channel("TROUPE_OPS_CHANNEL")?,
+        maintenance_channel: channel("TROUPE_MAINTENANCE_CHANNEL")?,
+        templates: troupe_application::comms::Templates {
+            announcement: template(
+                "TROUPE_COMMS_ANNOUNCEMENT_TEMPLATE",
+                ANNOUNCEMENT_FIELDS,
+                defaults.announcement,
+            )?,
+            incident: template(
+                "TROUPE_COMMS_INCIDENT_TEMPLATE",
+                INCIDENT_FIELDS,
+                defaults.incident,
+            )?,
+            maintenance: template(
+                "TROUPE_COMMS_MAINTENANCE_TEMPLATE",
+                MAINTENANCE_FIELDS,
+                defaults.maintenance,
+            )?,
+        },
     })
 }
 
@@ -821,7 +1017,7 @@ fn parse_ai_settings(get: &dyn Fn(&str) -> Option<String>) -> Result<AiSettings,
     })
 }
 
-fn parse_num<T: std::str::FromStr + PartialOrd + fmt::Display + Copy>(
+pub(crate) fn parse_num<T: std::str::FromStr + PartialOrd + fmt::Display + Copy>(
     raw: Option<String>,
     setting: &str,
     default: T,
@@ -938,6 +1134,90 @@ mod tests {
         for (setting, value) in cases {
             let err = load(&[(setting, value)]).unwrap_err().to_string();
             assert!(err.starts_with(setting), "{setting}: {err}");
+        }
+    }
+
+    #[test]
+    fn shards_come_from_an_index_or_a_statefulset_host_name() {
+        let range = |env: &[(&str, &str)]| load(env).map(|c| c.shard_range);
+        assert_eq!(
+            range(&[
+                ("TROUPE_SHARDS", "8"),
+                ("TROUPE_SHARD_PROCESSES", "3"),
+                ("TROUPE_SHARD_INDEX", "1")
+            ])
+            .unwrap(),
+            Some(3..6)
+        );
+        assert_eq!(
+            range(&[
+                ("TROUPE_SHARDS", "8"),
+                ("TROUPE_SHARD_PROCESSES", "3"),
+                ("TROUPE_SHARD_INDEX", "hostname"),
+                ("HOSTNAME", "troupe-2"),
+            ])
+            .unwrap(),
+            Some(6..8)
+        );
+        assert_eq!(ordinal_of("troupe-gateway-12"), Some(12));
+        assert_eq!(ordinal_of("troupe"), None);
+        assert_eq!(ordinal_of("troupe-2a"), None);
+        let refused = [
+            (vec![("TROUPE_SHARD_INDEX", "0")], "TROUPE_SHARD_INDEX"),
+            (
+                vec![("TROUPE_SHARDS", "4"), ("TROUPE_SHARD_PROCESSES", "2")],
+                "TROUPE_SHARD_PROCESSES",
+            ),
+            (
+                vec![("TROUPE_SHARD_PROCESSES", "2"), ("TROUPE_SHARD_INDEX", "0")],
+                "TROUPE_SHARD_INDEX",
+            ),
+            (
+                vec![
+                    ("TROUPE_SHARDS", "4"),
+                    ("TROUPE_SHARD_PROCESSES", "2"),
+                    ("TROUPE_SHARD_INDEX", "2"),
+                ],
+                "TROUPE_SHARD_INDEX",
+            ),
+            (
+                vec![
+                    ("TROUPE_SHARDS", "2"),
+                    ("TROUPE_SHARD_PROCESSES", "3"),
+                    ("TROUPE_SHARD_INDEX", "0"),
+                ],
+                "TROUPE_SHARD_PROCESSES",
+            ),
+            (
+                vec![
+                    ("TROUPE_SHARDS", "4"),
+                    ("TROUPE_SHARD_PROCESSES", "2"),
+                    ("TROUPE_SHARD_INDEX", "hostname"),
+                    ("HOSTNAME", "web"),
+                ],
+                "TROUPE_SHARD_INDEX",
+            ),
+            (
+                vec![
+                    ("TROUPE_SHARDS", "4"),
+                    ("TROUPE_SHARD_PROCESSES", "2"),
+                    ("TROUPE_SHARD_INDEX", "x"),
+                ],
+                "TROUPE_SHARD_INDEX",
+            ),
+            (
+                vec![
+                    ("TROUPE_SHARDS", "4"),
+                    ("TROUPE_SHARD_RANGE", "0..2"),
+                    ("TROUPE_SHARD_PROCESSES", "2"),
+                    ("TROUPE_SHARD_INDEX", "0"),
+                ],
+                "TROUPE_SHARD_INDEX",
+            ),
+        ];
+        for (env, setting) in refused {
+            let err = load(&env).unwrap_err().to_string();
+            assert!(err.starts_with(setting), "{env:?}: {err}");
         }
     }
 

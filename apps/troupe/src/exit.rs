@@ -14,13 +14,19 @@ pub const USAGE: u8 = 2;
 /// reencrypt` (tokens still need an old key).
 pub const FOUND: u8 = 3;
 
+/// A flag change was stored but not every live process of the fleet confirmed applying it
+/// within the wait (`flags set|unset --confirm`); the output names them. The change keeps
+/// spreading (polling is the safety net); a process that never applies it is stuck.
+pub const NOT_CONFIRMED: u8 = 4;
+
 /// The text after the subcommands in `troupe --help`: the exit codes, true for every
 /// subcommand, and where the configuration comes from.
 pub const HELP: &str = "Exit codes (every subcommand):\n  \
 0  success\n  \
 1  the operation failed (database unreachable, file unreadable, …), or what `smoke`/`compare` verify does not hold\n  \
 2  invalid configuration or usage, or a database schema this binary must not use (nothing changed)\n  \
-3  a problem found in the data: `check` violations, `restore` refused the backup (store untouched), `migrate --check` pending migrations, `tokens reencrypt` tokens still under an old key\n\
+3  a problem found in the data: `check` violations, `restore` refused the backup (store untouched), `migrate --check` pending migrations, `tokens reencrypt` tokens still under an old key, `fleet --check` a lagging process or a shard overlap/gap\n  \
+4  `flags set|unset --confirm`: the change is stored, but not every live process confirmed it in time (they are named)\n\
 Configuration: troupe.toml (or --config) and environment variables; an unknown TROUPE_* or FEATURE_FLAG_* variable is an error. See docs/CONFIGURATION.md.";
 
 /// A configuration or usage error found while running a command (exit code 2): the message

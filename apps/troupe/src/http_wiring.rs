@@ -350,6 +350,10 @@ pub async fn serve_with(
         ai: config.ai_base_url.as_ref().map(|_| Arc::clone(&ops.ai)),
         backups: options.schedule_backups.then(|| Arc::clone(&ops.backups)),
         alerts: Some(Arc::clone(&ops.alerts)),
+        fleet: Some(Arc::new(crate::fleet::StoreFleet {
+            store: app.store.clone(),
+            clock: Arc::clone(&app.deps.clock),
+        })),
     });
     let owner = config.bot_owners.iter().next().copied();
     let operator = owner
@@ -392,13 +396,14 @@ pub async fn serve_with(
 
     let mut tasks = vec![spawn_upkeep(ops, &sources)];
     tasks.push(spawn_alerts(app, ops, config));
-    if let Some(url) = &config.ops_webhook_url {
+    let outlets = crate::comms::Outlets::from_config(config, Arc::clone(&app.deps.platform));
+    if !outlets.is_empty() {
         // The communication plan: deployment announcements, once per store.
         let announcer = crate::comms::Announcer::new(
             app.store.clone(),
             Arc::clone(&app.flags),
             Some(Arc::clone(&ops.alerts)),
-            crate::comms::OpsPoster::new(url.expose().to_owned()),
+            outlets,
             Duration::from_secs(60),
         )
         .await;
@@ -447,10 +452,8 @@ fn spawn_alerts(app: &App, ops: &Operations, config: &Config) -> tokio::task::Jo
     let alerts = Arc::clone(&ops.alerts);
     let flags = Arc::clone(&app.flags);
     let clock = Arc::clone(&app.deps.clock);
-    let poster = config
-        .ops_webhook_url
-        .as_ref()
-        .map(|u| crate::comms::OpsPoster::new(u.expose().to_owned()));
+    let outlets = crate::comms::Outlets::from_config(config, Arc::clone(&app.deps.platform));
+    let outlets = (!outlets.is_empty()).then_some(outlets);
     let rollback = config.auto_rollback;
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(ALERT_EVERY);
@@ -474,10 +477,10 @@ fn spawn_alerts(app: &App, ops: &Operations, config: &Config) -> tokio::task::Jo
             } else {
                 Vec::new()
             };
-            if let Some(poster) = &poster {
+            if let Some(outlets) = &outlets {
                 // The incident messages (posted in the background, retried).
                 crate::comms::post_incidents(
-                    poster,
+                    outlets,
                     &evaluation.fired,
                     &evaluation.resolved,
                     &rolled_back,
@@ -569,13 +572,26 @@ pub async fn console(config: Config, http: bool) -> anyhow::Result<()> {
             "troupe: health, metrics and admin API on http://{}",
             server.local_addr()
         );
-        Some(server)
+        // A serving console is a member of the fleet: it applies flag changes too.
+        let membership = crate::fleet::Membership::spawn(
+            Arc::new(app.store.clone()),
+            Arc::clone(&app.flags),
+            None,
+            crate::fleet::Member {
+                role: "console".into(),
+                shards: None,
+            },
+            app.deps.config.started_at,
+            crate::fleet::HEARTBEAT,
+        );
+        Some((server, membership))
     } else {
         None
     };
     crate::console::run(app, platform).await?;
-    if let Some(server) = server {
+    if let Some((server, membership)) = server {
         shutdown_signal().await;
+        membership.leave().await;
         server.shutdown().await;
     }
     Ok(())

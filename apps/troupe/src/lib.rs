@@ -3,13 +3,17 @@
 //! library; end-to-end tests drive the same wiring. No business rules live here.
 
 pub mod backups;
+pub mod broker;
 pub mod commands;
 pub mod comms;
 pub mod config;
 pub mod console;
 pub mod exit;
+pub mod fleet;
+pub mod gateway;
 pub mod http_wiring;
 pub mod run;
 pub mod telemetry;
 pub mod volume;
 pub mod wiring;
+pub mod worker;

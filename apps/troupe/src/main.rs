@@ -38,6 +38,18 @@ enum Command {
         #[arg(long, hide = true)]
         no_rest_ratelimit: bool,
     },
+    /// Gateway/worker mode: hold this process's gateway shards and publish their events to
+    /// NATS JetStream (TROUPE_NATS_URL) for `troupe worker` processes, handling none here.
+    Gateway {
+        #[arg(long, hide = true)]
+        no_rest_ratelimit: bool,
+    },
+    /// Gateway/worker mode: handle the events `troupe gateway` publishes to NATS JetStream
+    /// (commands, conversations, replies); start, stop and scale workers freely.
+    Worker {
+        #[arg(long, hide = true)]
+        no_rest_ratelimit: bool,
+    },
     /// Talk to Troupe in this terminal, without Discord (SQLite in the data directory by default).
     Console {
         /// Also serve health, metrics and the admin API on TROUPE_HTTP_ADDR, with scheduled
@@ -79,6 +91,19 @@ enum Command {
     /// Production smoke test of a running Troupe: health endpoints, metrics, and with the admin
     /// token one command per category.
     Smoke(troupe::commands::smoke::SmokeArgs),
+    /// The processes sharing this store (a fleet): id, host, version, shards, gateway state,
+    /// applied flag version, last seen; who lags behind a flag change, shard overlaps and gaps.
+    #[command(
+        after_help = "Exit codes: 0 listed, 1 the store cannot be read, 3 (--check) a process has not applied the newest flag change within 1 s, or the shards overlap or have gaps."
+    )]
+    Fleet {
+        /// Print the view as JSON (the document of GET /health/fleet).
+        #[arg(long)]
+        json: bool,
+        /// Exit 3 when a process lags or the shard division has overlaps or gaps.
+        #[arg(long)]
+        check: bool,
+    },
     /// Print a new random token key for TROUPE_TOKEN_KEY.
     Keygen,
     /// Stored tokens: re-encrypt them under the current key after a key rotation.
@@ -104,6 +129,10 @@ enum FlagsAction {
         /// Who (kept in the audit log); default: the OS user.
         #[arg(long)]
         actor: Option<String>,
+        /// Wait until every live process of the fleet applied the change (up to MS
+        /// milliseconds, default 5000) and name those that did not (exit 4).
+        #[arg(long, value_name = "MS", num_args = 0..=1, default_missing_value = "5000")]
+        confirm: Option<u64>,
     },
     /// Remove a runtime value so the environment or default applies again.
     Unset {
@@ -112,6 +141,10 @@ enum FlagsAction {
         reason: String,
         #[arg(long)]
         actor: Option<String>,
+        /// Wait until every live process of the fleet applied the change (up to MS
+        /// milliseconds, default 5000) and name those that did not (exit 4).
+        #[arg(long, value_name = "MS", num_args = 0..=1, default_missing_value = "5000")]
+        confirm: Option<u64>,
     },
     /// The newest entries of the flag audit log.
     Audit {
@@ -171,6 +204,20 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             };
             troupe::run::run(config, options).await
         }
+        Command::Gateway { no_rest_ratelimit } => {
+            let options = troupe::run::RunOptions {
+                no_rest_ratelimit,
+                ..troupe::run::RunOptions::default()
+            };
+            troupe::gateway::run(config, options).await
+        }
+        Command::Worker { no_rest_ratelimit } => {
+            let options = troupe::run::RunOptions {
+                no_rest_ratelimit,
+                ..troupe::run::RunOptions::default()
+            };
+            troupe::worker::run(config, options).await
+        }
         Command::Console { http } => {
             troupe::http_wiring::console(config, http).await?;
             Ok(ExitCode::SUCCESS)
@@ -183,6 +230,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::ImportLegacy(args) => troupe::commands::import_legacy::run(args, &config).await,
         Command::Smoke(args) => troupe::commands::smoke::run(args, &config.prefix).await,
         Command::Keygen => troupe::commands::keygen::run(),
+        Command::Fleet { json, check } => fleet(&config, json, check).await,
         Command::Tokens { action } => troupe::commands::tokens::run(action, &config).await,
         Command::Compare { json } => {
             let report = troupe::commands::compare::run_corpus().await?;
@@ -198,6 +246,40 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             })
         }
     }
+}
+
+/// `troupe fleet [--json] [--check]`.
+async fn fleet(config: &Config, json: bool, check: bool) -> anyhow::Result<ExitCode> {
+    let store = wiring::open_store(config).await?;
+    let status = troupe::fleet::status(&store, &SystemClock).await?;
+    if json {
+        outln!("{}", troupe_http::health::fleet_document(&status));
+    } else {
+        troupe::out!("{}", troupe::fleet::render_text(&status));
+    }
+    Ok(if check && !status.is_healthy() {
+        ExitCode::from(exit::FOUND)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Waits up to `ms` until every live process applied the change just stored (exit 0), else
+/// names those that did not (exit 4: the change is stored and keeps spreading).
+async fn confirm_change(store: &troupe_store::Store, ms: u64) -> anyhow::Result<ExitCode> {
+    use troupe_ports::FlagStore as _;
+    if ms > 600_000 {
+        return Err(UsageError::new("--confirm: wait at most 600000 ms").into());
+    }
+    let version = store.version().await?;
+    let confirmation =
+        troupe::fleet::confirm(store, version, std::time::Duration::from_millis(ms)).await?;
+    outln!("{}", troupe::fleet::render_confirmation(&confirmation));
+    Ok(if confirmation.confirmed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(exit::NOT_CONFIRMED)
+    })
 }
 
 /// `troupe migrate [--check]`.
@@ -274,7 +356,12 @@ async fn flags(action: FlagsAction, config: Config) -> anyhow::Result<ExitCode> 
     } else {
         wiring::open_store(&config).await?
     });
-    let flags = Flags::load(config.flags.clone(), config.targeting.clone(), store).await?;
+    let flags = Flags::load(
+        config.flags.clone(),
+        config.targeting.clone(),
+        Arc::clone(&store) as Arc<dyn troupe_ports::FlagStore>,
+    )
+    .await?;
     let actor = |given: Option<String>| {
         given
             .or_else(|| std::env::var("USER").ok())
@@ -292,6 +379,7 @@ async fn flags(action: FlagsAction, config: Config) -> anyhow::Result<ExitCode> 
             value,
             reason,
             actor: who,
+            confirm,
         } => {
             let Some(parsed) = troupe_application::flags::parse_bool(&value) else {
                 eprintln!("troupe: {value:?} is not a flag value; use true/false, on/off or 1/0");
@@ -306,11 +394,15 @@ async fn flags(action: FlagsAction, config: Config) -> anyhow::Result<ExitCode> 
                 .await
                 .map_err(flag_error)?;
             outln!("{} {before} -> {parsed} (runtime)", flag.key());
+            if let Some(ms) = confirm {
+                return confirm_change(&store, ms).await;
+            }
         }
         FlagsAction::Unset {
             name,
             reason,
             actor: who,
+            confirm,
         } => {
             let Some(flag) = FlagName::parse(&name) else {
                 eprintln!("troupe: unknown flag {name:?}; `troupe flags list` shows them all");
@@ -327,6 +419,9 @@ async fn flags(action: FlagsAction, config: Config) -> anyhow::Result<ExitCode> 
                 snapshot.get(flag),
                 snapshot.source(flag).as_str()
             );
+            if let Some(ms) = confirm {
+                return confirm_change(&store, ms).await;
+            }
         }
         FlagsAction::Audit { limit } => {
             for entry in flags.audit(limit).await? {

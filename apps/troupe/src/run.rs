@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use troupe_application::flow::MessageHandler;
 use troupe_discord::{
-    Bot, BotDeps, DiscordConfig, DiscordPlatform, EventBudgets, RestLimit, ShadowHook, ShardPlan,
+    Bot, BotDeps, DiscordConfig, DiscordPlatform, EventBudgets, IdentifyPacing, RestLimit,
+    ShadowHook, ShardPlan,
 };
-use troupe_ports::{GatewaySessions, SharedRateLimit};
+use troupe_ports::{EventRelay, GatewaySessions, ShardSpan, SharedRateLimit};
 use troupe_store::{BackendKind, Store};
 
 use crate::config::Config;
@@ -30,6 +31,8 @@ pub struct RunOptions {
     pub shutdown_grace: Option<Duration>,
     /// A slash command not answered this long after it arrived is deferred (default 1.5 s).
     pub defer_after: Option<Duration>,
+    /// `troupe gateway`: hand the events to this broker instead of handling them.
+    pub relay: Option<Arc<dyn EventRelay>>,
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -79,6 +82,17 @@ pub fn discord_config(
     }
     discord.rest_limit = (!options.no_rest_ratelimit).then(RestLimit::default);
     discord.sessions = store.map(|s| Arc::new(s.clone()) as Arc<dyn GatewaySessions>);
+    // The identify queue is fleet-wide wherever the REST limit is shared (ADR 0041).
+    discord.identify = store
+        .filter(|s| shares_global_limit(config, s))
+        .map(|s| Arc::new(s.clone()) as Arc<dyn SharedRateLimit>);
+    discord.identify_pacing = IdentifyPacing {
+        interval: Duration::from_millis(settings.identify_interval_ms),
+        // A quarter of the interval (at most the default 500 ms) for the time between taking
+        // a turn and the IDENTIFY reaching Discord.
+        margin: (Duration::from_millis(settings.identify_interval_ms) / 4)
+            .min(IdentifyPacing::default().margin),
+    };
     Ok(discord)
 }
 
@@ -90,6 +104,17 @@ pub fn shares_global_limit(config: &Config, store: &Store) -> bool {
         .discord
         .shared_limit
         .unwrap_or(store.kind() == BackendKind::Postgres)
+}
+
+/// The shards this process records in the fleet registry: known when `TROUPE_SHARDS` is set
+/// (all of them without a range); `None` when Discord's recommendation decides (one process
+/// running every shard).
+pub fn shard_span(plan: &ShardPlan) -> Option<ShardSpan> {
+    let total = plan.total?;
+    Some(ShardSpan {
+        total,
+        range: plan.range.clone().unwrap_or(0..total),
+    })
 }
 
 /// Runs the bot until SIGTERM or SIGINT.
@@ -114,6 +139,17 @@ pub async fn run_until(
         tracing::info!("Discord's global REST limit is shared with every process of this database");
     }
     let _watcher = app.spawn_flag_watcher(Duration::from_millis(250));
+    let membership = crate::fleet::Membership::spawn(
+        Arc::new(app.store.clone()),
+        Arc::clone(&app.flags),
+        Some(platform.monitor() as Arc<dyn troupe_ports::GatewayMonitor>),
+        crate::fleet::Member {
+            role: "run".into(),
+            shards: shard_span(&discord.shards),
+        },
+        app.deps.config.started_at,
+        crate::fleet::HEARTBEAT,
+    );
     let http = crate::http_wiring::serve(&app, &ops, platform.monitor()).await?;
     let shadow: ShadowHook = Arc::new(|job| Box::pin(run_shadow(job)));
     let deps = BotDeps {
@@ -128,7 +164,12 @@ pub async fn run_until(
     };
     tracing::info!(database = %app.config.database_label(), "starting the Discord bot");
     tokio::spawn(announce_release(app.deps.clone()));
-    let result = Bot::new(discord, platform, deps).run(shutdown).await;
+    let mut bot = Bot::new(discord, platform, deps);
+    if let Some(relay) = options.relay.clone() {
+        bot = bot.relaying(relay);
+    }
+    let result = bot.run(shutdown).await;
+    membership.leave().await;
     http.shutdown().await;
     match result {
         Ok(()) => {

@@ -20,8 +20,8 @@ use troupe_application::{AppConfig, CommandSystem, Deps};
 use troupe_domain::notifications::Version;
 use troupe_legacy::LegacySystem;
 use troupe_ports::{
-    AiChat, AuthProvider, ChatPlatform, Clock, FlagNotifications, FlagStore, ProfileSource,
-    ProxyAuthors, SystemClock,
+    AiChat, AuthProvider, ChatPlatform, Clock, FlagNotifications, FlagStore, ProcessedMessages,
+    ProfileSource, ProxyAuthors, SystemClock,
 };
 use troupe_store::{SchemaStatus, Store, StoreOptions, TokenKey};
 
@@ -205,6 +205,19 @@ impl App {
         platform: Arc<dyn ChatPlatform>,
         observer: Option<CommandObserver>,
     ) -> anyhow::Result<Self> {
+        Self::build_with_claims(config, platform, observer, |store| store).await
+    }
+
+    /// [`App::build`], with the store's message-id claims wrapped by `claims` (a worker grants
+    /// redelivered events their claim again).
+    pub async fn build_with_claims(
+        config: Config,
+        platform: Arc<dyn ChatPlatform>,
+        observer: Option<CommandObserver>,
+        claims: impl FnOnce(Arc<dyn ProcessedMessages>) -> Arc<dyn ProcessedMessages>,
+    ) -> anyhow::Result<Self> {
+        // Settings that refuse to start come first: nothing is opened or migrated for them.
+        let auth_provider = auth_provider(&config)?;
         let store = open_store_migrating(&config).await?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let app_config = AppConfig {
@@ -218,17 +231,18 @@ impl App {
             ..AppConfig::default()
         };
         let shared = Arc::new(store.clone());
+        let processed = claims(shared.clone() as Arc<dyn ProcessedMessages>);
         let deps = Deps {
             personalities: shared.clone(),
             conversations: shared.clone(),
             auth: shared.clone(),
             preferences: shared.clone(),
-            processed: shared.clone(),
+            processed: Arc::clone(&processed),
             platform,
             clock: Arc::clone(&clock),
             volume: Arc::new(DirVolume::new(config.data_dir.clone())),
             profiles: profile_source(&config)?,
-            auth_provider: auth_provider(&config)?,
+            auth_provider,
             config: Arc::new(app_config),
         };
         let flags = Arc::new(
@@ -270,7 +284,7 @@ impl App {
             Arc::clone(&flags),
             Some(Arc::clone(&shadow)),
         ));
-        let guard = CommandGuard::new(shared, clock);
+        let guard = CommandGuard::new(processed, clock);
         let ai = ai_chat(&config)?.map(crate::http_wiring::instrument_ai);
         let proxies = proxy_authors(&config)?;
         let flow = ai.as_ref().map(|ai| {
@@ -437,6 +451,15 @@ pub fn auth_provider(config: &Config) -> anyhow::Result<Option<Arc<dyn AuthProvi
     let Some(o) = &config.oauth else {
         return Ok(None);
     };
+    if config.token_key.is_none() {
+        // Refused at start, not at the first `auth code`: the tokens OAuth hands out are
+        // stored encrypted under this key.
+        return Err(UsageError::new(
+            "TROUPE_TOKEN_KEY: required when TROUPE_OAUTH_* is set (user tokens are stored \
+             encrypted); generate one with `troupe keygen`",
+        )
+        .into());
+    }
     let client = OAuthClient::new(OAuthConfig {
         authorize_url: o.authorize_url.clone(),
         token_url: o.token_url.clone(),

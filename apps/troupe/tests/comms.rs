@@ -1,6 +1,8 @@
-//! The communication plan against a fake ops webhook: a flag change posts the deployment
-//! announcement once per store (two processes), an alert posts the incident message (Rolling
-//! back with the automatic rollback's actions), and a refused post is retried.
+//! The communication plan against a fake ops webhook and the fake Discord: a flag change posts
+//! the deployment announcement once per store (two processes), an alert posts the incident
+//! message (Rolling back with the automatic rollback's actions), and a refused post is
+//! retried; `troupe run` posts the edited templates to the webhook, the ops channel and (for a
+//! change users notice) the maintenance channel through the bot.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -8,7 +10,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::mpsc;
-use troupe::comms::{Announcer, OpsPoster, post_incidents};
+use troupe::comms::{Announcer, OpsPoster, Outlets, post_incidents};
 use troupe::config::Config;
 use troupe::console::ConsolePlatform;
 use troupe::wiring::App;
@@ -92,7 +94,9 @@ async fn a_stage_start_is_announced_once_per_store_with_the_runbook_fields() {
     let (url, mut rx) = receiver(vec![]).await;
     let first = app(dir.path()).await;
     let second = app(dir.path()).await;
-    let poster = OpsPoster::new(url).with_retries(3, Duration::from_millis(50));
+    let poster = Outlets::webhook(Some(
+        OpsPoster::new(url).with_retries(3, Duration::from_millis(50)),
+    ));
     let lease = Duration::from_secs(60);
     let mut a = Announcer::new(
         first.store.clone(),
@@ -153,7 +157,9 @@ async fn a_stage_start_is_announced_once_per_store_with_the_runbook_fields() {
 async fn an_alert_with_an_automatic_rollback_posts_the_incident_message_and_a_refused_post_is_retried()
  {
     let (url, mut rx) = receiver(vec![500, 503]).await;
-    let poster = OpsPoster::new(url).with_retries(4, Duration::from_millis(20));
+    let poster = Outlets::webhook(Some(
+        OpsPoster::new(url).with_retries(4, Duration::from_millis(20)),
+    ));
     let alert = Alert {
         rule: AlertRule::CategoryErrorRate(Category::Utility),
         severity: Severity::Critical,
@@ -189,4 +195,176 @@ async fn an_alert_with_an_automatic_rollback_posts_the_incident_message_and_a_re
     post_incidents(&poster, &[], std::slice::from_ref(&alert), &[]);
     let resolved = next(&mut rx).await;
     assert!(resolved.contains("status: Resolved"), "{resolved}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incident_message_reaches_the_discord_ops_channel_through_the_bot() {
+    let platform = Arc::new(troupe_testkit::FakePlatform::new());
+    let ops = troupe_domain::ChannelId::new(4242).unwrap();
+    let outlets = Outlets::webhook(None)
+        .with_channels(
+            Arc::clone(&platform) as Arc<dyn troupe_ports::ChatPlatform>,
+            Some(ops),
+            None,
+        )
+        .with_retries(3, Duration::from_millis(20));
+    let alert = Alert {
+        rule: AlertRule::FailedCommands,
+        severity: Severity::Warning,
+        value: 6.0,
+        threshold: 5.0,
+        since: troupe_domain::Timestamp::from_millis(0),
+        message: "6 failed commands in the last 1h > 5".into(),
+    };
+    post_incidents(&outlets, std::slice::from_ref(&alert), &[], &[]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let sent = loop {
+        let sent = platform.sent_messages();
+        if !sent.is_empty() || std::time::Instant::now() > deadline {
+            break sent;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].0, ops);
+    assert!(
+        sent[0].1.content.contains("status: Investigating"),
+        "{}",
+        sent[0].1.content
+    );
+}
+
+/// `troupe run` against the fake Discord: the guild's channels and the binary's environment.
+mod run {
+    use std::process::{Child, Command, Stdio};
+
+    pub const OWNER: u64 = 200_000_000_000_000_001;
+    pub const GUILD: u64 = 100_000_000_000_000_001;
+    pub const OPS: u64 = 300_000_000_000_000_010;
+    pub const NEWS: u64 = 300_000_000_000_000_011;
+
+    /// Stops the bot with SIGTERM when dropped.
+    pub struct Bot(pub Child);
+
+    impl Drop for Bot {
+        fn drop(&mut self) {
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.0.id().to_string()])
+                .status();
+            let _ = self.0.wait();
+        }
+    }
+
+    pub fn troupe(dir: &std::path::Path, env: &[(&str, String)]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_troupe"));
+        cmd.env_clear()
+            .env("TROUPE_DATA_DIR", dir)
+            .env("TROUPE_LOG", "warn")
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flag_change_posts_the_edited_texts_to_the_webhook_the_ops_channel_and_users() {
+    use run::{GUILD, NEWS, OPS, OWNER};
+    use troupe_testkit::discord::{FakeDiscord, TOKEN};
+
+    let fake = FakeDiscord::start().await.unwrap();
+    fake.add_guild(GUILD, OWNER);
+    fake.add_text_channel(GUILD, OPS, "ops", false);
+    fake.add_text_channel(GUILD, NEWS, "news", false);
+    let (url, mut rx) = receiver(vec![]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let migrate = run::troupe(dir.path(), &[])
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+    let env = [
+        ("DISCORD_TOKEN", TOKEN.to_owned()),
+        ("TROUPE_DISCORD_GATEWAY_URL", fake.gateway_url()),
+        ("TROUPE_DISCORD_API_PROXY", fake.api_proxy()),
+        ("TROUPE_HTTP_ADDR", "127.0.0.1:0".to_owned()),
+        ("TROUPE_BACKUP_SCHEDULE", "off".to_owned()),
+        ("TROUPE_OPS_WEBHOOK_URL", url),
+        ("TROUPE_OPS_CHANNEL", OPS.to_string()),
+        ("TROUPE_MAINTENANCE_CHANNEL", NEWS.to_string()),
+        (
+            "TROUPE_COMMS_ANNOUNCEMENT_TEMPLATE",
+            "[rollout] {step}: {flag}={value} ({reason})\\n{commands}".to_owned(),
+        ),
+        (
+            "TROUPE_COMMS_MAINTENANCE_TEMPLATE",
+            "Heads-up: {notice}. Affected: {commands}".to_owned(),
+        ),
+    ];
+    let bot = run::Bot(
+        run::troupe(dir.path(), &env)
+            .arg("run")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    assert!(
+        fake.wait_until(Duration::from_secs(60), |f| f.live_sessions() == 1)
+            .await,
+        "the bot connected"
+    );
+
+    let set = run::troupe(dir.path(), &[])
+        .args([
+            "flags",
+            "set",
+            "ddd.commands.utility",
+            "true",
+            "--reason",
+            "stage 1",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        set.status.success(),
+        "{}",
+        String::from_utf8_lossy(&set.stderr)
+    );
+    let announcement = next(&mut rx).await;
+    assert!(
+        announcement.starts_with("[rollout] stage start: ddd.commands.utility=true (stage 1)\n"),
+        "{announcement:?}"
+    );
+    assert!(announcement.contains("ping"), "{announcement}");
+    let posted = |channel: u64, text: &str| {
+        let text = text.to_owned();
+        move |f: &FakeDiscord| f.messages_in(channel).iter().any(|m| m.content == text)
+    };
+    assert!(
+        fake.wait_until(Duration::from_secs(30), posted(OPS, &announcement))
+            .await,
+        "the announcement in the ops channel: {:?}",
+        fake.messages_in(OPS)
+    );
+    let notice = "Heads-up: we are switching these commands to their new version; if anything \
+                  looks wrong, tell the moderators. Affected: ";
+    assert!(
+        fake.wait_until(Duration::from_secs(30), |f| f
+            .messages_in(NEWS)
+            .iter()
+            .any(|m| m.content.starts_with(notice) && m.content.contains("ping")))
+            .await,
+        "the maintenance notice: {:?}",
+        fake.messages_in(NEWS)
+    );
+    drop(bot);
 }

@@ -4,9 +4,11 @@
 //! (`FEATURE_FLAG_DDD_COMMANDS_ENABLED=false`, or one `troupe flags set`) puts every command back
 //! on legacy, and a mistyped variable stops the binary with exit code 2 naming it.
 
-use std::io::Write;
+mod support;
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+
+use support::{stderr, stdout, troupe_with_input as troupe};
 
 /// The runbook's stage 1 (`export FEATURE_FLAG_...=true`).
 const STAGE_1: &[(&str, &str)] = &[
@@ -14,47 +16,6 @@ const STAGE_1: &[(&str, &str)] = &[
     ("FEATURE_FLAG_DDD_COMMANDS_INTEGRATION", "true"),
     ("FEATURE_FLAG_DDD_COMMANDS_UTILITY", "true"),
 ];
-
-fn troupe(dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_troupe"));
-    cmd.args(args)
-        .env_clear()
-        .env("TROUPE_DATA_DIR", dir)
-        .env("TROUPE_LOG", "off")
-        .current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("troupe starts");
-    // Written from a thread so a child that answers while reading cannot fill its stdout
-    // pipe and block; a child that exits before reading (a refused configuration)
-    // closes the pipe, which is for the caller to judge by the exit code.
-    let mut stdin_pipe = child.stdin.take().expect("stdin");
-    let bytes: Vec<u8> = stdin.as_bytes().to_vec();
-    let writer = std::thread::spawn(move || {
-        if let Err(e) = stdin_pipe.write_all(&bytes) {
-            assert_eq!(
-                e.kind(),
-                std::io::ErrorKind::BrokenPipe,
-                "input written: {e}"
-            );
-        }
-    });
-    let out = child.wait_with_output().expect("troupe finishes");
-    writer.join().expect("stdin writer");
-    out
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 /// `troupe flags <args>`, asserting exit 0; returns stdout.
 fn flags(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> String {

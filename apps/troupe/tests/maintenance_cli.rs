@@ -1,37 +1,18 @@
 //! The maintenance commands as an operator runs them: the real binary against a SQLite data
 //! directory, the store damaged with the `sqlite3` command-line client (an external tool).
 
+mod support;
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 
-fn troupe(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_troupe"));
-    cmd.args(args)
-        .env_clear()
-        .env("TROUPE_DATA_DIR", dir)
-        .env("TROUPE_LOG", "off")
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("troupe runs")
-}
+use support::{text, troupe};
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Runs SQL with the `sqlite3` client (installed by `.ci/run`).
+/// Runs SQL with the `sqlite3` client, which these tests need (`.ci/run` installs it).
 fn sqlite3(db: &Path, sql: &str) {
-    let out = Command::new("sqlite3")
-        .arg(db)
-        .arg(sql)
-        .output()
-        .expect("the sqlite3 command-line client is installed (.ci/run installs it)");
-    assert!(out.status.success(), "sqlite3: {}", text(&out.stderr));
+    assert!(
+        support::sqlite3(db, sql),
+        "the sqlite3 command-line client is installed (.ci/run installs it)"
+    );
 }
 
 const PERSONALITY: &str = "INSERT INTO personalities (name_key, name, owner_id, display_name, \
@@ -279,7 +260,7 @@ fn a_restore_failing_on_a_foreign_key_says_the_store_is_unchanged() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("the store is unchanged"), "{stderr}");
     assert!(!stderr.contains("unexpected store error"), "{stderr}");
-    let still = Command::new("sqlite3")
+    let still = std::process::Command::new("sqlite3")
         .arg(&db)
         .arg("SELECT prompt FROM personalities")
         .output()

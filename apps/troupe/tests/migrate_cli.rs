@@ -3,25 +3,21 @@
 //! backup; read-only and maintenance commands never change the schema; and a binary that finds
 //! a newer schema says so in one line naming both versions and what to do, with exit code 2.
 
+mod support;
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
+
+use support::text;
 
 fn troupe(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_troupe"))
-        .args(args)
-        .env_clear()
-        .env("TROUPE_DATA_DIR", dir)
-        .env("TROUPE_LOG", "off")
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .expect("troupe runs")
+    support::troupe(dir, args, &[])
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+/// Runs `sql` on the data directory's SQLite file with the sqlite3 shell (as an operator or a
+/// newer release would); `false` when sqlite3 is not installed.
+fn sqlite3(dir: &Path, sql: &str) -> bool {
+    support::sqlite3(&dir.join("troupe.db"), sql)
 }
 
 fn backups(dir: &Path) -> usize {
@@ -87,21 +83,6 @@ fn migrate_applies_pending_migrations_and_check_then_reports_the_schema_current(
     );
     let list = troupe(dir.path(), &["flags", "list"]);
     assert_eq!(list.status.code(), Some(0), "{}", text(&list.stderr));
-}
-
-/// Runs `sql` on the data directory's SQLite file with the sqlite3 shell (as an operator or a
-/// newer release would); `false` when sqlite3 is not installed.
-fn sqlite3(dir: &Path, sql: &str) -> bool {
-    let Ok(out) = Command::new("sqlite3")
-        .arg(dir.join("troupe.db"))
-        .arg(sql)
-        .output()
-    else {
-        eprintln!("SKIPPED: the sqlite3 shell is not installed");
-        return false;
-    };
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    true
 }
 
 #[test]

@@ -3,32 +3,12 @@
 //! subcommand with exit code 2 and a message naming the setting (with a did-you-mean for a
 //! typo); a closed stdout ends a command quietly.
 
+mod support;
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
-fn troupe(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_troupe"));
-    cmd.args(args)
-        .env_clear()
-        .env("TROUPE_DATA_DIR", dir)
-        .env("TROUPE_LOG", "off")
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("troupe runs")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use support::{stderr, stdout, troupe};
 
 /// Asserts exit code 2, a message naming `setting` (and `also`, when given), nothing on stdout.
 fn refused(out: &Output, setting: &str, also: Option<&str>, what: &str) {
@@ -133,6 +113,43 @@ fn test_harness_variables_do_not_stop_the_binary() {
         ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+/// Every `TROUPE_OAUTH_*` setting, valid, pointing at a port nothing listens on.
+const OAUTH: [(&str, &str); 5] = [
+    ("TROUPE_OAUTH_AUTHORIZE_URL", "http://127.0.0.1:9/authorize"),
+    ("TROUPE_OAUTH_TOKEN_URL", "http://127.0.0.1:9/token"),
+    ("TROUPE_OAUTH_CLIENT_ID", "troupe"),
+    ("TROUPE_OAUTH_CLIENT_SECRET", "client-secret-never-shown"),
+    ("TROUPE_OAUTH_REDIRECT_URL", "http://127.0.0.1:9/callback"),
+];
+
+#[test]
+fn oauth_without_a_token_key_is_refused_at_start_with_exit_2_and_keygen_still_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = OAUTH.to_vec();
+    env.push(("DISCORD_TOKEN", "not-a-real-token"));
+    for args in [&["console"][..], &["run"][..]] {
+        let out = troupe(dir.path(), args, &env);
+        refused(
+            &out,
+            "TROUPE_TOKEN_KEY",
+            Some("troupe keygen"),
+            &format!("{args:?}"),
+        );
+        assert!(!stderr(&out).contains("client-secret-never-shown"));
+    }
+    assert!(
+        !dir.path().join("troupe.db").exists(),
+        "refused before the store was created"
+    );
+    // The way out works with the same settings.
+    let keygen = troupe(dir.path(), &["keygen"], &env);
+    assert_eq!(keygen.status.code(), Some(0), "{}", stderr(&keygen));
+    let key = stdout(&keygen).trim().to_owned();
+    env.push(("TROUPE_TOKEN_KEY", &key));
+    let console = troupe(dir.path(), &["console"], &env);
+    assert_eq!(console.status.code(), Some(0), "{}", stderr(&console));
 }
 
 #[test]
@@ -249,15 +266,8 @@ fn help_lists_one_exit_code_table_for_every_subcommand() {
 fn into_closed_pipe(dir: &Path, args: &[&str]) -> Output {
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
-    let child = Command::new(env!("CARGO_BIN_EXE_troupe"))
-        .args(args)
-        .env_clear()
-        .env("TROUPE_DATA_DIR", dir)
-        .env("TROUPE_LOG", "off")
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(writer)
-        .stderr(Stdio::piped())
+    let child = support::command(dir, args, &[])
+        .stdout(Stdio::from(writer))
         .spawn()
         .unwrap();
     child.wait_with_output().unwrap()

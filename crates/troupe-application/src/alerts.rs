@@ -760,44 +760,13 @@ pub fn commands_affected(flag: &str) -> String {
 }
 
 /// The deployment announcement for a flag change: stage, commands affected, monitoring status
-/// (`active_alerts` active now), rollback ready, next update.
+/// (`active_alerts` active now), rollback ready, next update (the default template of
+/// [`crate::comms::Templates`]).
 pub fn deployment_announcement(
     change: &troupe_ports::FlagAuditEntry,
     active_alerts: usize,
 ) -> String {
-    let step = RolloutStep::of(change);
-    let value = change
-        .new
-        .map_or_else(|| "default".to_owned(), |v| v.to_string());
-    let monitoring = if active_alerts == 0 {
-        "monitoring active, no alert".to_owned()
-    } else {
-        format!("monitoring active, {active_alerts} alert(s) active")
-    };
-    let rollback = match step {
-        RolloutStep::StageStart => format!(
-            "rollback ready: `troupe flags set {} false --reason \"rollback\"` (or \
-             FEATURE_FLAG_DDD_COMMANDS_ENABLED=false for everything)",
-            change.name
-        ),
-        RolloutStep::Rollback | RolloutStep::EmergencyRollback => {
-            "rolled back to the legacy system; re-enable with `troupe flags set` once fixed".into()
-        }
-    };
-    let next = match step {
-        RolloutStep::StageStart => "next update: in 1 hour, or at once on any alert",
-        RolloutStep::Rollback | RolloutStep::EmergencyRollback => {
-            "next update: when the cause is known"
-        }
-    };
-    format!(
-        "📣 Troupe deployment — {}: {} = {value} by {} ({})\n• commands affected: {}\n• {monitoring}\n• {rollback}\n• {next}",
-        step.as_str(),
-        change.name,
-        change.actor,
-        change.reason,
-        commands_affected(&change.name),
-    )
+    crate::comms::Templates::default().announcement(change, active_alerts)
 }
 
 /// Where an incident stands.
@@ -819,7 +788,7 @@ impl IncidentStatus {
 }
 
 /// The commands an alert concerns.
-fn alert_commands(rule: AlertRule) -> String {
+pub(crate) fn alert_commands(rule: AlertRule) -> String {
     match rule {
         AlertRule::CategoryErrorRate(category) => {
             commands_affected(&FlagName::Category(category).key())
@@ -830,26 +799,10 @@ fn alert_commands(rule: AlertRule) -> String {
     }
 }
 
-/// The incident message: impact, commands affected, status, actions taken.
+/// The incident message: impact, commands affected, status, actions taken (the default
+/// template of [`crate::comms::Templates`]).
 pub fn incident_message(alert: &Alert, status: IncidentStatus, actions: &[String]) -> String {
-    let icon = match status {
-        IncidentStatus::Resolved => "✅",
-        IncidentStatus::RollingBack => "⏪",
-        IncidentStatus::Investigating => "🚨",
-    };
-    let actions = if actions.is_empty() {
-        "none yet (on call investigating)".to_owned()
-    } else {
-        actions.join("; ")
-    };
-    format!(
-        "{icon} Troupe incident — {}\n• impact: [{}] {}\n• commands affected: {}\n• status: {}\n• actions taken: {actions}",
-        alert.rule.name(),
-        alert.severity.as_str(),
-        alert.message,
-        alert_commands(alert.rule),
-        status.as_str(),
-    )
+    crate::comms::Templates::default().incident(alert, status, actions)
 }
 
 #[cfg(test)]

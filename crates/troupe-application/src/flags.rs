@@ -399,6 +399,14 @@ impl Flags {
             .map_or_else(|p| p.into_inner().1.clone(), |g| g.1.clone())
     }
 
+    /// The flag version (see [`FlagStore::version`]) of the values in force: what this process
+    /// reports to the fleet registry so a change can be confirmed fleet-wide. `None` before the
+    /// first successful read.
+    pub fn version(&self) -> Option<u64> {
+        let version = self.current.read().map_or(u64::MAX, |g| g.0);
+        (version != u64::MAX).then_some(version)
+    }
+
     /// Re-reads the runtime values when the store's version changed (one cheap query when
     /// nothing changed). Returns whether the snapshot changed.
     pub async fn refresh(&self) -> Result<bool, StoreError> {

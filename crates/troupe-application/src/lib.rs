@@ -10,6 +10,7 @@
 pub mod alerts;
 pub mod catalog;
 pub mod command;
+pub mod comms;
 pub mod compare;
 pub mod conflicts;
 pub mod context;

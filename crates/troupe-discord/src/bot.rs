@@ -81,6 +81,10 @@ pub(crate) struct Ctx {
     /// Permits for the short "busy" answers of shed commands.
     pub notices: Arc<Semaphore>,
     pub commands_registered: AtomicBool,
+    /// A gateway process's queue to the broker (gateway/worker mode).
+    pub relay: Option<crate::relay::Outbox>,
+    /// A worker's claims, granted again to redelivered events.
+    pub claims: Option<Arc<crate::relay::RedeliveryClaims>>,
 }
 
 impl Ctx {
@@ -122,6 +126,8 @@ impl Bot {
                 cancel: CancellationToken::new(),
                 notices: Arc::new(Semaphore::new(NOTICES)),
                 commands_registered: AtomicBool::new(false),
+                relay: None,
+                claims: None,
                 config,
             }),
         }

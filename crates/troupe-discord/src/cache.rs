@@ -165,6 +165,21 @@ impl Cache {
         inner.channels.insert(channel.id, facts);
     }
 
+    /// Forgets a channel (a worker: the gateway saw it change; the next use reads it again).
+    pub fn forget_channel(&self, id: Id<ChannelMarker>) {
+        self.remove_channel(id);
+    }
+
+    /// Forgets a guild's owner, roles and channels (a worker: the gateway saw them change).
+    pub fn forget_guild(&self, id: Id<GuildMarker>) {
+        let mut inner = self.write();
+        if let Some(facts) = inner.guilds.remove(&id) {
+            for channel in facts.channels {
+                inner.channels.remove(&channel);
+            }
+        }
+    }
+
     fn remove_channel(&self, id: Id<ChannelMarker>) {
         let mut inner = self.write();
         if let Some(facts) = inner.channels.remove(&id)
@@ -226,6 +241,31 @@ impl Cache {
 
     pub fn application(&self) -> Option<Id<ApplicationMarker>> {
         self.read().application
+    }
+
+    /// Our user and application as a gateway saw them (a worker has no READY of its own).
+    pub fn set_identity(
+        &self,
+        user: Option<Id<UserMarker>>,
+        application: Option<Id<ApplicationMarker>>,
+    ) {
+        if user.is_none() && application.is_none() {
+            return;
+        }
+        let known = {
+            let inner = self.read();
+            (user.is_none() || inner.bot_user == user)
+                && (application.is_none() || inner.application == application)
+        };
+        if !known {
+            let mut inner = self.write();
+            if user.is_some() {
+                inner.bot_user = user;
+            }
+            if application.is_some() {
+                inner.application = application;
+            }
+        }
     }
 
     pub fn add_own_webhook(&self, id: Id<WebhookMarker>) {

@@ -113,6 +113,12 @@ pub struct DiscordConfig {
     /// Where the gateway sessions wait for the next process (resume after a restart); `None`:
     /// a restart identifies again and the events sent in between are lost.
     pub sessions: Option<Arc<dyn GatewaySessions>>,
+    /// Pace IDENTIFYs fleet-wide through this shared limit (the store; ADR 0041); `None`:
+    /// this process alone (twilight's in-memory queue).
+    pub identify: Option<Arc<dyn SharedRateLimit>>,
+    /// The spacing of IDENTIFYs per bucket with a shared queue: Discord's 5 s (shorter only
+    /// against a fake Discord in tests).
+    pub identify_pacing: crate::IdentifyPacing,
 }
 
 impl DiscordConfig {
@@ -135,6 +141,8 @@ impl DiscordConfig {
             budgets: EventBudgets::default(),
             reconnect_max_delay: Duration::from_secs(10),
             sessions: None,
+            identify: None,
+            identify_pacing: crate::IdentifyPacing::default(),
         }
     }
 }
@@ -152,6 +160,8 @@ impl fmt::Debug for DiscordConfig {
             .field("budgets", &self.budgets)
             .field("reconnect_max_delay", &self.reconnect_max_delay)
             .field("sessions", &self.sessions.is_some())
+            .field("identify_fleet_wide", &self.identify.is_some())
+            .field("identify_pacing", &self.identify_pacing)
             .finish_non_exhaustive()
     }
 }

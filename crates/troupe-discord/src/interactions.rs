@@ -229,17 +229,21 @@ fn no_reply_text(class: OutcomeClass) -> &'static str {
     }
 }
 
-/// Handles a slash command admitted to the commands lane (`received`: when it arrived).
+/// Handles a slash command admitted to the commands lane (`received`: when it arrived; no
+/// ticket: a worker, whose concurrency its broker consumer bounds).
 pub(crate) async fn handle(
     ctx: Arc<Ctx>,
     interaction: Interaction,
-    ticket: Ticket,
+    ticket: Option<Ticket>,
     received: Instant,
 ) {
     let command = command_data(&interaction).and_then(|d| command_named(&d.name));
     let client = ctx.platform.http().interaction(interaction.application_id);
     let work = async {
-        let running = ticket.start().await;
+        let running = match ticket {
+            Some(ticket) => Some(ticket.start().await),
+            None => None,
+        };
         (running, prepare(&ctx, &interaction, command).await)
     };
     tokio::pin!(work);

@@ -30,6 +30,7 @@ mod location;
 mod messages;
 mod monitor;
 mod platform;
+mod relay;
 mod render;
 mod rest;
 mod slash;
@@ -37,8 +38,10 @@ mod webhooks;
 
 pub use bot::{Bot, BotDeps, BotError, ShadowHook};
 pub use config::{DiscordConfig, EventBudgets, RestLimit, ShardPlan};
+pub use gateway::queue::IdentifyPacing;
 pub use monitor::GatewayStatus;
 pub use platform::DiscordPlatform;
+pub use relay::{RedeliveryClaims, RelayedEventError};
 pub use render::sanitize_username;
 
 /// Installs rustls' `ring` crypto provider as the process default (idempotent). Call once at

@@ -58,6 +58,25 @@ pub(crate) async fn guild_location(
             Ok(g) => cache.insert_guild(guild, g.owner_id, &g.roles),
             Err(e) => tracing::warn!(error = %e, "cannot read the guild's roles"),
         }
+        // Its channels too (the age-restricted ones a member can see), as GUILD_CREATE would
+        // have told: a worker never sees that event.
+        match platform
+            .rest()
+            .global("get guild channels", || async {
+                Ok(fresh(platform.http().guild_channels(guild))
+                    .await?
+                    .model()
+                    .await?)
+            })
+            .await
+        {
+            Ok(channels) => {
+                for c in &channels {
+                    cache.insert_channel(c);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read the guild's channels"),
+        }
     }
     let permissions = cache
         .permissions(guild, channel, user, roles)

@@ -61,6 +61,18 @@ pub(crate) fn lane(origin: Origin, is_command: bool, has_flow: bool) -> Option<L
     }
 }
 
+/// Whether `webhook` (the message's) is ours: one this process used, or one made by our
+/// application (Discord names it in `application_id`; a worker learns of webhooks another
+/// worker made that way).
+fn is_own_webhook(
+    cache: &crate::cache::Cache,
+    message: &Message,
+    webhook: Id<WebhookMarker>,
+) -> bool {
+    cache.is_own_webhook(webhook)
+        || (message.application_id.is_some() && message.application_id == cache.application())
+}
+
 /// The lane of a MESSAGE_CREATE.
 pub(crate) fn lane_of(ctx: &Ctx, message: &Message) -> Option<Lane> {
     let cache = ctx.platform.cache();
@@ -69,7 +81,7 @@ pub(crate) fn lane_of(ctx: &Ctx, message: &Message) -> Option<Lane> {
         message.author.bot,
         message.webhook_id,
         cache.bot_user(),
-        |w| cache.is_own_webhook(w),
+        |w| is_own_webhook(cache, message, w),
     );
     lane(
         origin,
@@ -103,7 +115,7 @@ pub(crate) async fn handle(ctx: Arc<Ctx>, message: Message, lane: Lane) {
         message.author.bot,
         message.webhook_id,
         cache.bot_user(),
-        |w| cache.is_own_webhook(w),
+        |w| is_own_webhook(cache, &message, w),
     );
     let via_proxy = message.webhook_id.is_some() && !origin.own_webhook;
     let is_command = lane == Lane::Commands;

@@ -13,7 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use troupe_domain::Timestamp;
-use troupe_ports::{Clock, EventLoad, GatewayMonitor, GatewaySnapshot, GatewayState, SystemClock};
+use troupe_ports::{
+    Clock, EventLoad, GatewayMonitor, GatewaySnapshot, GatewayState, SessionStarts, SystemClock,
+};
 
 /// Counters of one event lane (commands or messages), shared with the lanes.
 #[derive(Debug, Default)]
@@ -42,6 +44,7 @@ struct Inner {
     shards: Vec<(u32, ShardStatus)>,
     guilds: HashSet<u64>,
     reconnects: u64,
+    session_starts: Option<SessionStarts>,
 }
 
 /// The gateway facts of this process.
@@ -89,6 +92,40 @@ impl GatewayStatus {
             commands: Arc::default(),
             messages: Arc::default(),
         }
+    }
+
+    /// Records Discord's session-start budget as the gateway read it.
+    pub(crate) fn set_session_starts(&self, starts: SessionStarts) {
+        self.with(|inner| inner.session_starts = Some(starts));
+    }
+
+    /// Counts one session start of this process against the budget.
+    pub(crate) fn session_started(&self) {
+        self.with(|inner| {
+            if let Some(s) = &mut inner.session_starts {
+                s.remaining = s.remaining.saturating_sub(1);
+            }
+        });
+    }
+
+    /// How long until a session may start when the budget is spent (`None`: it may now; a
+    /// budget past its reset is full again).
+    pub(crate) fn session_start_wait(&self) -> Option<Duration> {
+        let now = self.clock.now();
+        self.with(|inner| {
+            let s = inner.session_starts.as_mut()?;
+            if s.remaining > 0 {
+                return None;
+            }
+            match s.resets_at {
+                Some(at) if at > now => Some(at.since(now)),
+                _ => {
+                    s.remaining = s.total;
+                    s.resets_at = Some(now.plus(Duration::from_secs(86_400)));
+                    None
+                }
+            }
+        })
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut Inner) -> R) -> R {
@@ -283,6 +320,7 @@ impl GatewayMonitor for GatewayStatus {
                 shards_connected: connected.len() as u32,
                 reconnects: inner.reconnects,
                 load,
+                session_starts: inner.session_starts,
             }
         })
     }

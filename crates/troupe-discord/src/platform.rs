@@ -32,6 +32,45 @@ pub struct DiscordPlatform {
     cache: Arc<Cache>,
     monitor: Arc<GatewayStatus>,
     webhooks: Webhooks,
+    typing: TypingThrottle,
+}
+
+/// The typing indicator is the bot's, per channel, and Discord shows it for about 10 s: one
+/// trigger per channel every [`TYPING_EVERY`] is enough however many exchanges wait there
+/// (a thousand exchanges in one channel would otherwise want 125 triggers a second).
+const TYPING_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+/// Channels remembered at most (older entries are dropped first; a dropped one only means an
+/// extra trigger).
+const TYPING_CHANNELS: usize = 4096;
+
+#[derive(Debug, Default)]
+struct TypingThrottle {
+    last: std::sync::Mutex<std::collections::HashMap<Id<ChannelMarker>, tokio::time::Instant>>,
+}
+
+impl TypingThrottle {
+    /// Whether a trigger for `channel` is due now (and if so, records it).
+    fn due(&self, channel: Id<ChannelMarker>) -> bool {
+        let now = tokio::time::Instant::now();
+        let mut last = self
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if last
+            .get(&channel)
+            .is_some_and(|at| now.duration_since(*at) < TYPING_EVERY)
+        {
+            return false;
+        }
+        if last.len() >= TYPING_CHANNELS {
+            last.retain(|_, at| now.duration_since(*at) < TYPING_EVERY);
+            if last.len() >= TYPING_CHANNELS {
+                last.clear();
+            }
+        }
+        last.insert(channel, now);
+        true
+    }
 }
 
 impl std::fmt::Debug for DiscordPlatform {
@@ -56,6 +95,7 @@ impl DiscordPlatform {
             cache: Arc::new(Cache::default()),
             monitor: Arc::new(GatewayStatus::new()),
             webhooks: Webhooks::new(),
+            typing: TypingThrottle::default(),
         }
     }
 
@@ -127,7 +167,7 @@ impl DiscordPlatform {
         reply_to: Option<Id<MessageMarker>>,
     ) -> Result<Id<MessageMarker>, RestError> {
         let mut body = serde_json::json!({
-            "nonce": nonce(),
+            "nonce": crate::relay::scoped_nonce().unwrap_or_else(nonce),
             "enforce_nonce": true,
         });
         if !content.is_empty() {
@@ -287,7 +327,11 @@ impl ChatPlatform for DiscordPlatform {
     }
 
     async fn trigger_typing(&self, channel: ChannelId) -> Result<(), PlatformError> {
-        // Cosmetic: sent only when a global slot is free right now, never queued behind replies.
+        // Cosmetic: once per channel every few seconds, sent only when a global slot is free
+        // right now (and half of the budget is left to replies), never queued behind replies.
+        if !self.typing.due(ids::to_channel(channel)) {
+            return Ok(());
+        }
         self.rest
             .best_effort(async {
                 fresh(self.http().create_typing_trigger(ids::to_channel(channel))).await?;
@@ -342,5 +386,33 @@ impl ChatPlatform for DiscordPlatform {
 
     async fn webhook_cache_size(&self) -> u64 {
         self.webhooks.len().await
+    }
+}
+
+#[cfg(test)]
+mod typing_tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn typing_is_due_once_per_channel_every_few_seconds() {
+        let throttle = TypingThrottle::default();
+        let (a, b) = (Id::new(1), Id::new(2));
+        assert!(throttle.due(a));
+        assert!(
+            !throttle.due(a),
+            "a second exchange in the channel sends none"
+        );
+        assert!(throttle.due(b), "another channel is independent");
+        tokio::time::advance(TYPING_EVERY).await;
+        assert!(throttle.due(a), "renewed after the interval");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_remembered_channels_are_bounded() {
+        let throttle = TypingThrottle::default();
+        for c in 1..=(TYPING_CHANNELS as u64 * 2) {
+            assert!(throttle.due(Id::new(c)));
+        }
+        assert!(throttle.last.lock().unwrap().len() <= TYPING_CHANNELS);
     }
 }

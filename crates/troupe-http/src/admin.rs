@@ -94,6 +94,54 @@ pub(crate) struct FlagChangeBody {
     reason: Option<String>,
     #[serde(default)]
     actor: Option<String>,
+    /// Wait up to this many milliseconds until every live process applied the change.
+    #[serde(default)]
+    confirm_ms: Option<u64>,
+}
+
+/// `?confirm=<ms>` (or `?confirm=true`: [`DEFAULT_CONFIRM`]): wait until every live process
+/// applied the change and say which did not.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct ConfirmQuery {
+    confirm: Option<String>,
+}
+
+/// How long a confirmation waits when no time is given.
+pub const DEFAULT_CONFIRM: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The longest confirmation wait accepted.
+const MAX_CONFIRM_MS: u64 = 60_000;
+
+fn confirm_wait(
+    query: &ConfirmQuery,
+    body: &FlagChangeBody,
+) -> Result<Option<std::time::Duration>, Box<Response>> {
+    let from_query = match query.confirm.as_deref().map(str::trim) {
+        None | Some("false" | "0" | "off" | "no") => None,
+        Some("" | "true" | "on" | "yes") => Some(DEFAULT_CONFIRM),
+        Some(raw) => match raw.parse::<u64>() {
+            Ok(ms) if ms <= MAX_CONFIRM_MS => Some(std::time::Duration::from_millis(ms)),
+            _ => {
+                return Err(Box::new(error(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "confirm must be true or a wait in milliseconds up to {MAX_CONFIRM_MS}"
+                    ),
+                )));
+            }
+        },
+    };
+    let from_body = match body.confirm_ms {
+        Some(ms) if ms > MAX_CONFIRM_MS => {
+            return Err(Box::new(error(
+                StatusCode::BAD_REQUEST,
+                format!("confirm_ms must be at most {MAX_CONFIRM_MS}"),
+            )));
+        }
+        Some(ms) => Some(std::time::Duration::from_millis(ms)),
+        None => None,
+    };
+    Ok(from_body.or(from_query))
 }
 
 fn actor(given: Option<&str>) -> String {
@@ -126,6 +174,7 @@ async fn change(
     name: &str,
     value: Option<bool>,
     body: &FlagChangeBody,
+    confirm: Option<std::time::Duration>,
 ) -> Response {
     let Some(flag) = FlagName::parse(name) else {
         return error(
@@ -151,14 +200,20 @@ async fn change(
         Ok(before) => {
             let snapshot = flags.snapshot();
             state.metrics.observe_flags(&snapshot);
-            Json(json!({
+            let mut answer = json!({
                 "flag": flag.key(),
                 "before": before,
                 "value": snapshot.get(flag),
                 "source": snapshot.source(flag).as_str(),
                 "took_ms": (started.elapsed().as_secs_f64() * 1e6).round() / 1e3,
-            }))
-            .into_response()
+            });
+            let Some(wait) = confirm else {
+                return Json(answer).into_response();
+            };
+            let (code, confirmation) = confirmation(state, wait).await;
+            answer["confirmation"] = confirmation;
+            answer["took_ms"] = json!((started.elapsed().as_secs_f64() * 1e6).round() / 1e3);
+            (code, Json(answer)).into_response()
         }
         Err(FlagError::MissingReason) => error(
             StatusCode::BAD_REQUEST,
@@ -171,6 +226,40 @@ async fn change(
             error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the flag store is unavailable; nothing changed",
+            )
+        }
+    }
+}
+
+/// Waits until every live process applied the change just made: 200 when confirmed, 202
+/// (the change is stored and spreads, but not every process confirmed it) otherwise.
+async fn confirmation(state: &AppState, wait: std::time::Duration) -> (StatusCode, Value) {
+    let Some(fleet) = &state.sources.fleet else {
+        return (
+            StatusCode::ACCEPTED,
+            json!({"confirmed": false, "error": "this process keeps no fleet registry"}),
+        );
+    };
+    match fleet.confirm(wait).await {
+        Ok(c) => (
+            if c.confirmed {
+                StatusCode::OK
+            } else {
+                StatusCode::ACCEPTED
+            },
+            json!({
+                "confirmed": c.confirmed,
+                "flag_version": c.version,
+                "waited_ms": (c.waited.as_secs_f64() * 1e6).round() / 1e3,
+                "processes": c.processes,
+                "pending": c.pending,
+            }),
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot confirm a flag change fleet-wide");
+            (
+                StatusCode::ACCEPTED,
+                json!({"confirmed": false, "error": "the fleet registry cannot be read"}),
             )
         }
     }
@@ -191,18 +280,24 @@ fn parse_body(bytes: &[u8]) -> Result<FlagChangeBody, Box<Response>> {
     })
 }
 
-/// `PUT /admin/flags/{name}` with `{"value": false, "reason": "…", "actor": "…"}`.
+/// `PUT /admin/flags/{name}` with `{"value": false, "reason": "…", "actor": "…"}`;
+/// `?confirm=<ms>` (or `"confirm_ms"`) waits for every live process to apply it.
 pub(crate) async fn set_flag(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    Query(query): Query<ConfirmQuery>,
     body: axum::body::Bytes,
 ) -> Response {
     let body = match parse_body(&body) {
         Ok(body) => body,
         Err(response) => return *response,
     };
+    let confirm = match confirm_wait(&query, &body) {
+        Ok(wait) => wait,
+        Err(response) => return *response,
+    };
     match parse_value(body.value.as_ref()) {
-        Ok(value) => change(&state, &name, Some(value), &body).await,
+        Ok(value) => change(&state, &name, Some(value), &body, confirm).await,
         Err(message) => error(StatusCode::BAD_REQUEST, message),
     }
 }
@@ -212,6 +307,7 @@ pub(crate) async fn set_flag(
 pub(crate) struct ReasonQuery {
     reason: Option<String>,
     actor: Option<String>,
+    confirm: Option<String>,
 }
 
 /// `DELETE /admin/flags/{name}` with `{"reason": "…"}` or `?reason=…`.
@@ -227,19 +323,44 @@ pub(crate) async fn unset_flag(
     };
     body.reason = body.reason.or(query.reason);
     body.actor = body.actor.or(query.actor);
-    change(&state, &name, None, &body).await
+    let confirm = match confirm_wait(
+        &ConfirmQuery {
+            confirm: query.confirm,
+        },
+        &body,
+    ) {
+        Ok(wait) => wait,
+        Err(response) => return *response,
+    };
+    change(&state, &name, None, &body, confirm).await
 }
 
-/// `POST /admin/rollback`: the emergency rollback, `ddd.commands.enabled` off.
-pub(crate) async fn rollback(State(state): State<AppState>, body: axum::body::Bytes) -> Response {
+/// `POST /admin/rollback`: the emergency rollback, `ddd.commands.enabled` off;
+/// `?confirm=<ms>` waits for every live process to apply it (200 confirmed, 202 not).
+pub(crate) async fn rollback(
+    State(state): State<AppState>,
+    Query(query): Query<ConfirmQuery>,
+    body: axum::body::Bytes,
+) -> Response {
     let mut body = match parse_body(&body) {
         Ok(body) => body,
+        Err(response) => return *response,
+    };
+    let confirm = match confirm_wait(&query, &body) {
+        Ok(wait) => wait,
         Err(response) => return *response,
     };
     if body.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
         body.reason = Some("emergency rollback".into());
     }
-    change(&state, &FlagName::Enabled.key(), Some(false), &body).await
+    change(
+        &state,
+        &FlagName::Enabled.key(),
+        Some(false),
+        &body,
+        confirm,
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]

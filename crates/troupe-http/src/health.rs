@@ -92,6 +92,14 @@ pub async fn health_document(state: &AppState) -> (Status, Value) {
             "commands": {"queued": gw.load.commands_queued, "running": gw.load.commands_running, "shed": gw.load.commands_shed},
             "messages": {"queued": gw.load.messages_queued, "running": gw.load.messages_running, "shed": gw.load.messages_shed},
         },
+        // Discord's daily session-start budget and the identify pacing (issue 16).
+        "session_starts": gw.session_starts.map_or(Value::Null, |s| json!({
+            "total": s.total,
+            "remaining": s.remaining,
+            "resets_in_seconds": s.resets_at.map_or(Value::Null, |at| secs(at.since(now))),
+            "max_concurrency": s.max_concurrency,
+            "queue": if s.fleet_wide { "fleet" } else { "process" },
+        })),
     });
 
     // Database.
@@ -310,4 +318,71 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
         text,
     )
         .into_response()
+}
+
+/// The `/health/fleet` document: every live process sharing the store (id, host, version,
+/// role, shards, gateway state, applied flag version, last seen), who has not applied the
+/// newest flag change within 1 s, and overlaps or gaps in the shard division. `status` is
+/// `healthy` or `degraded` (a lagging process or a shard problem).
+pub fn fleet_document(status: &troupe_ports::FleetStatus) -> Value {
+    let processes: Vec<Value> = status
+        .processes
+        .iter()
+        .map(|p| {
+            let r = &p.record;
+            json!({
+                "id": r.id,
+                "host": r.host,
+                "version": r.version,
+                "role": r.role,
+                "shards": r.shards.as_ref().map(|s| json!({
+                    "total": s.total,
+                    "start": s.range.start,
+                    "end": s.range.end,
+                })),
+                "gateway": r.gateway,
+                "flag_version": r.flag_version,
+                "flags_current": r.flag_version >= status.flag_version,
+                "lagging": status.lagging.contains(&r.id),
+                "last_seen_ms_ago": ms(p.last_seen_ago),
+                "started_at": r.started_at.to_string(),
+            })
+        })
+        .collect();
+    let problems: Vec<String> = status
+        .shard_problems
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    json!({
+        "status": if status.is_healthy() { Status::Healthy } else { Status::Degraded }.as_str(),
+        "processes": processes,
+        "count": status.processes.len(),
+        "flag_version": status.flag_version,
+        "flag_changed_ms_ago": status.flag_changed_ago.map(ms),
+        "behind": status.behind,
+        "lagging": status.lagging,
+        "shard_problems": problems,
+    })
+}
+
+pub(crate) async fn fleet(State(state): State<AppState>) -> Response {
+    let Some(source) = &state.sources.fleet else {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": "this process keeps no fleet registry"})),
+        )
+            .into_response();
+    };
+    match source.status().await {
+        Ok(status) => Json(fleet_document(&status)).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the fleet registry");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"error": "the fleet registry cannot be read"})),
+            )
+                .into_response()
+        }
+    }
 }

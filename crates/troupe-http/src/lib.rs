@@ -1,5 +1,5 @@
 //! Troupe's HTTP adapter (axum): the health endpoints of operations.md §2 (`/health`,
-//! `/health/features`, `/health/commands`, `/health/live`, `/health/ready`), Prometheus
+//! `/health/features`, `/health/commands`, `/health/live`, `/health/ready`, `/health/fleet`), Prometheus
 //! metrics at `/metrics` (the `metrics` facade and its Prometheus recorder, bounded labels), and
 //! the admin API under `/admin` behind a bearer token (flags with a reason, the emergency
 //! rollback, backup now, shadow mismatches, one command as the operator).
@@ -25,7 +25,7 @@ use axum::routing::{get, post, put};
 pub use crate::metrics::Metrics;
 pub use crate::sources::{
     Activity, AdminConfig, BackupSummary, BackupTrigger, CommandReport, CommandRunner,
-    DatabasePing, HealthSources,
+    DatabasePing, FleetConfirmation, FleetSource, HealthSources,
 };
 
 /// Shared state of every handler.
@@ -91,6 +91,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health/commands", get(health::commands))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
+        .route("/health/fleet", get(health::fleet))
         .route("/metrics", get(health::metrics))
         .nest("/admin", admin)
         .with_state(state)

@@ -10,7 +10,7 @@ use troupe_application::alerts::AlertMonitor;
 use troupe_application::router::Router;
 use troupe_application::shadow::ShadowRunner;
 use troupe_domain::Timestamp;
-use troupe_ports::{Clock, GatewayMonitor};
+use troupe_ports::{Clock, FleetStatus, GatewayMonitor};
 
 /// A cheap round trip to the database.
 #[async_trait]
@@ -62,6 +62,30 @@ pub trait CommandRunner: Send + Sync {
     /// `text` is a whole command line with the prefix, e.g. `!tz ping`; `Err` when it is not a
     /// command.
     async fn run(&self, text: &str) -> Result<CommandReport, String>;
+}
+
+/// Whether every live process applied a flag change (see [`FleetSource::confirm`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetConfirmation {
+    /// The flag version waited for.
+    pub version: u64,
+    /// Every live process applied it.
+    pub confirmed: bool,
+    pub waited: Duration,
+    /// Live processes.
+    pub processes: usize,
+    /// Ids of the live processes that had not applied it when the wait ended.
+    pub pending: Vec<String>,
+}
+
+/// The processes sharing this store (`GET /health/fleet`), and the confirmation of flag
+/// changes fleet-wide (`?confirm=` on the admin flag routes and the rollback).
+#[async_trait]
+pub trait FleetSource: Send + Sync {
+    /// The fleet view; an error message (never a URL or password) when the store fails.
+    async fn status(&self) -> Result<FleetStatus, String>;
+    /// Waits up to `timeout` until every live process applied the newest flag version.
+    async fn confirm(&self, timeout: Duration) -> Result<FleetConfirmation, String>;
 }
 
 const NEVER: i64 = i64::MIN;
@@ -132,6 +156,8 @@ pub struct HealthSources {
     /// `None` when backups are not scheduled in this process.
     pub backups: Option<Arc<Activity>>,
     pub alerts: Option<Arc<AlertMonitor>>,
+    /// The fleet registry of the store; `None` in a process that keeps none (the console).
+    pub fleet: Option<Arc<dyn FleetSource>>,
 }
 
 impl std::fmt::Debug for HealthSources {

@@ -77,6 +77,23 @@ pub struct EventLoad {
     pub messages_shed: u64,
 }
 
+/// Discord's session-start budget (`GET /gateway/bot`), as last read and counted down by this
+/// process's identifies since, and how identifies are paced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SessionStarts {
+    /// Session starts allowed per reset period (a day).
+    pub total: u32,
+    /// Session starts left.
+    pub remaining: u32,
+    /// When `remaining` returns to `total`.
+    pub resets_at: Option<Timestamp>,
+    /// Identifies allowed at once (one per bucket per 5 s; a shard's bucket is its id modulo
+    /// this).
+    pub max_concurrency: u32,
+    /// Whether identifies are paced fleet-wide through the shared store (else per process).
+    pub fleet_wide: bool,
+}
+
 /// A snapshot of the gateway's health, for `/health` and `ping`/`status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct GatewaySnapshot {
@@ -106,6 +123,8 @@ pub struct GatewaySnapshot {
     /// Reconnects since start (every shard).
     pub reconnects: u64,
     pub load: EventLoad,
+    /// Discord's session-start budget, once the gateway read it.
+    pub session_starts: Option<SessionStarts>,
 }
 
 impl GatewaySnapshot {

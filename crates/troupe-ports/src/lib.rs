@@ -1,8 +1,8 @@
 //! The driven ports of Troupe: every trait the application core needs from the outside world
 //! (storage, the AI provider, the profile source, the OAuth provider, the chat platform, the
-//! proxy system's author lookup, the clock, the flag store, the data directory), each
-//! documented as a contract, with its error enum (expected variants plus one `Unexpected`
-//! bucket).
+//! proxy system's author lookup, the clock, the flag store, the fleet registry, the data
+//! directory), each documented as a contract, with its error enum (expected variants plus one
+//! `Unexpected` bucket).
 //!
 //! Ports are `Send + Sync` and used as `Arc<dyn Port>`. This crate knows the domain types and
 //! nothing of sqlx, twilight, axum or reqwest. With the `mocks` feature every trait also has a
@@ -14,12 +14,14 @@ mod clock;
 mod conversation;
 mod error;
 mod flags;
+mod fleet;
 mod gateway;
 mod personality;
 mod platform;
 mod preferences;
 mod processed;
 mod proxy;
+mod relay;
 mod sessions;
 mod snapshot;
 mod volume;
@@ -32,9 +34,13 @@ pub use clock::{Clock, SystemClock};
 pub use conversation::{ConversationRepository, PersonalityMessage};
 pub use error::StoreError;
 pub use flags::{FlagAuditEntry, FlagChange, FlagNotifications, FlagStore, StoredFlag};
+pub use fleet::{
+    FLAG_APPLY_WITHIN, FleetRegistry, FleetStatus, LiveProcess, PROCESS_EXPIRY, ProcessRecord,
+    ShardProblem, ShardSpan, shard_problems, shard_range_of,
+};
 pub use gateway::{
     EventLoad, GatewayHealth, GatewayMonitor, GatewaySnapshot, GatewayState, RECONNECT_GRACE,
-    ack_overdue_after,
+    SessionStarts, ack_overdue_after,
 };
 pub use personality::{Page, PersonalityRepository};
 pub use platform::{
@@ -44,6 +50,7 @@ pub use platform::{
 pub use preferences::PreferencesRepository;
 pub use processed::ProcessedMessages;
 pub use proxy::{ProxyAuthors, ProxyError};
+pub use relay::{EventRelay, RelayError, RelayedEvent};
 pub use sessions::{GatewaySessions, SharedRateLimit, StoredSession};
 pub use snapshot::{Snapshot, SnapshotSource, StoreView};
 pub use volume::{DataVolume, VolumeError, VolumeReport};
@@ -58,6 +65,8 @@ pub use clock::MockClock;
 pub use conversation::MockConversationRepository;
 #[cfg(feature = "mocks")]
 pub use flags::MockFlagStore;
+#[cfg(feature = "mocks")]
+pub use fleet::MockFleetRegistry;
 #[cfg(feature = "mocks")]
 pub use gateway::MockGatewayMonitor;
 #[cfg(feature = "mocks")]

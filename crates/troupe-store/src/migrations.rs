@@ -41,6 +41,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0030_history_user.sql"),
         include_str!("../../../migrations/postgres/0030_history_user.sql"),
     ),
+    (
+        50,
+        "fleet processes",
+        include_str!("../../../migrations/sqlite/0050_fleet_processes.sql"),
+        include_str!("../../../migrations/postgres/0050_fleet_processes.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

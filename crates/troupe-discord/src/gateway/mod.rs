@@ -8,6 +8,7 @@
 //! event and answers none twice.
 
 mod backoff;
+pub(crate) mod queue;
 pub(crate) mod sequence;
 mod shard;
 
@@ -29,6 +30,7 @@ use crate::bot::{BotError, Ctx};
 use crate::ids;
 use crate::rest::fresh;
 use crate::slash::discord_commands;
+use queue::{IdentifyQueue, SharedQueue};
 use shard::ShardExit;
 
 /// Saved sessions older than this are not resumed (Discord has forgotten them).
@@ -47,7 +49,24 @@ pub(crate) fn intents() -> Intents {
 struct Plan {
     total: u32,
     range: Range<u32>,
-    queue: InMemoryQueue,
+    queue: IdentifyQueue,
+}
+
+/// The identify queue: fleet-wide through the store when configured, else this process's.
+fn identify_queue(
+    ctx: &Ctx,
+    max_concurrency: u32,
+    local: impl FnOnce() -> InMemoryQueue,
+) -> IdentifyQueue {
+    match &ctx.config.identify {
+        Some(shared) => IdentifyQueue::Shared(SharedQueue::new(
+            Arc::clone(shared),
+            max_concurrency,
+            ctx.config.identify_pacing,
+            ctx.platform.monitor(),
+        )),
+        None => IdentifyQueue::Local(local()),
+    }
 }
 
 async fn plan(ctx: &Ctx) -> Result<Plan, BotError> {
@@ -59,24 +78,37 @@ async fn plan(ctx: &Ctx) -> Result<Plan, BotError> {
             Ok(fresh(http.gateway().authed()).await?.model().await?)
         })
         .await;
+    let fleet_wide = ctx.config.identify.is_some();
     let (total, queue) = match &info {
         Ok(info) => {
             let limit = &info.session_start_limit;
+            ctx.platform
+                .monitor()
+                .set_session_starts(queue::session_starts(
+                    limit.total,
+                    limit.remaining,
+                    Duration::from_millis(limit.reset_after),
+                    u32::from(limit.max_concurrency),
+                    fleet_wide,
+                    ctx.deps.clock.now(),
+                ));
             (
                 ctx.config.shards.total.unwrap_or(info.shards.max(1)),
-                InMemoryQueue::new(
-                    limit.max_concurrency,
-                    limit.remaining.min(limit.total),
-                    Duration::from_millis(limit.reset_after),
-                    limit.total,
-                ),
+                identify_queue(ctx, u32::from(limit.max_concurrency), || {
+                    InMemoryQueue::new(
+                        limit.max_concurrency,
+                        limit.remaining.min(limit.total),
+                        Duration::from_millis(limit.reset_after),
+                        limit.total,
+                    )
+                }),
             )
         }
         Err(e) => {
             tracing::warn!(error = %e, "cannot read Discord's gateway information; using defaults");
             (
                 ctx.config.shards.total.unwrap_or(1),
-                InMemoryQueue::default(),
+                identify_queue(ctx, 1, InMemoryQueue::default),
             )
         }
     };
@@ -92,6 +124,13 @@ async fn plan(ctx: &Ctx) -> Result<Plan, BotError> {
         range,
         queue,
     })
+}
+
+fn queue_kind(config: &twilight_gateway::Config<IdentifyQueue>) -> &'static str {
+    match config.queue() {
+        IdentifyQueue::Local(_) => "this process",
+        IdentifyQueue::Shared(_) => "fleet-wide",
+    }
 }
 
 /// The sessions the previous process left for these shards.
@@ -194,7 +233,7 @@ pub(crate) async fn run(
         builder = builder.proxy_url(url.trim_end_matches('/').to_owned());
     }
     let config = builder.build();
-    tracing::info!(shards = ?range, total, resuming = saved.len(), "starting gateway shards");
+    tracing::info!(shards = ?range, total, resuming = saved.len(), queue = ?queue_kind(&config), "starting gateway shards");
     let (stop, stopping) = watch::channel(false);
     let monitor = ctx.platform.monitor();
     let mut loops = tokio::task::JoinSet::new();
@@ -242,6 +281,9 @@ pub(crate) async fn run(
         }
     }
     tracing::info!("finishing in-flight work");
+    if let Some(relay) = &ctx.relay {
+        relay.close();
+    }
     ctx.tasks.close();
     if tokio::time::timeout(ctx.config.shutdown_grace, ctx.tasks.wait())
         .await

@@ -146,6 +146,10 @@ where
         };
         monitor.event(number);
         ctx.platform.cache().apply(&event);
+        let seq = shard.session().map(Session::sequence);
+        if crate::relay::divert(&ctx, number, &event, &queues.sequences, seq) {
+            continue;
+        }
         match event {
             Event::GatewayHello(_) if closing.is_some() => {
                 // The gateway ended the connection without confirming the close, and twilight
@@ -247,7 +251,7 @@ where
                     Some(ticket) => {
                         let task_ctx = Arc::clone(&ctx);
                         ctx.spawn(
-                            interactions::handle(task_ctx, interaction, ticket, received)
+                            interactions::handle(task_ctx, interaction, Some(ticket), received)
                                 .instrument(span),
                         );
                     }

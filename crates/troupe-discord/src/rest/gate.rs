@@ -85,16 +85,25 @@ impl GlobalGate {
         }
     }
 
-    /// A slot if one is free now and nobody is waiting (for requests that are only worth
-    /// sending at once, like the typing indicator): when it was taken.
+    /// A slot if one is free now, nobody is waiting, and less than half of the window's budget
+    /// is used (for requests that are only worth sending at once, like the typing indicator:
+    /// they never take the slots replies need): when it was taken.
     pub(crate) async fn try_now(&self) -> Option<Instant> {
         let Ok(_turn) = self.turn.try_lock() else {
             return None;
         };
-        self.try_take().await.is_none().then(Instant::now)
+        self.try_take_within((self.limit.per_window / 2).max(1))
+            .await
+            .is_none()
+            .then(Instant::now)
     }
 
     async fn try_take(&self) -> Option<Duration> {
+        self.try_take_within(self.limit.per_window).await
+    }
+
+    /// A slot if fewer than `per_window` were taken in the window, else how long until one is.
+    async fn try_take_within(&self, per_window: u32) -> Option<Duration> {
         let now = Instant::now();
         if let Some(shared) = self.shared.get()
             && self
@@ -102,10 +111,7 @@ impl GlobalGate {
                 .store_down_until
                 .is_none_or(|until| now >= until)
         {
-            match shared
-                .try_take(KEY, self.limit.per_window, self.limit.window)
-                .await
-            {
+            match shared.try_take(KEY, per_window, self.limit.window).await {
                 Ok(result) => {
                     self.local().store_down_until = None;
                     return result;
@@ -120,9 +126,9 @@ impl GlobalGate {
             }
         }
         let share = if self.shared.get().is_some() {
-            (self.limit.per_window / 4).max(1)
+            (per_window / 4).max(1)
         } else {
-            self.limit.per_window.max(1)
+            per_window.max(1)
         };
         take_local(&mut self.local(), share as usize, self.limit.window, now)
     }
@@ -206,18 +212,42 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn best_effort_requests_leave_half_of_the_window_to_the_others() {
+        let gate = gate(10, 1000, 10_000);
+        let best_effort = {
+            let mut n = 0;
+            while gate.try_now().await.is_some() {
+                n += 1;
+            }
+            n
+        };
+        assert_eq!(best_effort, 5, "typing takes at most half of the window");
+        for _ in 0..5 {
+            let before = Instant::now();
+            gate.acquire().await.unwrap();
+            assert_eq!(
+                before.elapsed(),
+                Duration::ZERO,
+                "a reply never waits for typing"
+            );
+        }
+        assert!(gate.try_now().await.is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_failing_shared_store_falls_back_to_a_quarter_of_the_budget_locally() {
         let mut store = MockSharedRateLimit::new();
         store
             .expect_try_take()
             .times(1)
             .returning(|_, _, _| Err(StoreError::Unavailable("down".into())));
-        let gate = shared_gate(Arc::new(store), 8);
+        // Best effort may use half of 16; locally a quarter of that: 2.
+        let gate = shared_gate(Arc::new(store), 16);
         assert!(gate.try_now().await.is_some());
         assert!(gate.try_now().await.is_some());
         assert!(
             gate.try_now().await.is_none(),
-            "2 of 8 locally, the store not asked again"
+            "2 of 16 / 2 locally, the store not asked again"
         );
     }
 

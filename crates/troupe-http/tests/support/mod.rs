@@ -21,9 +21,11 @@ use troupe_application::{OutcomeClass, Reply, SystemKind};
 use troupe_domain::Timestamp;
 use troupe_http::{
     Activity, AdminConfig, AppState, BackupSummary, BackupTrigger, CommandReport, CommandRunner,
-    DatabasePing, HealthSources, Metrics,
+    DatabasePing, FleetConfirmation, FleetSource, HealthSources, Metrics,
 };
-use troupe_ports::{Clock, FlagStore, GatewayMonitor, GatewaySnapshot, GatewayState};
+use troupe_ports::{
+    Clock, FlagStore, FleetStatus, GatewayMonitor, GatewaySnapshot, GatewayState, LiveProcess,
+};
 use troupe_testkit::{FakeClock, InMemoryStore};
 
 pub const TOKEN: &str = "adm1n-t0ken-never-shown";
@@ -47,6 +49,48 @@ impl DatabasePing for Db {
         } else {
             Err("the database does not answer".into())
         }
+    }
+}
+
+/// A fleet whose processes the test sets; `confirm` confirms when every process has
+/// `flag_version` at least the flag store's version, as the real one does.
+pub struct Fleet {
+    pub processes: Mutex<Vec<LiveProcess>>,
+    pub store: Arc<InMemoryStore>,
+    pub waits: Mutex<Vec<Duration>>,
+}
+
+#[async_trait]
+impl FleetSource for Fleet {
+    async fn status(&self) -> Result<FleetStatus, String> {
+        let version = self.store.version().await.map_err(|e| e.to_string())?;
+        Ok(FleetStatus::assess(
+            self.processes.lock().unwrap().clone(),
+            version,
+            Some(Duration::from_secs(5)),
+        ))
+    }
+
+    async fn confirm(&self, timeout: Duration) -> Result<FleetConfirmation, String> {
+        self.waits.lock().unwrap().push(timeout);
+        let version = self.store.version().await.map_err(|e| e.to_string())?;
+        let processes = self.processes.lock().unwrap().clone();
+        let pending: Vec<String> = processes
+            .iter()
+            .filter(|p| p.record.flag_version < version)
+            .map(|p| p.record.id.clone())
+            .collect();
+        Ok(FleetConfirmation {
+            version,
+            confirmed: pending.is_empty(),
+            waited: if pending.is_empty() {
+                Duration::ZERO
+            } else {
+                timeout
+            },
+            processes: processes.len(),
+            pending,
+        })
     }
 }
 
@@ -122,6 +166,7 @@ pub struct World {
     pub backups_activity: Arc<Activity>,
     pub alerts: Arc<AlertMonitor>,
     pub backups: Arc<Backups>,
+    pub fleet: Arc<Fleet>,
     pub state: AppState,
 }
 
@@ -162,6 +207,11 @@ pub async fn world(env: &[(&str, &str)], token: Option<&str>) -> World {
     let backups_activity = Arc::new(Activity::new(Some(Duration::from_secs(26 * 3600))));
     let alerts = Arc::new(AlertMonitor::new(AlertSettings::default()));
     let backups = Arc::new(Backups(AtomicUsize::new(0)));
+    let fleet = Arc::new(Fleet {
+        processes: Mutex::new(Vec::new()),
+        store: Arc::clone(&store),
+        waits: Mutex::new(Vec::new()),
+    });
     let sources = Arc::new(HealthSources {
         version: "0.1.0".into(),
         started_at: clock.now().minus(Duration::from_secs(72 * 3600)),
@@ -173,6 +223,7 @@ pub async fn world(env: &[(&str, &str)], token: Option<&str>) -> World {
         ai: Some(Arc::clone(&ai)),
         backups: Some(Arc::clone(&backups_activity)),
         alerts: Some(Arc::clone(&alerts)),
+        fleet: Some(fleet.clone() as Arc<dyn FleetSource>),
     });
     let admin = AdminConfig {
         token: token.map(str::to_owned),
@@ -191,6 +242,7 @@ pub async fn world(env: &[(&str, &str)], token: Option<&str>) -> World {
         backups_activity,
         alerts,
         backups,
+        fleet,
         state,
     }
 }

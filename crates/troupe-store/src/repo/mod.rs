@@ -3,6 +3,7 @@
 mod auth;
 mod conversation;
 mod flags;
+mod fleet;
 mod personality;
 mod preferences;
 mod processed;

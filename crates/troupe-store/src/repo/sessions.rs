@@ -78,8 +78,9 @@ impl GatewaySessions for Store {
 }
 
 /// "Now" in microseconds of the database's clock (one clock for every process).
-const NOW_SQLITE: &str = "CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)";
-const NOW_POSTGRES: &str = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::BIGINT";
+pub(crate) const NOW_SQLITE: &str =
+    "CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)";
+pub(crate) const NOW_POSTGRES: &str = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::BIGINT";
 
 fn micros(d: Duration) -> i64 {
     i64::try_from(d.as_micros()).unwrap_or(i64::MAX)

@@ -99,6 +99,7 @@ fn identify(state: &mut State, connection: u64, tx: &mpsc::UnboundedSender<Outgo
         d["shard"][1].as_u64().unwrap_or(1) as u32,
     ];
     state.identifies.push(shard);
+    state.identify_log.push((shard, std::time::Instant::now()));
     // A new session replaces the shard's old one.
     state.sessions.retain(|_, s| s.shard != shard);
     let session = format!("session-{}-{}", shard[0], state.identifies.len());

@@ -240,6 +240,12 @@ impl FakeDiscord {
         self.lock().shards_recommended = shards.max(1);
     }
 
+    /// The `max_concurrency` `GET /gateway/bot` announces (identifies allowed per 5 s, one per
+    /// bucket `shard % max_concurrency`); 0 (the default) asks for no pacing.
+    pub fn set_max_concurrency(&self, max_concurrency: u32) {
+        self.lock().max_concurrency = max_concurrency;
+    }
+
     /// Deletes a webhook as a server admin would (the bot then gets Unknown Webhook).
     pub fn delete_webhook(&self, webhook: u64) {
         self.lock().webhooks.remove(&webhook);
@@ -577,6 +583,11 @@ impl FakeDiscord {
     /// IDENTIFYs received, as `[shard, total]`.
     pub fn identifies(&self) -> Vec<[u32; 2]> {
         self.lock().identifies.clone()
+    }
+
+    /// IDENTIFYs received with when each arrived, in arrival order.
+    pub fn identify_log(&self) -> Vec<([u32; 2], Instant)> {
+        self.lock().identify_log.clone()
     }
 
     /// RESUMEs accepted.

@@ -222,6 +222,10 @@ pub struct State {
     pub ack_heartbeats: bool,
     pub heartbeat_interval_ms: u64,
     pub identifies: Vec<[u32; 2]>,
+    /// When each IDENTIFY arrived, with its `[shard, total]`.
+    pub identify_log: Vec<([u32; 2], Instant)>,
+    /// `session_start_limit.max_concurrency` of `GET /gateway/bot` (0: no pacing asked).
+    pub max_concurrency: u32,
     pub resumes: usize,
     pub heartbeats: usize,
     /// When each heartbeat arrived, by connection.

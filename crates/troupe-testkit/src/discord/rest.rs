@@ -181,7 +181,7 @@ fn route(
             &json!({
                 "url": state.url,
                 "shards": state.shards_recommended,
-                "session_start_limit": {"total": 1000, "remaining": 1000, "reset_after": 86_400_000, "max_concurrency": 0},
+                "session_start_limit": {"total": 1000, "remaining": 1000, "reset_after": 86_400_000, "max_concurrency": state.max_concurrency},
             }),
         ),
         ("GET", ["gateway"]) => reply(200, &json!({"url": state.url})),
