@@ -70,6 +70,11 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// A cached answer: the author, or `None` for "not PluralKit's".
+struct Cached {
+    author: Option<UserId>,
+}
+
 /// What one request said.
 enum Answer {
     Sender(UserId),
@@ -88,12 +93,12 @@ impl PluralKitAuthors {
         })
     }
 
-    fn cached(&self, message: MessageId) -> Option<Option<UserId>> {
+    fn cached(&self, message: MessageId) -> Option<Cached> {
         let ttl = self.config.cache_ttl;
         lock(&self.cache)
             .get(&message)
             .filter(|(at, _)| at.elapsed() < ttl)
-            .map(|(_, user)| *user)
+            .map(|(_, author)| Cached { author: *author })
     }
 
     fn remember(&self, message: MessageId, user: Option<UserId>) {
@@ -152,7 +157,7 @@ impl PluralKitAuthors {
 impl ProxyAuthors for PluralKitAuthors {
     async fn real_author(&self, message: MessageId) -> Result<Option<UserId>, ProxyError> {
         if let Some(known) = self.cached(message) {
-            return Ok(known);
+            return Ok(known.author);
         }
         let budget = self.config.timeout;
         let retry = self.config.not_found_retry;
