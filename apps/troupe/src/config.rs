@@ -92,6 +92,8 @@ pub const SETTINGS: &[(&str, bool)] = &[
     ("TROUPE_AI_VISION_MODELS", false),
     ("TROUPE_AI_USER_TOKEN_HEADER", false),
     ("TROUPE_PROXY_WAIT_MS", false),
+    ("TROUPE_PLURALKIT_URL", false),
+    ("TROUPE_PLURALKIT_TIMEOUT_MS", false),
     ("TROUPE_AGE_GATE", false),
     ("TROUPE_SHARDS", false),
     ("TROUPE_SHARD_RANGE", false),
@@ -236,6 +238,11 @@ pub struct Config {
     pub oauth: Option<OAuthSettings>,
     /// Wait before answering a guild message that a proxy system may replace (`TROUPE_PROXY_WAIT_MS`).
     pub proxy_wait_ms: u64,
+    /// PluralKit's API, asked who wrote a proxied message (`TROUPE_PLURALKIT_URL`; default
+    /// the public API, `off`: not asked, the webhook is the author as for Tupperbox).
+    pub pluralkit_url: Option<String>,
+    /// Longest wait for PluralKit's answer (`TROUPE_PLURALKIT_TIMEOUT_MS`).
+    pub pluralkit_timeout_ms: u64,
     pub age_gate: bool,
     /// Total gateway shards of the bot across all processes (`None`: Discord's recommendation).
     pub shards: Option<u32>,
@@ -622,6 +629,8 @@ impl Config {
             ai_user_token_header: ai.user_token_header,
             oauth: ai.oauth,
             proxy_wait_ms: ai.proxy_wait_ms,
+            pluralkit_url: ai.pluralkit_url,
+            pluralkit_timeout_ms: ai.pluralkit_timeout_ms,
             age_gate,
             shards,
             shard_range,
@@ -906,6 +915,8 @@ struct AiSettings {
     user_token_header: Option<String>,
     oauth: Option<OAuthSettings>,
     proxy_wait_ms: u64,
+    pluralkit_url: Option<String>,
+    pluralkit_timeout_ms: u64,
 }
 
 const OAUTH_SETTINGS: [&str; 5] = [
@@ -941,6 +952,24 @@ fn parse_ai_settings(get: &dyn Fn(&str) -> Option<String>) -> Result<AiSettings,
         "TROUPE_PROXY_WAIT_MS",
         1_500u64,
         0,
+        10_000,
+    )?;
+    let pluralkit_url = match get("TROUPE_PLURALKIT_URL") {
+        None => Some(troupe_ai::PLURALKIT_API.to_owned()),
+        Some(off) if off.eq_ignore_ascii_case("off") => None,
+        Some(url) if url.starts_with("http://") || url.starts_with("https://") => Some(url),
+        Some(_) => {
+            return Err(invalid(
+                "TROUPE_PLURALKIT_URL",
+                "must be an http(s) URL (e.g. https://api.pluralkit.me/v2) or off",
+            ));
+        }
+    };
+    let pluralkit_timeout_ms = parse_num(
+        get("TROUPE_PLURALKIT_TIMEOUT_MS"),
+        "TROUPE_PLURALKIT_TIMEOUT_MS",
+        2_000u64,
+        100,
         10_000,
     )?;
     let vision_models = get("TROUPE_AI_VISION_MODELS")
@@ -997,6 +1026,8 @@ fn parse_ai_settings(get: &dyn Fn(&str) -> Option<String>) -> Result<AiSettings,
         user_token_header,
         oauth,
         proxy_wait_ms,
+        pluralkit_url,
+        pluralkit_timeout_ms,
     })
 }
 
@@ -1228,7 +1259,9 @@ mod tests {
 
     #[test]
     fn ai_and_oauth_settings_are_validated_naming_the_setting() {
-        let cases: [&[(&str, &str)]; 6] = [
+        let cases: [&[(&str, &str)]; 8] = [
+            &[("TROUPE_PLURALKIT_URL", "api.pluralkit.me")],
+            &[("TROUPE_PLURALKIT_TIMEOUT_MS", "60000")],
             &[("TROUPE_AI_TIMEOUT_MS", "0")],
             &[("TROUPE_AI_MODEL", "bad model!")],
             &[("TROUPE_PROFILE_URL", "https://p.example/api")],
@@ -1237,6 +1270,8 @@ mod tests {
             &[("TROUPE_OAUTH_CLIENT_ID", "abc")],
         ];
         let expected = [
+            "TROUPE_PLURALKIT_URL",
+            "TROUPE_PLURALKIT_TIMEOUT_MS",
             "TROUPE_AI_TIMEOUT_MS",
             "TROUPE_AI_MODEL",
             "TROUPE_PROFILE_URL",
@@ -1258,6 +1293,14 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.ai_vision_models, ["gpt-4o", "llava"]);
+        assert_eq!(
+            c.pluralkit_url.as_deref(),
+            Some(troupe_ai::PLURALKIT_API),
+            "PluralKit's public API by default"
+        );
+        assert_eq!(c.pluralkit_timeout_ms, 2_000);
+        let off = load(&[("TROUPE_PLURALKIT_URL", "OFF")]).unwrap();
+        assert_eq!(off.pluralkit_url, None, "off: PluralKit is not asked");
         assert_eq!(c.ai_timeout_ms, 60_000);
         assert_eq!(c.proxy_wait_ms, 1_500);
         assert_eq!(c.oauth.as_ref().unwrap().client_id, "troupe");

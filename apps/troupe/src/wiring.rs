@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use troupe_ai::{
-    ChatConfig, HttpProfileSource, OAuthClient, OAuthConfig, OpenAiChat, ProfileConfig,
+    ChatConfig, HttpProfileSource, OAuthClient, OAuthConfig, OpenAiChat, PluralKitAuthors,
+    PluralKitConfig, ProfileConfig,
 };
 use troupe_application::dispatch::{CommandObserver, Dispatcher};
 use troupe_application::flags::{Flags, WatchHealth};
@@ -20,7 +21,7 @@ use troupe_domain::notifications::Version;
 use troupe_legacy::LegacySystem;
 use troupe_ports::{
     AiChat, AuthProvider, ChatPlatform, Clock, FlagNotifications, FlagStore, ProcessedMessages,
-    ProfileSource, SystemClock,
+    ProfileSource, ProxyAuthors, SystemClock,
 };
 use troupe_store::{SchemaStatus, Store, StoreOptions, TokenKey};
 
@@ -285,16 +286,23 @@ impl App {
         ));
         let guard = CommandGuard::new(processed, clock);
         let ai = ai_chat(&config)?.map(crate::http_wiring::instrument_ai);
+        let proxies = proxy_authors(&config)?;
         let flow = ai.as_ref().map(|ai| {
-            Arc::new(MessageFlow::new(
+            let flow = MessageFlow::new(
                 deps.clone(),
                 Arc::clone(ai),
                 Arc::new(TokioPause),
                 FlowConfig {
                     proxy_recheck: Duration::from_millis(config.proxy_wait_ms),
+                    // The client's own bound, and a little for the flow's side of it.
+                    proxy_lookup_bound: Duration::from_millis(config.pluralkit_timeout_ms + 250),
                     ..FlowConfig::default()
                 },
-            ))
+            );
+            Arc::new(match &proxies {
+                Some(proxies) => flow.with_proxy_authors(Arc::clone(proxies)),
+                None => flow,
+            })
         });
         let dispatcher = Arc::new(Dispatcher::new(
             config.prefix.clone(),
@@ -422,6 +430,20 @@ pub fn profile_source(config: &Config) -> anyhow::Result<Option<Arc<dyn ProfileS
     })
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(Some(Arc::new(source)))
+}
+
+/// The PluralKit client of `TROUPE_PLURALKIT_URL`, or `None` (`off`).
+pub fn proxy_authors(config: &Config) -> anyhow::Result<Option<Arc<dyn ProxyAuthors>>> {
+    let Some(url) = &config.pluralkit_url else {
+        return Ok(None);
+    };
+    let client = PluralKitAuthors::new(PluralKitConfig {
+        base_url: url.clone(),
+        timeout: Duration::from_millis(config.pluralkit_timeout_ms),
+        ..PluralKitConfig::default()
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(Some(Arc::new(client)))
 }
 
 /// The OAuth client of `TROUPE_OAUTH_*`, or `None` (a shared key, no per-user authentication).

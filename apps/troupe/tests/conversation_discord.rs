@@ -14,6 +14,7 @@ use troupe::config::Config;
 use troupe::run::{RunOptions, run_until};
 use troupe_testkit::ai::{AiReply, FakeAiServer, FakeOAuthServer, FakeProfile};
 use troupe_testkit::discord::{FakeDiscord, TOKEN, perms};
+use troupe_testkit::pluralkit::{FakePluralKit, PluralKitMode};
 
 const GUILD: u64 = 100_000_000_000_000_001;
 const OWNER: u64 = 200_000_000_000_000_001;
@@ -94,6 +95,10 @@ impl Bot {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
+        if !extra.iter().any(|(k, _)| *k == "TROUPE_PLURALKIT_URL") {
+            // Never PluralKit's public API from a test.
+            vars.push(("TROUPE_PLURALKIT_URL".to_owned(), "off".to_owned()));
+        }
         vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
         let config = Config::from_sources(&BTreeMap::new(), vars).unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -142,7 +147,10 @@ impl Bot {
         self.discord
             .messages_in(channel)
             .into_iter()
-            .filter(|m| m.webhook.is_some() || m.author >= 900_000_000_000_000_000)
+            .filter(|m| {
+                (m.webhook.is_some() && m.webhook != Some(PK_WEBHOOK))
+                    || m.author >= 900_000_000_000_000_000
+            })
             .collect()
     }
 
@@ -174,14 +182,6 @@ impl Bot {
     }
 }
 
-/// Lets an exchange finish recording its state after its answer was delivered (message map,
-/// conversation, history): a message sent while the exchange is still in flight for the same
-/// user, channel and personality is dropped by design (one request in flight), and a reply to an
-/// answer is recognised once the answer is recorded; a person never types that fast.
-async fn settle() {
-    tokio::time::sleep(Duration::from_millis(250)).await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mention_gets_a_webhook_reply_with_the_name_and_avatar_and_a_reply_continues() {
     let bot = Bot::start(&[]).await;
@@ -206,10 +206,11 @@ async fn a_mention_gets_a_webhook_reply_with_the_name_and_avatar_and_a_reply_con
             .ends_with("hello @bob")
     );
 
+    // Replied to at once, while the first exchange may still be recording its answer: the
+    // reply waits for it (same user and channel) and reaches the personality.
     bot.ai.push(AiReply::answer("Glad you asked."));
-    settle().await;
     bot.discord
-        .send_message_replying(NSFW, OWNER, "tell me more", Some(answer[0].id));
+        .send_message_replying(NSFW, MEMBER, "tell me more", Some(answer[0].id));
     assert!(
         bot.discord
             .wait_until(WAIT, |_| bot
@@ -235,6 +236,51 @@ async fn a_mention_gets_a_webhook_reply_with_the_name_and_avatar_and_a_reply_con
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_sent_during_the_same_user_s_exchange_is_answered_after_it_not_dropped() {
+    let bot = Bot::start(&[]).await;
+    bot.ai
+        .push(AiReply::delayed(400, AiReply::answer("answer one")));
+    bot.ai.push(AiReply::answer("answer two"));
+    let before = bot.bot_messages(NSFW).len();
+    bot.discord.send_message(NSFW, MEMBER, "@bob one");
+    assert!(
+        bot.discord
+            .wait_until(WAIT, |_| bot.ai.chat_count() == 1)
+            .await,
+        "the first exchange reached the AI"
+    );
+    // The first exchange is in flight: the second message is queued behind it.
+    bot.discord.send_message(NSFW, MEMBER, "@bob two");
+    assert!(
+        bot.discord
+            .wait_until(WAIT, |_| bot.bot_messages(NSFW).len() >= before + 2)
+            .await,
+        "both messages answered: {:?}",
+        bot.discord.messages_in(NSFW)
+    );
+    let answers: Vec<String> = bot.bot_messages(NSFW)[before..]
+        .iter()
+        .map(|m| m.content.clone())
+        .collect();
+    assert_eq!(answers, ["answer one", "answer two"], "in order");
+    let second = bot.ai.chats().pop().unwrap();
+    let messages = second.messages();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m["role"] == "assistant" && m["content"] == "answer one"),
+        "the second exchange sees the first: {messages:?}"
+    );
+    assert!(
+        messages.last().unwrap()["content"]
+            .as_str()
+            .unwrap()
+            .ends_with("@bob two")
+    );
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_activated_channel_answers_everyone_and_autorespond_continues_without_a_mention() {
     let bot = Bot::start(&[]).await;
     let reply = bot.command(NSFW, OWNER, "!tz activate bob").await;
@@ -247,7 +293,6 @@ async fn an_activated_channel_answers_everyone_and_autorespond_continues_without
 
     bot.command(NSFW, MEMBER, "!tz autorespond on").await;
     bot.talk(NSFW, MEMBER, "@bob start", 1).await;
-    settle().await;
     let continued = bot.talk(NSFW, MEMBER, "no mention needed", 1).await;
     assert!(
         continued[0].content.ends_with("no mention needed"),
@@ -283,7 +328,6 @@ async fn dms_need_age_verification_and_then_continue_as_prefixed_bot_messages() 
         "{}",
         answer[0].content
     );
-    settle().await;
     let continued = bot.talk(DM, MEMBER, "and without a mention", 1).await;
     assert!(continued[0].content.contains("and without a mention"));
     bot.stop().await;
@@ -314,7 +358,6 @@ async fn ai_timeout_rate_limit_server_error_and_garbage_each_give_a_clear_messag
         for r in replies {
             bot.ai.push(r);
         }
-        settle().await;
         let said = bot.talk(NSFW, MEMBER, "@bob hi", 1).await;
         assert!(
             said[0].webhook.is_none(),
@@ -334,7 +377,6 @@ async fn ai_timeout_rate_limit_server_error_and_garbage_each_give_a_clear_messag
         );
     }
     bot.ai.push(AiReply::answer("fine now"));
-    settle().await;
     bot.talk(NSFW, MEMBER, "@bob hi", 1).await;
     let last = bot.ai.chats().pop().unwrap();
     assert_eq!(last.messages().len(), 2, "failed exchanges left no history");
@@ -512,5 +554,78 @@ async fn an_unauthenticated_user_is_sent_to_auth_start_and_the_oauth_flow_unlock
         assert!(!logged.contains(secret), "{secret} in the logs");
         assert!(!sent.contains(secret), "{secret} sent to Discord");
     }
+    bot.stop().await;
+}
+
+/// PluralKit's webhook in the age-restricted channel (not one of the bot's).
+const PK_WEBHOOK: u64 = 400_000_000_000_000_001;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pluralkit_message_is_its_real_author_s_and_continues_their_conversation() {
+    let pk = FakePluralKit::start().await;
+    pk.all_from(MEMBER);
+    let bot = Bot::start(&[("TROUPE_PLURALKIT_URL", pk.base_url())]).await;
+    bot.command(NSFW, MEMBER, "!tz autorespond on").await;
+    let before = bot.bot_messages(NSFW).len();
+    let id = bot
+        .discord
+        .send_proxied(NSFW, PK_WEBHOOK, "Annie [system]", "@bob hi from a system");
+    assert!(
+        bot.discord
+            .wait_until(WAIT, |_| bot.bot_messages(NSFW).len() > before)
+            .await,
+        "the proxied message is answered"
+    );
+    assert_eq!(pk.lookups(), [id.to_string()], "PluralKit was asked once");
+    assert!(
+        bot.ai.chats()[0].messages().last().unwrap()["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("Annie [system]: "),
+        "the AI sees the member's name"
+    );
+    // The conversation is MEMBER's (autorespond on): their own next message, without a
+    // mention, continues it. Were the webhook the author, nobody would answer.
+    let continued = bot.talk(NSFW, MEMBER, "and without a mention", 1).await;
+    assert!(
+        continued[0].content.ends_with("and without a mention"),
+        "{}",
+        continued[0].content
+    );
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pluralkit_down_or_hanging_still_gets_the_proxied_message_answered() {
+    let pk = FakePluralKit::start().await;
+    pk.set_mode(PluralKitMode::Down);
+    let bot = Bot::start(&[
+        ("TROUPE_PLURALKIT_URL", pk.base_url()),
+        ("TROUPE_PLURALKIT_TIMEOUT_MS", "300".into()),
+    ])
+    .await;
+    let before = bot.bot_messages(NSFW).len();
+    bot.discord
+        .send_proxied(NSFW, PK_WEBHOOK, "Annie [system]", "@bob are you there");
+    assert!(
+        bot.discord
+            .wait_until(WAIT, |_| bot.bot_messages(NSFW).len() > before)
+            .await,
+        "answered with the webhook as the author"
+    );
+    pk.set_mode(PluralKitMode::Hang);
+    bot.discord
+        .send_proxied(NSFW, PK_WEBHOOK, "Annie [system]", "@bob still there");
+    assert!(
+        bot.discord
+            .wait_until(WAIT, |_| bot.bot_messages(NSFW).len() > before + 1)
+            .await,
+        "a hanging PluralKit delays the answer by its bound only"
+    );
+    let logs = String::from_utf8_lossy(&logs().lock().unwrap()).into_owned();
+    assert!(
+        logs.contains("the webhook counts as its author"),
+        "the fallback is logged"
+    );
     bot.stop().await;
 }

@@ -13,6 +13,7 @@ use troupe_domain::conversation::{ConversationMode, Speaker};
 use troupe_ports::{AuthRepository, ChatRole, ConversationRepository};
 use troupe_testkit::FakeAuthProvider;
 use troupe_testkit::ai::Scripted;
+use troupe_testkit::pluralkit::FakeProxyAuthors;
 
 #[tokio::test]
 async fn the_age_gate_refuses_mentions_in_other_channels_and_says_what_to_do() {
@@ -146,26 +147,31 @@ async fn messages_sent_during_an_exchange_wait_and_are_answered_after_it_in_orde
     let (second, other_user, other_personality) =
         tokio::join!(flow.process(&m2), flow.process(&m3), flow.process(&m4));
     assert_eq!(who(&in_flight.await.unwrap()), "bob");
-    assert_eq!(who(&second), "bob", "same user, channel and personality: answered, not dropped");
+    assert_eq!(
+        who(&second),
+        "bob",
+        "same user, channel and personality: answered, not dropped"
+    );
     assert_eq!(who(&other_user), "bob", "another user");
     assert_eq!(who(&other_personality), "cat", "another personality");
-    let anns: Vec<(String, usize)> = w
-        .ai
-        .requests()
-        .iter()
-        .filter(|r| !asked(r).contains("three"))
-        .map(|r| (asked(r), r.messages.len()))
-        .collect();
+    let anns: Vec<(String, usize)> =
+        w.ai.requests()
+            .iter()
+            .filter(|r| !asked(r).contains("three"))
+            .map(|r| (asked(r), r.messages.len()))
+            .collect();
     assert_eq!(anns.len(), 3, "{anns:?}");
     assert!(anns[0].0.contains("one"), "{anns:?}");
-    assert!(anns[1].0.contains("two"), "then the second, after the first: {anns:?}");
+    assert!(
+        anns[1].0.contains("two"),
+        "then the second, after the first: {anns:?}"
+    );
     assert!(anns[2].0.contains("four"), "then the third: {anns:?}");
-    let second_request = w
-        .ai
-        .requests()
-        .into_iter()
-        .find(|r| asked(r).contains("two"))
-        .unwrap();
+    let second_request =
+        w.ai.requests()
+            .into_iter()
+            .find(|r| asked(r).contains("two"))
+            .unwrap();
     assert!(
         second_request
             .messages
@@ -405,4 +411,148 @@ async fn each_answer_records_the_history_and_the_conversation() {
     assert_eq!(conversation.personality, name("bob"));
     assert_eq!(conversation.mode, ConversationMode::Continuation);
     assert_eq!(conversation.last_activity, w.now());
+}
+
+// ---------------------------------------------------------------- PluralKit: the real author
+
+/// The user id the adapter gives a message relayed by a proxy webhook (the webhook's).
+const WEBHOOK: u64 = 777;
+
+/// A message PluralKit re-posted for ANN through its webhook.
+fn proxied(w: &World, content: &str) -> troupe_application::flow::IncomingMessage {
+    let mut m = w.msg(WEBHOOK, content);
+    m.author.via_proxy = true;
+    m.author.display_name = "Annie [system]".into();
+    m
+}
+
+fn with_pluralkit(w: &World) -> (troupe_application::flow::MessageFlow, Arc<FakeProxyAuthors>) {
+    let proxies = Arc::new(FakeProxyAuthors::new());
+    let flow = w.flow().with_proxy_authors(proxies.clone());
+    (flow, proxies)
+}
+
+#[tokio::test]
+async fn a_pluralkit_message_counts_as_its_real_author_for_the_conversation_and_the_age_gate() {
+    let w = World::new();
+    w.seed("bob", &[], |_| {}).await;
+    let (flow, pk) = with_pluralkit(&w);
+    let m = proxied(&w, "@bob hi");
+    pk.proxied(m.id, user(ANN));
+    assert_eq!(who(&flow.process(&m).await), "bob");
+    assert_eq!(pk.lookups(), 1);
+    assert!(
+        w.store
+            .conversation(user(ANN), channel(NSFW))
+            .await
+            .unwrap()
+            .is_some(),
+        "the conversation is the real author's"
+    );
+    assert!(
+        w.store
+            .conversation(user(WEBHOOK), channel(NSFW))
+            .await
+            .unwrap()
+            .is_none(),
+        "not the webhook's"
+    );
+    assert!(
+        w.store.verification(user(ANN)).await.unwrap().is_some(),
+        "talking in an age-restricted channel verified the real author"
+    );
+    let history = w
+        .store
+        .history(channel(NSFW), &name("bob"), 20)
+        .await
+        .unwrap();
+    assert!(history.iter().all(|e| e.user == Some(user(ANN))));
+    assert_eq!(
+        w.ai.requests()[0].messages.last().unwrap().content,
+        "Annie [system]: @bob hi",
+        "the AI sees the proxied member's name"
+    );
+}
+
+#[tokio::test]
+async fn a_pluralkit_message_uses_the_real_author_s_token() {
+    let mut w = World::new();
+    w.auth_provider = Some(Arc::new(FakeAuthProvider::new(true)));
+    w.seed("bob", &[], |_| {}).await;
+    w.give_token(ANN, "tok-ann", Duration::from_secs(3600))
+        .await;
+    let (flow, pk) = with_pluralkit(&w);
+    let m = proxied(&w, "@bob hi");
+    pk.proxied(m.id, user(ANN));
+    assert_eq!(who(&flow.process(&m).await), "bob");
+    let sent = w.ai.requests().pop().unwrap().user_token.unwrap();
+    assert_eq!(sent.expose(), "tok-ann");
+}
+
+#[tokio::test]
+async fn a_reply_to_an_answer_given_to_a_pluralkit_member_continues_with_the_real_author() {
+    let mut w = World::new();
+    w.config.age_gate = false;
+    w.seed("bob", &[], |_| {}).await;
+    let (flow, pk) = with_pluralkit(&w);
+    let first = proxied(&w, "@bob hi");
+    pk.proxied(first.id, user(ANN));
+    assert_eq!(who(&flow.process(&first).await), "bob");
+    let answer = w.platform.personality_messages()[0].3;
+    let mut reply = proxied(&w, "tell me more");
+    reply.reply_to = Some(answer);
+    pk.proxied(reply.id, user(ANN));
+    assert_eq!(who(&flow.process(&reply).await), "bob");
+    let history = w
+        .store
+        .history(channel(NSFW), &name("bob"), 20)
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 4);
+    assert!(history.iter().all(|e| e.user == Some(user(ANN))));
+}
+
+#[tokio::test]
+async fn a_tupperbox_message_stays_the_webhook_s() {
+    let w = World::new();
+    w.seed("bob", &[], |_| {}).await;
+    let (flow, pk) = with_pluralkit(&w);
+    let m = proxied(&w, "@bob hi");
+    assert_eq!(who(&flow.process(&m).await), "bob");
+    assert_eq!(pk.lookups(), 1, "PluralKit was asked and did not know it");
+    assert!(
+        w.store
+            .conversation(user(WEBHOOK), channel(NSFW))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn pluralkit_failing_or_hanging_falls_back_to_the_webhook_within_the_bound() {
+    let mut w = World::new();
+    w.flow_config.proxy_lookup_bound = Duration::from_millis(100);
+    w.seed("bob", &[], |_| {}).await;
+    let (flow, pk) = with_pluralkit(&w);
+    let failing = proxied(&w, "@bob one");
+    pk.fail(
+        failing.id,
+        troupe_ports::ProxyError::Unavailable("HTTP 500".into()),
+    );
+    assert_eq!(who(&flow.process(&failing).await), "bob");
+    pk.hang();
+    let hanging = proxied(&w, "@bob two");
+    assert_eq!(
+        who(&flow.process(&hanging).await),
+        "bob",
+        "answered once the bound passed, not blocked"
+    );
+    assert_eq!(pk.lookups(), 2);
+    let conversation = w
+        .store
+        .conversation(user(WEBHOOK), channel(NSFW))
+        .await
+        .unwrap();
+    assert!(conversation.is_some(), "the webhook counts as the author");
 }

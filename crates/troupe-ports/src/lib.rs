@@ -1,7 +1,8 @@
 //! The driven ports of Troupe: every trait the application core needs from the outside world
 //! (storage, the AI provider, the profile source, the OAuth provider, the chat platform, the
-//! clock, the flag store, the fleet registry, the data directory), each documented as a contract, with its error
-//! enum (expected variants plus one `Unexpected` bucket).
+//! proxy system's author lookup, the clock, the flag store, the fleet registry, the data
+//! directory), each documented as a contract, with its error enum (expected variants plus one
+//! `Unexpected` bucket).
 //!
 //! Ports are `Send + Sync` and used as `Arc<dyn Port>`. This crate knows the domain types and
 //! nothing of sqlx, twilight, axum or reqwest. With the `mocks` feature every trait also has a
@@ -19,6 +20,7 @@ mod personality;
 mod platform;
 mod preferences;
 mod processed;
+mod proxy;
 mod relay;
 mod sessions;
 mod snapshot;
@@ -47,6 +49,7 @@ pub use platform::{
 };
 pub use preferences::PreferencesRepository;
 pub use processed::ProcessedMessages;
+pub use proxy::{ProxyAuthors, ProxyError};
 pub use relay::{EventRelay, RelayError, RelayedEvent};
 pub use sessions::{GatewaySessions, SharedRateLimit, StoredSession};
 pub use snapshot::{Snapshot, SnapshotSource, StoreView};
@@ -74,6 +77,8 @@ pub use platform::MockChatPlatform;
 pub use preferences::MockPreferencesRepository;
 #[cfg(feature = "mocks")]
 pub use processed::MockProcessedMessages;
+#[cfg(feature = "mocks")]
+pub use proxy::MockProxyAuthors;
 #[cfg(feature = "mocks")]
 pub use sessions::{MockGatewaySessions, MockSharedRateLimit};
 #[cfg(feature = "mocks")]

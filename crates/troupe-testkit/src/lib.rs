@@ -1,7 +1,9 @@
 //! Dev-only test support for Troupe: in-memory fakes of every driven port (the storage ports in
 //! one [`InMemoryStore`], plus [`FakeClock`], [`FakePlatform`], [`FakeVolume`],
-//! [`FakeProfileSource`] and [`FakeAuthProvider`]) with controls to inspect what was done and to
-//! inject failures, and the port [`contract`] suites that every storage adapter must pass.
+//! [`FakeProfileSource`], [`FakeAuthProvider`] and `pluralkit::FakeProxyAuthors`) with controls
+//! to inspect what was done and to inject failures, the port [`contract`] suites that every
+//! storage adapter must pass, and loopback fakes of the outside services (`discord`, `ai`,
+//! `pluralkit::FakePluralKit`).
 //!
 //! This crate knows the domain and the port traits only. It must not know the application
 //! (depending on it would make a dev-dependency cycle), nor any adapter technology (sqlx,
@@ -13,6 +15,7 @@ mod clock;
 pub mod contract;
 pub mod discord;
 mod platform;
+pub mod pluralkit;
 mod providers;
 mod snapshots;
 mod store;

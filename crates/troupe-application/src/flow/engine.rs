@@ -13,9 +13,10 @@ use troupe_domain::conversation::{
     decide_responder,
 };
 use troupe_domain::personality::{Personality, PersonalityName, mention_candidates};
-use troupe_domain::{ChannelId, Duration, MessageId};
+use troupe_domain::{ChannelId, Duration, MessageId, UserId};
 use troupe_ports::{
-    AiChat, AiError, ChatPlatform, OutgoingMessage, PersonaIdentity, PersonalityMessage, StoreError,
+    AiChat, AiError, ChatPlatform, OutgoingMessage, PersonaIdentity, PersonalityMessage,
+    ProxyAuthors, StoreError,
 };
 
 use super::request::build_request;
@@ -50,6 +51,9 @@ pub struct FlowConfig {
     /// Most messages of one user in one channel waiting for that user's exchange there to
     /// finish (they are then answered in order); more are dropped (`FlowOutcome::QueueFull`).
     pub max_queued_per_user_channel: usize,
+    /// Longest wait for the proxy system (PluralKit) to say who wrote a proxied message; after
+    /// it the webhook counts as the author, as for Tupperbox.
+    pub proxy_lookup_bound: Duration,
 }
 
 impl Default for FlowConfig {
@@ -61,6 +65,7 @@ impl Default for FlowConfig {
             max_mention_lookups: 48,
             remembered_deletions: 4096,
             max_queued_per_user_channel: 8,
+            proxy_lookup_bound: Duration::from_millis(2500),
         }
     }
 }
@@ -117,6 +122,8 @@ pub struct MessageFlow {
     config: FlowConfig,
     /// One message at a time per (user, channel), in arrival order.
     turns: Turns,
+    /// Who really wrote a proxied message (PluralKit); `None`: the webhook is the author.
+    proxies: Option<Arc<dyn ProxyAuthors>>,
     deleted: Mutex<Deletions>,
 }
 
@@ -169,8 +176,17 @@ impl MessageFlow {
             pause,
             config,
             turns,
+            proxies: None,
             deleted: Mutex::new(Deletions::default()),
         }
+    }
+
+    /// Resolves the real author of proxied messages through `proxies` (PluralKit's API),
+    /// within `FlowConfig::proxy_lookup_bound`.
+    #[must_use]
+    pub fn with_proxy_authors(mut self, proxies: Arc<dyn ProxyAuthors>) -> Self {
+        self.proxies = Some(proxies);
+        self
     }
 
     /// Remembers that `message` was deleted (bounded; the oldest are forgotten first).
@@ -204,6 +220,17 @@ impl MessageFlow {
         {
             return FlowOutcome::Ignored;
         }
+        let resolved;
+        let message = match self.real_author(message).await {
+            Some(real) if real != message.author.id => {
+                let mut with_author = message.clone();
+                with_author.author.id = real;
+                resolved = with_author;
+                &resolved
+            }
+            _ => message,
+        };
+        let author = &message.author;
         let Ok(place) = self.turns.enter(author.id, message.location.channel()) else {
             tracing::info!(
                 user = author.id.get(),
@@ -214,6 +241,51 @@ impl MessageFlow {
         };
         place.turn().await;
         self.process_in_turn(message).await
+    }
+
+    /// The user behind a proxied message when the proxy system says (PluralKit), within the
+    /// bound; `None` — the webhook stays the author — when it is not proxied, not one of the
+    /// proxy system's messages (Tupperbox), or the proxy system cannot say in time.
+    async fn real_author(&self, message: &IncomingMessage) -> Option<UserId> {
+        let proxies = self.proxies.as_ref()?;
+        if !message.author.via_proxy {
+            return None;
+        }
+        let bound = self.config.proxy_lookup_bound;
+        let lookup = proxies.real_author(message.id);
+        match race(lookup, self.pause.pause(bound)).await {
+            Some(Ok(Some(user))) => {
+                tracing::debug!(
+                    message = message.id.get(),
+                    user = user.get(),
+                    "message flow: proxied message, real author resolved"
+                );
+                Some(user)
+            }
+            Some(Ok(None)) => {
+                tracing::debug!(
+                    message = message.id.get(),
+                    "message flow: not a PluralKit message; the webhook is its author"
+                );
+                None
+            }
+            Some(Err(error)) => {
+                tracing::warn!(
+                    message = message.id.get(),
+                    %error,
+                    "message flow: cannot learn who wrote a proxied message; the webhook counts as its author"
+                );
+                None
+            }
+            None => {
+                tracing::warn!(
+                    message = message.id.get(),
+                    bound_ms = u64::try_from(bound.as_millis()).unwrap_or(u64::MAX),
+                    "message flow: the proxy system did not say who wrote a proxied message in time; the webhook counts as its author"
+                );
+                None
+            }
+        }
     }
 
     async fn process_in_turn(&self, message: &IncomingMessage) -> FlowOutcome {
@@ -722,6 +794,23 @@ async fn typing_loop(
         }
     }
     std::future::pending::<()>().await;
+}
+
+/// Runs `main` and `deadline` together: `Some(main's output)` when it is ready first, `None`
+/// when `deadline` completes first.
+async fn race<T>(main: impl Future<Output = T>, deadline: impl Future<Output = ()>) -> Option<T> {
+    let mut main = pin!(main);
+    let mut deadline = pin!(deadline);
+    std::future::poll_fn(move |cx| {
+        if let Poll::Ready(out) = main.as_mut().poll(cx) {
+            return Poll::Ready(Some(out));
+        }
+        if deadline.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        Poll::Pending
+    })
+    .await
 }
 
 /// Runs `main` and `side` together and returns `main`'s output as soon as it is ready

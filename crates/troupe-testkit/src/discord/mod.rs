@@ -407,6 +407,40 @@ impl FakeDiscord {
         id
     }
 
+    /// A message a proxy system (PluralKit, Tupperbox) re-posted in guild `channel` through its
+    /// own webhook `webhook` (not one of the bot's) under `username`: MESSAGE_CREATE with
+    /// `webhook_id`, the webhook as the author (a bot user, no member). Returns the message id.
+    pub fn send_proxied(&self, channel: u64, webhook: u64, username: &str, content: &str) -> u64 {
+        let mut state = self.lock();
+        let guild = state.channels.get(&channel).and_then(|c| c.guild);
+        let message = MessageModel {
+            id: state.next_id(),
+            channel,
+            guild,
+            author: webhook,
+            content: content.to_owned(),
+            embeds: json!([]),
+            webhook: Some(webhook),
+            reply_to: None,
+            username: Some(username.to_owned()),
+            thread: None,
+            nonce: None,
+        };
+        let author = UserModel {
+            id: webhook,
+            name: username.to_owned(),
+            global_name: None,
+            bot: true,
+            dms_closed: false,
+        };
+        let d = payloads::message(&message, &author);
+        let id = message.id;
+        state.injected_at.insert(id, Instant::now());
+        state.messages.insert(id, message);
+        gateway::dispatch(&mut state, guild, "MESSAGE_CREATE", d);
+        id
+    }
+
     /// A slash command (INTERACTION_CREATE) by `user` in `channel` with `(option, value)`
     /// pairs (strings, integers or booleans). Returns the interaction id.
     pub fn send_slash(
