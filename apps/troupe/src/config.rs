@@ -955,7 +955,9 @@ fn parse_ai_settings(get: &dyn Fn(&str) -> Option<String>) -> Result<AiSettings,
         10_000,
     )?;
     let pluralkit_url = match get("TROUPE_PLURALKIT_URL") {
-        None => Some(troupe_ai::PLURALKIT_API.to_owned()),
+        // Opt-in: asking a third party about messages is the operator's decision (and tests
+        // never reach the internet by accident).
+        None => None,
         Some(off) if off.eq_ignore_ascii_case("off") => None,
         Some(url) if url.starts_with("http://") || url.starts_with("https://") => Some(url),
         Some(_) => {
@@ -1294,9 +1296,13 @@ mod tests {
         .unwrap();
         assert_eq!(c.ai_vision_models, ["gpt-4o", "llava"]);
         assert_eq!(
-            c.pluralkit_url.as_deref(),
-            Some(troupe_ai::PLURALKIT_API),
-            "PluralKit's public API by default"
+            c.pluralkit_url, None,
+            "PluralKit is asked only when configured"
+        );
+        let public = load(&[("TROUPE_PLURALKIT_URL", troupe_ai::PLURALKIT_API)]).unwrap();
+        assert_eq!(
+            public.pluralkit_url.as_deref(),
+            Some(troupe_ai::PLURALKIT_API)
         );
         assert_eq!(c.pluralkit_timeout_ms, 2_000);
         let off = load(&[("TROUPE_PLURALKIT_URL", "OFF")]).unwrap();
