@@ -71,6 +71,27 @@ fn memory(pid: u32) -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// Where the resident memory is (anonymous: heap and stacks; file: the binary and libraries)
+/// and how many threads the process runs.
+fn composition(pid: u32) -> String {
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
+    let kb = |name: &str| -> f64 {
+        rollup
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    };
+    let threads = std::fs::read_dir(format!("/proc/{pid}/task")).map_or(0, Iterator::count);
+    format!(
+        "anonymous {:.1} MB, file {:.1} MB, {threads} threads",
+        kb("Rss_Anon:"),
+        kb("Rss_File:")
+    )
+}
+
 /// User + system CPU time of a process.
 fn cpu(pid: u32) -> Duration {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -175,7 +196,11 @@ async fn main() {
     assert!(ready, "the bot did not connect");
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (idle_rss, _) = memory(pid);
-    println!("idle RSS (empty store): {:.1} MB", idle_rss as f64 / 1024.0);
+    println!(
+        "idle RSS (empty store): {:.1} MB ({})",
+        idle_rss as f64 / 1024.0,
+        composition(pid)
+    );
 
     let mut base = 10_000_000_000_000_000u64;
     if args.personalities > 0 {

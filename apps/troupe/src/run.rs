@@ -169,6 +169,12 @@ pub async fn run_until(
         bot = bot.relaying(relay);
     }
     let result = bot.run(shutdown).await;
+    // The claims of the last commands answered reach the store before the process ends.
+    if let Some(claims) = &app.claims
+        && let Err(e) = claims.flush().await
+    {
+        tracing::warn!(error = %e, "cannot write the last message claims");
+    }
     membership.leave().await;
     http.shutdown().await;
     match result {

@@ -23,7 +23,7 @@ use troupe_ports::{
     AiChat, AuthProvider, ChatPlatform, Clock, FlagNotifications, FlagStore, ProcessedMessages,
     ProfileSource, ProxyAuthors, SystemClock,
 };
-use troupe_store::{SchemaStatus, Store, StoreOptions, TokenKey};
+use troupe_store::{ClaimBook, ClaimBookSettings, SchemaStatus, Store, StoreOptions, TokenKey};
 
 use crate::config::{Config, Secret};
 use crate::exit::UsageError;
@@ -188,6 +188,9 @@ pub struct App {
     pub ai: Option<Arc<dyn AiChat>>,
     /// The message flow (personalities answering), when an AI provider is configured.
     pub flow: Option<Arc<MessageFlow>>,
+    /// The command guard's claims, decided in memory and written in batches (ADR 0030);
+    /// `None` in a worker (redelivered events are decided by the store). Flush it at shutdown.
+    pub claims: Option<Arc<ClaimBook>>,
 }
 
 impl std::fmt::Debug for App {
@@ -205,7 +208,7 @@ impl App {
         platform: Arc<dyn ChatPlatform>,
         observer: Option<CommandObserver>,
     ) -> anyhow::Result<Self> {
-        Self::build_with_claims(config, platform, observer, |store| store).await
+        Self::build_inner(config, platform, observer, |store| store, true).await
     }
 
     /// [`App::build`], with the store's message-id claims wrapped by `claims` (a worker grants
@@ -215,6 +218,16 @@ impl App {
         platform: Arc<dyn ChatPlatform>,
         observer: Option<CommandObserver>,
         claims: impl FnOnce(Arc<dyn ProcessedMessages>) -> Arc<dyn ProcessedMessages>,
+    ) -> anyhow::Result<Self> {
+        Self::build_inner(config, platform, observer, claims, false).await
+    }
+
+    async fn build_inner(
+        config: Config,
+        platform: Arc<dyn ChatPlatform>,
+        observer: Option<CommandObserver>,
+        claims: impl FnOnce(Arc<dyn ProcessedMessages>) -> Arc<dyn ProcessedMessages>,
+        memory_claims: bool,
     ) -> anyhow::Result<Self> {
         // Settings that refuse to start come first: nothing is opened or migrated for them.
         let auth_provider = auth_provider(&config)?;
@@ -284,7 +297,20 @@ impl App {
             Arc::clone(&flags),
             Some(Arc::clone(&shadow)),
         ));
-        let guard = CommandGuard::new(processed, clock);
+        // Commands: claims decided in memory, written in group commits off the reply path
+        // (ADR 0030). The message flow keeps the store's claims: its answers (webhook posts)
+        // carry no nonce, so their claim is durable before the AI is asked.
+        let book = memory_claims.then(|| {
+            let book = ClaimBook::new(store.clone(), clock.now(), ClaimBookSettings::default());
+            // Runs as long as the runtime; `run` flushes what is left at shutdown.
+            drop(book.spawn_writer(std::future::pending()));
+            book
+        });
+        let guard = CommandGuard::new(
+            book.clone()
+                .map_or(processed, |b| b as Arc<dyn ProcessedMessages>),
+            clock,
+        );
         let ai = ai_chat(&config)?.map(crate::http_wiring::instrument_ai);
         let proxies = proxy_authors(&config)?;
         let flow = ai.as_ref().map(|ai| {
@@ -319,6 +345,7 @@ impl App {
             dispatcher,
             ai,
             flow,
+            claims: book,
         })
     }
 

@@ -401,9 +401,24 @@ struct EventScope {
     creates: AtomicU32,
 }
 
-/// In a worker's event handling, the nonce of the next message create: the same for the same
+/// Runs `work` as the handling of the event (message or interaction) `id`: the message creates
+/// it makes carry nonces derived from the event (see [`scoped_nonce`]), so handling the same
+/// event again (a replay after a restart, a redelivery to another worker) posts nothing twice.
+pub(crate) async fn in_event<F: std::future::Future>(id: u64, work: F) -> F::Output {
+    EVENT
+        .scope(
+            EventScope {
+                id,
+                creates: AtomicU32::new(0),
+            },
+            work,
+        )
+        .await
+}
+
+/// In an event's handling (see [`in_event`]), the nonce of the next message create: the same for the same
 /// create when the event is handled again, so Discord (`enforce_nonce`) returns the message
-/// the first attempt posted. `None` outside a worker's handling.
+/// the first attempt posted. `None` outside an event's handling.
 pub(crate) fn scoped_nonce() -> Option<String> {
     EVENT
         .try_with(|scope| {
@@ -499,19 +514,14 @@ impl Bot {
                     attempt,
                     command = tracing::field::Empty,
                 );
-                let scope = EventScope {
-                    id: message.id.get(),
-                    creates: AtomicU32::new(0),
-                };
-                EVENT
-                    .scope(
-                        scope,
-                        tracing::Instrument::instrument(
-                            messages::handle(Arc::clone(ctx), message, lane),
-                            span,
-                        ),
-                    )
-                    .await;
+                in_event(
+                    message.id.get(),
+                    tracing::Instrument::instrument(
+                        messages::handle(Arc::clone(ctx), message, lane),
+                        span,
+                    ),
+                )
+                .await;
             }
             Relayed::MessageDelete(deleted) => {
                 if let Some(handler) = &ctx.deps.messages {
@@ -548,9 +558,13 @@ impl Bot {
                 let received = Instant::now()
                     .checked_sub(waited)
                     .unwrap_or_else(Instant::now);
-                tracing::Instrument::instrument(
-                    interactions::handle(Arc::clone(ctx), interaction, None, received),
-                    span,
+                let id = interaction.id.get();
+                in_event(
+                    id,
+                    tracing::Instrument::instrument(
+                        interactions::handle(Arc::clone(ctx), interaction, None, received),
+                        span,
+                    ),
                 )
                 .await;
             }
@@ -578,16 +592,12 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn nonces_repeat_for_the_same_event_and_are_absent_outside_a_worker() {
+    async fn nonces_repeat_for_the_same_event_and_are_absent_outside_an_event() {
         assert!(scoped_nonce().is_none());
         let run = || {
-            EVENT.scope(
-                EventScope {
-                    id: 1_234_567_890_123_456_789,
-                    creates: AtomicU32::new(0),
-                },
-                async { (scoped_nonce().unwrap(), scoped_nonce().unwrap()) },
-            )
+            in_event(1_234_567_890_123_456_789, async {
+                (scoped_nonce().unwrap(), scoped_nonce().unwrap())
+            })
         };
         let first = run().await;
         let again = run().await;

@@ -55,6 +55,12 @@ pub const FAMILIES: &[&str] = &[
     "troupe_memory_baseline_bytes",
     "troupe_uptime_seconds",
     "process_resident_memory_bytes",
+    "process_cpu_seconds_total",
+    "process_threads",
+    "process_open_fds",
+    "process_max_fds",
+    "process_virtual_memory_bytes",
+    "process_start_time_seconds",
     "troupe_build_info",
 ];
 
@@ -210,11 +216,9 @@ fn describe() {
             "troupe_alerts_active",
             "1 for each active alert by rule and severity."
         );
-        describe_gauge!(
-            "process_resident_memory_bytes",
-            Unit::Bytes,
-            "Resident memory of the process."
-        );
+        // process_* (CPU seconds, resident and virtual memory, threads, open files, start
+        // time): the Prometheus process family, by metrics-process.
+        process_collector().describe();
         describe_gauge!("troupe_build_info", "Always 1, labelled with the version.");
     });
 }
@@ -308,6 +312,12 @@ pub fn resident_memory_bytes() -> Option<u64> {
     Some(kib * 1024)
 }
 
+/// The collector of the standard `process_*` metrics (from /proc on Linux).
+fn process_collector() -> &'static metrics_process::Collector {
+    static COLLECTOR: OnceLock<metrics_process::Collector> = OnceLock::new();
+    COLLECTOR.get_or_init(metrics_process::Collector::default)
+}
+
 fn refresh_gauges(sources: &HealthSources) {
     let now = sources.clock.now();
     let gw = sources.gateway.snapshot();
@@ -351,9 +361,7 @@ fn refresh_gauges(sources: &HealthSources) {
     }
     gauge!("troupe_uptime_seconds").set(now.since(sources.started_at).as_secs_f64());
     gauge!("troupe_build_info", "version" => sources.version.clone()).set(1.0);
-    if let Some(bytes) = resident_memory_bytes() {
-        gauge!("process_resident_memory_bytes").set(bytes as f64);
-    }
+    process_collector().collect();
     if let Some(last) = sources.backups.as_ref().and_then(|b| b.last_success()) {
         gauge!("troupe_backup_last_success_timestamp_seconds").set(last.as_millis() as f64 / 1e3);
     }

@@ -30,7 +30,7 @@ pub use maintenance::{
     remove_stale_partials,
 };
 pub use migrations::SchemaStatus;
-pub use repo::ReencryptReport;
+pub use repo::{ClaimBook, ClaimBookSettings, ReencryptReport};
 pub use snapshot::StoreSnapshots;
 pub use troupe_ports::StoreError;
 

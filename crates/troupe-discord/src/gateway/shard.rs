@@ -215,11 +215,12 @@ where
                 match ctx.lanes.admit(lane, &queues, seq) {
                     Some(ticket) => {
                         let task_ctx = Arc::clone(&ctx);
+                        let id = message.id.get();
                         ctx.spawn(
-                            async move {
+                            crate::relay::in_event(id, async move {
                                 let _running = ticket.start().await;
                                 messages::handle(task_ctx, message, lane).await;
-                            }
+                            })
                             .instrument(span),
                         );
                     }
@@ -251,9 +252,13 @@ where
                 match ctx.lanes.admit(Lane::Commands, &queues, seq) {
                     Some(ticket) => {
                         let task_ctx = Arc::clone(&ctx);
+                        let id = interaction.id.get();
                         ctx.spawn(
-                            interactions::handle(task_ctx, interaction, Some(ticket), received)
-                                .instrument(span),
+                            crate::relay::in_event(
+                                id,
+                                interactions::handle(task_ctx, interaction, Some(ticket), received),
+                            )
+                            .instrument(span),
                         );
                     }
                     None => span.in_scope(|| interactions::shed(&ctx, interaction)),

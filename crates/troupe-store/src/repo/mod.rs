@@ -10,3 +10,4 @@ mod processed;
 mod sessions;
 
 pub use auth::ReencryptReport;
+pub use processed::{ClaimBook, ClaimBookSettings};

@@ -69,3 +69,308 @@ impl ProcessedMessages for Store {
         Ok(from_sql_count(n))
     }
 }
+
+/// Milliseconds from the Unix epoch to Discord's (2015-01-01), the origin of snowflake times.
+const DISCORD_EPOCH_MS: i64 = 1_420_070_400_000;
+
+/// When Discord made the message or interaction `id` (milliseconds since the Unix epoch).
+fn created_ms(id: u64) -> i64 {
+    (id >> 22) as i64 + DISCORD_EPOCH_MS
+}
+
+/// Settings of a [`ClaimBook`].
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimBookSettings {
+    /// Claims remembered in memory at most; older ones are asked of the store.
+    pub remembered: usize,
+    /// How long a claim is remembered in memory at most.
+    pub window: std::time::Duration,
+    /// Allowed difference between Discord's clock (snowflake times) and ours.
+    pub skew: std::time::Duration,
+}
+
+impl Default for ClaimBookSettings {
+    fn default() -> Self {
+        Self {
+            remembered: 16_384,
+            window: std::time::Duration::from_secs(10 * 60),
+            skew: std::time::Duration::from_secs(10),
+        }
+    }
+}
+
+/// Message and interaction ids claimed in memory, made durable in batches off the reply path
+/// (ADR 0030).
+///
+/// A claim of an id Discord made after this book started (with a margin for clock skew) and
+/// after the oldest claim this book forgot is decided in memory: nobody else can have claimed
+/// it, since this process handles its shards' events and a replay always carries an id seen
+/// before. Every other claim (a replay after a restart or a resume, an id older than what the
+/// memory holds) is decided by the store, as [`Store`]'s own [`ProcessedMessages`] does.
+///
+/// Claims decided in memory are written to the store by a background task in group commits
+/// (one transaction for everything claimed since the last write) and by [`ClaimBook::flush`]
+/// at shutdown. A process killed before a batch was written can thus leave a claim
+/// unrecorded: a replay of that event in the next process is answered again, and the bot's
+/// replies carry a nonce derived from the event that Discord enforces, so the second answer
+/// is the first message again, never a second one.
+pub struct ClaimBook {
+    store: Store,
+    settings: ClaimBookSettings,
+    /// Ids made before this are decided by the store.
+    trusted_from_ms: i64,
+    state: std::sync::Mutex<BookState>,
+    wake: tokio::sync::Notify,
+    writing: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for ClaimBook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClaimBook").finish_non_exhaustive()
+    }
+}
+
+#[derive(Default)]
+struct BookState {
+    /// Claimed id → when.
+    claimed: std::collections::HashMap<u64, i64>,
+    /// Claims in the order they were made (for forgetting the oldest first).
+    order: std::collections::VecDeque<(u64, i64)>,
+    /// Claims not yet written to the store.
+    pending: Vec<(i64, i64)>,
+    /// The newest creation time of an id this book forgot: ids made before it (plus the skew)
+    /// are decided by the store.
+    forgot_up_to_ms: i64,
+}
+
+/// Longest list of unwritten claims kept while the store is down; beyond it the oldest are
+/// dropped (logged): their events are already answered, only a replay would find them.
+const MAX_PENDING: usize = 100_000;
+/// Rows per INSERT statement of a batch.
+const ROWS_PER_STATEMENT: usize = 256;
+
+impl ClaimBook {
+    /// A book over `store`, trusting its memory for ids Discord makes from `now` on (plus
+    /// `settings.skew`).
+    pub fn new(store: Store, now: Timestamp, settings: ClaimBookSettings) -> std::sync::Arc<Self> {
+        std::sync::Arc::new(Self {
+            store,
+            settings,
+            trusted_from_ms: now.as_millis() + settings.skew.as_millis() as i64,
+            state: std::sync::Mutex::new(BookState::default()),
+            wake: tokio::sync::Notify::new(),
+            writing: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// Writes claims to the store in the background until `stop` completes, then writes what
+    /// is left. Call inside a tokio runtime.
+    pub fn spawn_writer(
+        self: &std::sync::Arc<Self>,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> tokio::task::JoinHandle<()> {
+        let book = std::sync::Arc::clone(self);
+        tokio::spawn(async move {
+            tokio::pin!(stop);
+            let mut failing = false;
+            loop {
+                tokio::select! {
+                    () = &mut stop => break,
+                    () = book.wake.notified() => {}
+                }
+                match book.flush().await {
+                    Ok(()) if failing => {
+                        failing = false;
+                        tracing::info!("message claims are written to the store again");
+                    }
+                    Ok(()) => {}
+                    Err(error) => {
+                        if !failing {
+                            tracing::warn!(%error, "cannot write message claims; retrying");
+                        }
+                        failing = true;
+                        tokio::select! {
+                            () = &mut stop => break,
+                            () = tokio::time::sleep(std::time::Duration::from_millis(250)) => {}
+                        }
+                        book.wake.notify_one();
+                    }
+                }
+            }
+            if let Err(error) = book.flush().await {
+                tracing::warn!(%error, "cannot write the last message claims at shutdown");
+            }
+        })
+    }
+
+    /// Writes every claim made so far to the store (one transaction), and forgets claims
+    /// older than the TTL there now and then.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        let _writing = self.writing.lock().await;
+        let batch = std::mem::take(&mut self.lock().pending);
+        if batch.is_empty() {
+            return Ok(());
+        }
+        match self.store.write_claims(&batch).await {
+            Ok(()) => {
+                let written = batch.len() as u64;
+                let before = self
+                    .store
+                    .inner
+                    .claims
+                    .fetch_add(written, Ordering::Relaxed);
+                if before / PURGE_EVERY != (before + written) / PURGE_EVERY {
+                    let cutoff = batch.iter().map(|c| c.1).min().unwrap_or_default() - TTL_MS;
+                    self.store.purge_claims(cutoff).await?;
+                }
+                Ok(())
+            }
+            Err(error) => {
+                let mut state = self.lock();
+                let mut batch = batch;
+                batch.append(&mut state.pending);
+                if batch.len() > MAX_PENDING {
+                    let dropped = batch.len() - MAX_PENDING;
+                    batch.drain(..dropped);
+                    tracing::warn!(dropped, "unwritten message claims dropped (store down)");
+                }
+                state.pending = batch;
+                Err(error)
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BookState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Claims remembered in memory.
+    pub fn remembered(&self) -> usize {
+        self.lock().claimed.len()
+    }
+
+    /// `Some(fresh)` when memory decides the claim (recording it), `None` when the store must.
+    fn claim_in_memory(&self, id: MessageId, now: i64, ttl_ms: i64) -> Option<bool> {
+        let mut state = self.lock();
+        let window = self.settings.window.as_millis() as i64;
+        // Forget what is out of the window or over the bound, oldest first.
+        while let Some(&(old, at)) = state.order.front() {
+            if state.order.len() <= self.settings.remembered && at >= now - window {
+                break;
+            }
+            state.order.pop_front();
+            if state.claimed.get(&old) == Some(&at) {
+                state.claimed.remove(&old);
+            }
+            let made = created_ms(old);
+            state.forgot_up_to_ms = state.forgot_up_to_ms.max(made);
+        }
+        if let Some(&at) = state.claimed.get(&id.get())
+            && at >= now - ttl_ms
+        {
+            return Some(false);
+        }
+        let made = created_ms(id.get());
+        let skew = self.settings.skew.as_millis() as i64;
+        if made < self.trusted_from_ms || made <= state.forgot_up_to_ms + skew {
+            return None;
+        }
+        state.claimed.insert(id.get(), now);
+        state.order.push_back((id.get(), now));
+        state.pending.push((id.to_i64(), now));
+        Some(true)
+    }
+
+    /// Records a claim the store decided, so a repeat is answered from memory.
+    fn remember(&self, id: MessageId, now: i64) {
+        let mut state = self.lock();
+        state.claimed.insert(id.get(), now);
+        state.order.push_back((id.get(), now));
+    }
+}
+
+/// The TTL the purge of [`ClaimBook::flush`] assumes (the guard's and the flow's).
+const TTL_MS: i64 = 60 * 60 * 1000;
+
+#[async_trait]
+impl ProcessedMessages for ClaimBook {
+    async fn claim(
+        &self,
+        id: MessageId,
+        now: Timestamp,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let at = now.as_millis();
+        let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        if let Some(fresh) = self.claim_in_memory(id, at, ttl_ms) {
+            if fresh {
+                self.wake.notify_one();
+            }
+            return Ok(fresh);
+        }
+        let fresh = self.store.claim(id, now, ttl).await?;
+        if fresh {
+            self.remember(id, at);
+        }
+        Ok(fresh)
+    }
+
+    async fn clear(&self) -> Result<u64, StoreError> {
+        {
+            let mut state = self.lock();
+            let forgot = state
+                .order
+                .iter()
+                .map(|&(id, _)| created_ms(id))
+                .max()
+                .unwrap_or_default();
+            state.forgot_up_to_ms = state.forgot_up_to_ms.max(forgot);
+            state.claimed.clear();
+            state.order.clear();
+            state.pending.clear();
+        }
+        self.store.clear().await
+    }
+
+    async fn count(&self) -> Result<u64, StoreError> {
+        self.flush().await?;
+        self.store.count().await
+    }
+}
+
+impl Store {
+    /// Writes claims `(message id, claimed at)` in one transaction (a claim already there is
+    /// overwritten: it is at least as old).
+    async fn write_claims(&self, claims: &[(i64, i64)]) -> Result<(), StoreError> {
+        on_pool!(self.backend(), |pool| {
+            let mut tx = crate::backend::WritePool::begin_write(pool).await?;
+            for chunk in claims.chunks(ROWS_PER_STATEMENT) {
+                let mut insert = sqlx::QueryBuilder::new(
+                    "INSERT INTO processed_messages (message_id, claimed_at) ",
+                );
+                insert.push_values(chunk, |mut row, &(id, at)| {
+                    row.push_bind(id).push_bind(at);
+                });
+                insert.push(
+                    " ON CONFLICT (message_id) DO UPDATE SET claimed_at = excluded.claimed_at",
+                );
+                insert.build().execute(&mut *tx).await.map_err(db)?;
+            }
+            tx.commit().await.map_err(db)
+        })
+    }
+
+    /// Forgets claims made before `cutoff` (milliseconds).
+    async fn purge_claims(&self, cutoff: i64) -> Result<(), StoreError> {
+        on_pool!(self.backend(), |pool| {
+            sqlx::query("DELETE FROM processed_messages WHERE claimed_at < $1")
+                .bind(cutoff)
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })
+        .map_err(db)
+    }
+}

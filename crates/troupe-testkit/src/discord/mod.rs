@@ -384,27 +384,29 @@ impl FakeDiscord {
             thread: None,
             nonce: None,
         };
-        let Some(user) = state.users.get(&author).cloned() else {
+        let Some(d) = message_create(&state, &message) else {
             return 0;
         };
-        let mut d = payloads::message(&message, &user);
-        if let Some(g) = guild {
-            let roles = state.members.get(&(g, author)).cloned().unwrap_or_default();
-            d["member"] = payloads::member(&roles, None, None, None);
-        }
-        if let Some(r) = reply_to.and_then(|r| state.messages.get(&r)) {
-            let author = state
-                .users
-                .get(&r.author)
-                .cloned()
-                .unwrap_or_else(|| user.clone());
-            d["referenced_message"] = payloads::message(r, &author);
-        }
         let id = message.id;
         state.injected_at.insert(id, Instant::now());
         state.messages.insert(id, message);
         gateway::dispatch(&mut state, guild, "MESSAGE_CREATE", d);
         id
+    }
+
+    /// Dispatches a user message sent earlier (by [`Self::send_message`]) once more, with the
+    /// same id, as Discord replays events after a resume: a bot that answered it must not
+    /// answer again. `false` when there is no such message.
+    pub fn replay_message(&self, id: u64) -> bool {
+        let mut state = self.lock();
+        let Some(message) = state.messages.get(&id).cloned() else {
+            return false;
+        };
+        let Some(d) = message_create(&state, &message) else {
+            return false;
+        };
+        gateway::dispatch(&mut state, message.guild, "MESSAGE_CREATE", d);
+        true
     }
 
     /// A message a proxy system (PluralKit, Tupperbox) re-posted in guild `channel` through its
@@ -744,4 +746,28 @@ fn permissions_in(state: &State, guild: u64, channel: u64, user: u64, roles: &[u
         p = (p & !o.deny) | o.allow;
     }
     p
+}
+
+/// The MESSAGE_CREATE payload of a user's `message` (with the member's roles in guilds and the
+/// message it replies to); `None` when its author is unknown.
+fn message_create(state: &State, message: &MessageModel) -> Option<Value> {
+    let user = state.users.get(&message.author).cloned()?;
+    let mut d = payloads::message(message, &user);
+    if let Some(g) = message.guild {
+        let roles = state
+            .members
+            .get(&(g, message.author))
+            .cloned()
+            .unwrap_or_default();
+        d["member"] = payloads::member(&roles, None, None, None);
+    }
+    if let Some(r) = message.reply_to.and_then(|r| state.messages.get(&r)) {
+        let author = state
+            .users
+            .get(&r.author)
+            .cloned()
+            .unwrap_or_else(|| user.clone());
+        d["referenced_message"] = payloads::message(r, &author);
+    }
+    Some(d)
 }

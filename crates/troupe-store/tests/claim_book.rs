@@ -1,0 +1,178 @@
+//! The claim book (ADR 0030): claims decided in memory for ids made after it started, by the
+//! store for older ids (replays), written to the store in batches.
+
+use std::time::Duration;
+
+use troupe_domain::{MessageId, Timestamp};
+use troupe_ports::ProcessedMessages;
+use troupe_store::{ClaimBook, ClaimBookSettings, Store, StoreOptions};
+
+const DISCORD_EPOCH_MS: i64 = 1_420_070_400_000;
+const TTL: Duration = Duration::from_secs(3600);
+
+/// A snowflake Discord would make at `ms` (Unix milliseconds), with `n` as its low bits.
+fn id_at(ms: i64, n: u64) -> MessageId {
+    MessageId::new((((ms - DISCORD_EPOCH_MS) as u64) << 22) | n).unwrap()
+}
+
+async fn store(dir: &tempfile::TempDir) -> Store {
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    Store::open(&url, StoreOptions::default()).await.unwrap()
+}
+
+const NOW: i64 = 1_800_000_000_000;
+
+#[tokio::test]
+async fn fresh_ids_are_decided_in_memory_and_written_in_one_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let book = ClaimBook::new(
+        store.clone(),
+        Timestamp::from_millis(NOW),
+        ClaimBookSettings::default(),
+    );
+    let now = Timestamp::from_millis(NOW + 20_000);
+    for n in 0..100 {
+        assert!(book.claim(id_at(NOW + 15_000, n), now, TTL).await.unwrap());
+    }
+    assert!(
+        !book.claim(id_at(NOW + 15_000, 7), now, TTL).await.unwrap(),
+        "a repeat"
+    );
+    assert_eq!(
+        store.count().await.unwrap(),
+        0,
+        "nothing written yet: off the reply path"
+    );
+    book.flush().await.unwrap();
+    assert_eq!(
+        store.count().await.unwrap(),
+        100,
+        "one batch wrote them all"
+    );
+    // Another process (a fresh book over the same store) finds them: a replay is refused.
+    let next = ClaimBook::new(
+        store.clone(),
+        Timestamp::from_millis(NOW + 30_000),
+        ClaimBookSettings::default(),
+    );
+    assert!(!next.claim(id_at(NOW + 15_000, 3), now, TTL).await.unwrap());
+}
+
+#[tokio::test]
+async fn ids_made_before_the_book_started_are_asked_of_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let old = id_at(NOW - 5_000, 1);
+    assert!(
+        store
+            .claim(old, Timestamp::from_millis(NOW - 4_000), TTL)
+            .await
+            .unwrap()
+    );
+    let book = ClaimBook::new(
+        store.clone(),
+        Timestamp::from_millis(NOW),
+        ClaimBookSettings::default(),
+    );
+    let now = Timestamp::from_millis(NOW + 1_000);
+    assert!(
+        !book.claim(old, now, TTL).await.unwrap(),
+        "claimed by the previous process"
+    );
+    // Within the skew margin: also the store's decision (and durable at once).
+    let edge = id_at(NOW + 2_000, 2);
+    assert!(book.claim(edge, now, TTL).await.unwrap());
+    assert_eq!(
+        store.count().await.unwrap(),
+        2,
+        "decided and written by the store"
+    );
+    assert!(
+        !book.claim(edge, now, TTL).await.unwrap(),
+        "remembered afterwards"
+    );
+}
+
+#[tokio::test]
+async fn forgotten_claims_send_older_ids_to_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let settings = ClaimBookSettings {
+        remembered: 4,
+        ..ClaimBookSettings::default()
+    };
+    let book = ClaimBook::new(store.clone(), Timestamp::from_millis(NOW), settings);
+    let now = Timestamp::from_millis(NOW + 60_000);
+    let ids: Vec<MessageId> = (0..6).map(|n| id_at(NOW + 20_000 + n as i64, n)).collect();
+    for id in &ids {
+        assert!(book.claim(*id, now, TTL).await.unwrap());
+    }
+    book.flush().await.unwrap();
+    // The first ones were forgotten by the memory (bound of 4) but not by the store.
+    for id in &ids {
+        assert!(
+            !book.claim(*id, now, TTL).await.unwrap(),
+            "{id} answered twice"
+        );
+    }
+    assert!(book.remembered() <= 5);
+}
+
+#[tokio::test]
+async fn the_writer_writes_claims_in_the_background_and_at_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let book = ClaimBook::new(
+        store.clone(),
+        Timestamp::from_millis(NOW),
+        ClaimBookSettings::default(),
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let writer = book.spawn_writer(async move {
+        let _ = stopped.await;
+    });
+    let now = Timestamp::from_millis(NOW + 20_000);
+    for n in 0..50 {
+        book.claim(id_at(NOW + 15_000, n), now, TTL).await.unwrap();
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while store.count().await.unwrap() < 50 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the writer did not write"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    book.claim(id_at(NOW + 15_001, 99), now, TTL).await.unwrap();
+    drop(stop);
+    writer.await.unwrap();
+    assert_eq!(
+        store.count().await.unwrap(),
+        51,
+        "the last claims are written at stop"
+    );
+}
+
+#[tokio::test]
+async fn unwritten_claims_survive_a_store_outage() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let book = ClaimBook::new(
+        store.clone(),
+        Timestamp::from_millis(NOW),
+        ClaimBookSettings::default(),
+    );
+    let now = Timestamp::from_millis(NOW + 20_000);
+    assert!(book.claim(id_at(NOW + 15_000, 1), now, TTL).await.unwrap());
+    store.close().await;
+    assert!(book.flush().await.is_err(), "the store is closed");
+    assert!(
+        !book.claim(id_at(NOW + 15_000, 1), now, TTL).await.unwrap(),
+        "still remembered"
+    );
+    assert!(
+        book.flush().await.is_err(),
+        "kept for the next attempt, which fails again"
+    );
+}
