@@ -74,9 +74,9 @@ fn memory(pid: u32) -> (u64, u64) {
 /// Where the resident memory is (anonymous: heap and stacks; file: the binary and libraries)
 /// and how many threads the process runs.
 fn composition(pid: u32) -> String {
-    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let kb = |name: &str| -> f64 {
-        rollup
+        status
             .lines()
             .find(|l| l.starts_with(name))
             .and_then(|l| l.split_whitespace().nth(1))
@@ -87,8 +87,8 @@ fn composition(pid: u32) -> String {
     let threads = std::fs::read_dir(format!("/proc/{pid}/task")).map_or(0, Iterator::count);
     format!(
         "anonymous {:.1} MB, file {:.1} MB, {threads} threads",
-        kb("Rss_Anon:"),
-        kb("Rss_File:")
+        kb("RssAnon:"),
+        kb("RssFile:")
     )
 }
 

@@ -8,12 +8,16 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+use troupe_store::{Store, StoreOptions};
 use troupe_testkit::discord::{FakeDiscord, TOKEN};
 
 const GUILD: u64 = 100_000_000_000_000_001;
 const OWNER: u64 = 200_000_000_000_000_001;
 const CHANNEL: u64 = 300_000_000_000_000_001;
-const COMMANDS: u64 = 400;
+/// Commands answered well before the crash.
+const EARLY: u64 = 150;
+/// Commands streaming in when the process is killed.
+const LATE: u64 = 300;
 
 fn start(fake: &FakeDiscord, dir: &std::path::Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_troupe"))
@@ -29,16 +33,45 @@ fn start(fake: &FakeDiscord, dir: &std::path::Path) -> Child {
         .env("TROUPE_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::inherit())
         .spawn()
         .expect("troupe run starts")
 }
 
-async fn connected(fake: &FakeDiscord, registrations: usize) -> bool {
+/// The `n`th process has identified and is the only live session (a killed one's socket is
+/// closed), so events dispatched now reach it.
+async fn connected(fake: &FakeDiscord, n: usize) -> bool {
     fake.wait_until(Duration::from_secs(60), |f| {
-        f.live_sessions() == 1 && f.requests_to("PUT", "/commands").len() >= registrations
+        f.identifies().len() >= n
+            && f.live_sessions() == 1
+            && f.requests_to("PUT", "/commands").len() >= n
     })
     .await
+}
+
+/// Claims written to the store (the bot's SQLite file, read beside it as another process would).
+async fn written_claims(dir: &std::path::Path) -> u64 {
+    let url = format!("sqlite://{}", dir.join("troupe.db").display());
+    let store = Store::connect(&url, StoreOptions::default()).await.unwrap();
+    let n = troupe_ports::ProcessedMessages::count(&store)
+        .await
+        .unwrap_or(0);
+    store.close().await;
+    n
+}
+
+/// Sends `n` prefix commands from distinct people (the 3-second identical-command rule stays out
+/// of it), 5 ms apart.
+fn stream(fake: &Arc<FakeDiscord>, first_user: u64, n: u64) -> tokio::task::JoinHandle<Vec<u64>> {
+    let sender = Arc::clone(fake);
+    tokio::spawn(async move {
+        let mut ids = Vec::with_capacity(n as usize);
+        for i in 0..n {
+            ids.push(sender.send_message(CHANNEL, first_user + i, "!tz ping"));
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        ids
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -51,29 +84,40 @@ async fn after_sigkill_a_replay_is_never_answered_twice_and_nothing_is_lost() {
     let mut first = start(&fake, dir.path());
     assert!(connected(&fake, 1).await, "the first process connects");
 
-    // Commands from distinct people (the 3-second identical-command rule stays out of it),
-    // streaming in; the first process is killed while they arrive.
-    let sender = Arc::clone(&fake);
-    let stream = tokio::spawn(async move {
-        let mut ids = Vec::with_capacity(COMMANDS as usize);
-        for i in 0..COMMANDS {
-            ids.push(sender.send_message(CHANNEL, 230_000_000_000_000_000 + i, "!tz ping"));
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        ids
-    });
+    // Answered a while before the crash: their claims reach the store.
+    let early = stream(&fake, 230_000_000_000_000_000, EARLY).await.unwrap();
+    assert!(
+        fake.wait_until(Duration::from_secs(60), |f| early
+            .iter()
+            .all(|id| !f.replies_to(*id).is_empty()))
+            .await,
+        "the first process answers"
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while written_claims(dir.path()).await < EARLY {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the claims were not written"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Arriving when the process is killed: some answered (claims unwritten), some not.
+    let late = stream(&fake, 240_000_000_000_000_000, LATE);
+    let before = fake.requests_to("POST", "/messages").len();
     assert!(
         fake.wait_until(Duration::from_secs(60), |f| f
             .requests_to("POST", "/messages")
             .len()
-            >= 120)
+            >= before + 50)
             .await,
-        "the first process answers"
+        "the first process answers the late ones"
     );
     first.kill().expect("SIGKILL");
     first.wait().unwrap();
     let answered_by_first = fake.requests_to("POST", "/messages").len();
-    let ids = stream.await.unwrap();
+    let late = late.await.unwrap();
+    let ids: Vec<u64> = early.iter().chain(&late).copied().collect();
 
     let mut second = start(&fake, dir.path());
     assert!(connected(&fake, 2).await, "the second process connects");
@@ -89,10 +133,17 @@ async fn after_sigkill_a_replay_is_never_answered_twice_and_nothing_is_lost() {
     assert!(
         fake.wait_until(Duration::from_secs(60), |f| unanswered(f) == 0)
             .await,
-        "lost: {} of {COMMANDS} never answered",
-        unanswered(&fake)
+        "lost: {} of {} never answered (positions {:?}; {} answered before the kill)",
+        unanswered(&fake),
+        ids.len(),
+        ids.iter()
+            .enumerate()
+            .filter(|(_, id)| fake.replies_to(**id).is_empty())
+            .map(|(i, _)| i)
+            .collect::<Vec<_>>(),
+        answered_by_first
     );
-    // Whatever is still on its way has arrived: the bot is idle when the request count stands still.
+    // Whatever is still on its way has arrived when the request count stands still.
     let mut last = fake.request_count();
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -109,15 +160,15 @@ async fn after_sigkill_a_replay_is_never_answered_twice_and_nothing_is_lost() {
             "message {id} answered more than once"
         );
     }
-    let created_by_second = fake.requests_to("POST", "/messages").len() - answered_by_first;
     assert!(
-        answered_by_first > 0 && answered_by_first < COMMANDS as usize,
+        answered_by_first < (EARLY + LATE) as usize,
         "the kill happened mid-stream ({answered_by_first} answered before)"
     );
+    let created_by_second = fake.requests_to("POST", "/messages").len() - answered_by_first;
     assert!(
-        created_by_second < COMMANDS as usize - answered_by_first / 2,
-        "the replays of answered messages were refused by their written claims \
-         ({created_by_second} creates after the restart, {answered_by_first} before)"
+        created_by_second <= LATE as usize,
+        "replays of the early messages were refused by their written claims \
+         ({created_by_second} creates after the restart for {LATE} late messages)"
     );
     second.kill().unwrap();
     second.wait().unwrap();

@@ -98,6 +98,12 @@ impl Dispatcher {
         &self.prefix
     }
 
+    /// The command of `source` has been answered (its reply delivered): see
+    /// [`CommandGuard::settled`]. Call it after delivering, also when nothing was delivered.
+    pub async fn settled(&self, source: RequestSource) {
+        self.guard.settled(source.id()).await;
+    }
+
     /// Whether a message's text is a prefix command (the prefix in any case, then nothing or
     /// whitespace): [`Self::dispatch_text`] answers it.
     pub fn is_command(&self, content: &str) -> bool {

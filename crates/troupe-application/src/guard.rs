@@ -285,6 +285,15 @@ impl CommandGuard {
         })
     }
 
+    /// The command of message or interaction `id` has been answered (its reply delivered):
+    /// claims written lazily may now be made durable (ADR 0030). A failure is logged: the
+    /// claim is then written later or at shutdown.
+    pub async fn settled(&self, id: troupe_domain::MessageId) {
+        if let Err(error) = self.processed.settle(id).await {
+            tracing::warn!(%error, message_id = %id, "could not settle the message claim");
+        }
+    }
+
     /// Records how the admitted command ended: a success or information outcome suppresses an
     /// identical command for [`REPEAT_WINDOW`] from now; any other class forgets it.
     pub fn complete(&self, mut ticket: AdmitTicket, class: OutcomeClass) {

@@ -321,6 +321,11 @@ pub(crate) async fn handle(
             FollowUp::DeleteReplyAfter(_) => {}
         }
     }
+    // Answered: the claim may be written now, not before (ADR 0030).
+    ctx.deps
+        .dispatcher
+        .settled(RequestSource::Interaction(ids::message(interaction.id)))
+        .await;
     delivery::shadow(&ctx, &mut dispatched).await;
 }
 

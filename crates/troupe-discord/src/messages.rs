@@ -180,6 +180,11 @@ pub(crate) async fn handle(ctx: Arc<Ctx>, message: Message, lane: Lane) {
                 message: message.id,
             };
             delivery::message_outcome(&ctx, invoking, dispatched).await;
+            // Answered: the claim may be written now, not before (ADR 0030).
+            ctx.deps
+                .dispatcher
+                .settled(RequestSource::Message(ids::message(message.id)))
+                .await;
         }
         return;
     }

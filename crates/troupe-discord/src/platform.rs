@@ -186,15 +186,15 @@ impl DiscordPlatform {
         let body = body.to_string();
         self.rest
             .global("create message", || async {
-                Ok(fresh(
-                    self.http()
-                        .create_message(channel)
-                        .payload_json(body.as_bytes()),
+                crate::rest::created_id(
+                    fresh(
+                        self.http()
+                            .create_message(channel)
+                            .payload_json(body.as_bytes()),
+                    )
+                    .await?,
                 )
-                .await?
-                .model()
-                .await?
-                .id)
+                .await
             })
             .await
     }

@@ -252,7 +252,7 @@ async fn execute(
                 if let Some(thread) = post.thread {
                     request = request.thread_id(thread);
                 }
-                Ok(request.wait().await?.model().await?.id)
+                crate::rest::created_id(request.wait().await?).await
             })
             .await;
         match sent {

@@ -12,6 +12,13 @@ pub trait ProcessedMessages: Send + Sync {
     /// Claims older than `ttl` may be forgotten.
     async fn claim(&self, id: MessageId, now: Timestamp, ttl: Duration)
     -> Result<bool, StoreError>;
+    /// The event `id`, claimed earlier, has been answered. An implementation that writes its
+    /// claims lazily makes this one durable now (a claim written before the answer left would
+    /// leave an event unanswered forever if the process died in between). The default does
+    /// nothing: claims that are durable when made.
+    async fn settle(&self, _id: MessageId) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// Forgets every claim; returns how many there were.
     async fn clear(&self) -> Result<u64, StoreError>;
     /// Number of remembered claims.

@@ -120,21 +120,38 @@ async fn forgotten_claims_send_older_ids_to_the_store() {
 }
 
 #[tokio::test]
-async fn the_writer_writes_claims_in_the_background_and_at_stop() {
+async fn the_writer_writes_claims_once_their_commands_are_answered_and_all_at_stop() {
     let dir = tempfile::tempdir().unwrap();
     let store = store(&dir).await;
+    let real_now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let settings = ClaimBookSettings {
+        write_every: Duration::from_millis(20),
+        ..ClaimBookSettings::default()
+    };
     let book = ClaimBook::new(
         store.clone(),
-        Timestamp::from_millis(NOW),
-        ClaimBookSettings::default(),
+        Timestamp::from_millis(real_now - 60_000),
+        settings,
     );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let writer = book.spawn_writer(async move {
         let _ = stopped.await;
     });
-    let now = Timestamp::from_millis(NOW + 20_000);
+    let at = Timestamp::from_millis(real_now);
+    for n in 0..51 {
+        assert!(
+            book.claim(id_at(real_now - 2_000, n), at, TTL)
+                .await
+                .unwrap()
+        );
+    }
+    // Answered: written by the writer. The last one is still being answered: not written
+    // (if the process died now, its replay must be answered).
     for n in 0..50 {
-        book.claim(id_at(NOW + 15_000, n), now, TTL).await.unwrap();
+        book.settle(id_at(real_now - 2_000, n)).await.unwrap();
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while store.count().await.unwrap() < 50 {
@@ -144,14 +161,54 @@ async fn the_writer_writes_claims_in_the_background_and_at_stop() {
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    book.claim(id_at(NOW + 15_001, 99), now, TTL).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        store.count().await.unwrap(),
+        50,
+        "the unanswered claim waits"
+    );
     drop(stop);
     writer.await.unwrap();
     assert_eq!(
         store.count().await.unwrap(),
         51,
-        "the last claims are written at stop"
+        "the rest is written at stop"
     );
+}
+
+#[tokio::test]
+async fn a_claim_never_settled_is_written_after_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let real_now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let settings = ClaimBookSettings {
+        write_every: Duration::from_millis(20),
+        settle_timeout: Duration::from_millis(200),
+        ..ClaimBookSettings::default()
+    };
+    let book = ClaimBook::new(
+        store.clone(),
+        Timestamp::from_millis(real_now - 60_000),
+        settings,
+    );
+    let _writer = book.spawn_writer(std::future::pending());
+    let at = Timestamp::from_millis(real_now);
+    assert!(
+        book.claim(id_at(real_now - 2_000, 1), at, TTL)
+            .await
+            .unwrap()
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while store.count().await.unwrap() < 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the overdue claim was not written"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 #[tokio::test]

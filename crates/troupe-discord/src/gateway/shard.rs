@@ -219,7 +219,10 @@ where
                         ctx.spawn(
                             crate::relay::in_event(id, async move {
                                 let _running = ticket.start().await;
-                                messages::handle(task_ctx, message, lane).await;
+                                // The handling's state is allocated once it runs: a queued
+                                // event holds its message and ticket, not the whole future
+                                // (tens of kilobytes), so a full queue stays small.
+                                Box::pin(messages::handle(task_ctx, message, lane)).await;
                             })
                             .instrument(span),
                         );

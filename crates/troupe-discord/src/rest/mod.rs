@@ -29,6 +29,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 use twilight_http::response::ResponseFuture;
+use twilight_model::id::Id;
+use twilight_model::id::marker::MessageMarker;
 
 use troupe_ports::SharedRateLimit;
 
@@ -48,6 +50,21 @@ const STALE_TRIES: u32 = 20;
 tokio::task_local! {
     /// When the current request's global slot was taken.
     static SLOT: Instant;
+}
+
+/// The id of the message a create or a webhook execution returned, read from the response
+/// body without decoding the whole message (author, embeds, mentions…) that nobody reads.
+pub(crate) async fn created_id<T>(
+    response: twilight_http::Response<T>,
+) -> Result<Id<MessageMarker>, RestError> {
+    #[derive(serde::Deserialize)]
+    struct Created {
+        id: Id<MessageMarker>,
+    }
+    let body = response.bytes().await?;
+    serde_json::from_slice::<Created>(&body)
+        .map(|c| c.id)
+        .map_err(|e| RestError::Decode(format!("created message: {e}")))
 }
 
 /// A twilight request that twilight cancels if it would leave more than [`FRESH`] after the

@@ -87,6 +87,11 @@ pub struct ClaimBookSettings {
     pub window: std::time::Duration,
     /// Allowed difference between Discord's clock (snowflake times) and ours.
     pub skew: std::time::Duration,
+    /// A claim whose answer was never reported ([`ProcessedMessages::settle`]) is written
+    /// after this long anyway (its command hung or failed without an answer).
+    pub settle_timeout: std::time::Duration,
+    /// How often the background writer writes the settled claims.
+    pub write_every: std::time::Duration,
 }
 
 impl Default for ClaimBookSettings {
@@ -95,6 +100,8 @@ impl Default for ClaimBookSettings {
             remembered: 16_384,
             window: std::time::Duration::from_secs(10 * 60),
             skew: std::time::Duration::from_secs(10),
+            settle_timeout: std::time::Duration::from_secs(60),
+            write_every: std::time::Duration::from_millis(200),
         }
     }
 }
@@ -108,19 +115,20 @@ impl Default for ClaimBookSettings {
 /// before. Every other claim (a replay after a restart or a resume, an id older than what the
 /// memory holds) is decided by the store, as [`Store`]'s own [`ProcessedMessages`] does.
 ///
-/// Claims decided in memory are written to the store by a background task in group commits
-/// (one transaction for everything claimed since the last write) and by [`ClaimBook::flush`]
-/// at shutdown. A process killed before a batch was written can thus leave a claim
-/// unrecorded: a replay of that event in the next process is answered again, and the bot's
-/// replies carry a nonce derived from the event that Discord enforces, so the second answer
-/// is the first message again, never a second one.
+/// A claim is written to the store once its command has been answered (the delivery reports
+/// it with [`ProcessedMessages::settle`]), by a background task in group commits (one
+/// transaction for everything settled since its last write), and by [`ClaimBook::flush`] at
+/// shutdown. A process killed with claims unwritten leaves two kinds of events: those it never
+/// answered, whose replay is answered (nothing is lost: a claim is never written before its
+/// answer left), and those it answered in its last moments, whose replay is answered again —
+/// with the same event-derived nonce, which Discord enforces, so the second answer is the
+/// first message again, never a second one.
 pub struct ClaimBook {
     store: Store,
     settings: ClaimBookSettings,
     /// Ids made before this are decided by the store.
     trusted_from_ms: i64,
     state: std::sync::Mutex<BookState>,
-    wake: tokio::sync::Notify,
     writing: tokio::sync::Mutex<()>,
 }
 
@@ -136,7 +144,9 @@ struct BookState {
     claimed: std::collections::HashMap<u64, i64>,
     /// Claims in the order they were made (for forgetting the oldest first).
     order: std::collections::VecDeque<(u64, i64)>,
-    /// Claims not yet written to the store.
+    /// Claims whose answer has not been reported yet: id → claimed at.
+    unsettled: std::collections::HashMap<u64, i64>,
+    /// Answered claims not yet written to the store: (id, claimed at).
     pending: Vec<(i64, i64)>,
     /// The newest creation time of an id this book forgot: ids made before it (plus the skew)
     /// are decided by the store.
@@ -158,13 +168,14 @@ impl ClaimBook {
             settings,
             trusted_from_ms: now.as_millis() + settings.skew.as_millis() as i64,
             state: std::sync::Mutex::new(BookState::default()),
-            wake: tokio::sync::Notify::new(),
             writing: tokio::sync::Mutex::new(()),
         })
     }
 
-    /// Writes claims to the store in the background until `stop` completes, then writes what
-    /// is left. Call inside a tokio runtime.
+    /// Writes the settled claims to the store in the background (every
+    /// [`ClaimBookSettings::write_every`], each time in one transaction; unsettled ones after
+    /// [`ClaimBookSettings::settle_timeout`]) until `stop` completes, then writes all that is
+    /// left. Call inside a tokio runtime.
     pub fn spawn_writer(
         self: &std::sync::Arc<Self>,
         stop: impl std::future::Future<Output = ()> + Send + 'static,
@@ -172,13 +183,16 @@ impl ClaimBook {
         let book = std::sync::Arc::clone(self);
         tokio::spawn(async move {
             tokio::pin!(stop);
+            let mut tick = tokio::time::interval(book.settings.write_every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut failing = false;
             loop {
                 tokio::select! {
                     () = &mut stop => break,
-                    () = book.wake.notified() => {}
+                    _ = tick.tick() => {}
                 }
-                match book.flush().await {
+                let timeout = book.settings.settle_timeout.as_millis() as i64;
+                match book.write(unix_ms() - timeout).await {
                     Ok(()) if failing => {
                         failing = false;
                         tracing::info!("message claims are written to the store again");
@@ -189,11 +203,6 @@ impl ClaimBook {
                             tracing::warn!(%error, "cannot write message claims; retrying");
                         }
                         failing = true;
-                        tokio::select! {
-                            () = &mut stop => break,
-                            () = tokio::time::sleep(std::time::Duration::from_millis(250)) => {}
-                        }
-                        book.wake.notify_one();
                     }
                 }
             }
@@ -203,11 +212,30 @@ impl ClaimBook {
         })
     }
 
-    /// Writes every claim made so far to the store (one transaction), and forgets claims
-    /// older than the TTL there now and then.
+    /// Writes every claim made so far to the store (one transaction), answered or not: at
+    /// shutdown, when the work in flight has finished, and before counting.
     pub async fn flush(&self) -> Result<(), StoreError> {
+        self.write(i64::MAX).await
+    }
+
+    /// Writes the settled claims, and the unsettled ones made at or before `unsettled_until`
+    /// (milliseconds), in one transaction; forgets claims older than the TTL there now and then.
+    async fn write(&self, unsettled_until: i64) -> Result<(), StoreError> {
         let _writing = self.writing.lock().await;
-        let batch = std::mem::take(&mut self.lock().pending);
+        let batch: Vec<(i64, i64)> = {
+            let mut state = self.lock();
+            let mut batch = std::mem::take(&mut state.pending);
+            let mut overdue = Vec::new();
+            state.unsettled.retain(|&id, &mut at| {
+                let due = at <= unsettled_until;
+                if due {
+                    overdue.push((id as i64, at));
+                }
+                !due
+            });
+            batch.extend(overdue);
+            batch
+        };
         if batch.is_empty() {
             return Ok(());
         }
@@ -279,7 +307,7 @@ impl ClaimBook {
         }
         state.claimed.insert(id.get(), now);
         state.order.push_back((id.get(), now));
-        state.pending.push((id.to_i64(), now));
+        state.unsettled.insert(id.get(), now);
         Some(true)
     }
 
@@ -289,6 +317,13 @@ impl ClaimBook {
         state.claimed.insert(id.get(), now);
         state.order.push_back((id.get(), now));
     }
+}
+
+/// Now, in milliseconds since the Unix epoch.
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// The TTL the purge of [`ClaimBook::flush`] assumes (the guard's and the flow's).
@@ -305,9 +340,6 @@ impl ProcessedMessages for ClaimBook {
         let at = now.as_millis();
         let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
         if let Some(fresh) = self.claim_in_memory(id, at, ttl_ms) {
-            if fresh {
-                self.wake.notify_one();
-            }
             return Ok(fresh);
         }
         let fresh = self.store.claim(id, now, ttl).await?;
@@ -315,6 +347,14 @@ impl ProcessedMessages for ClaimBook {
             self.remember(id, at);
         }
         Ok(fresh)
+    }
+
+    async fn settle(&self, id: MessageId) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        if let Some(at) = state.unsettled.remove(&id.get()) {
+            state.pending.push((id.to_i64(), at));
+        }
+        Ok(())
     }
 
     async fn clear(&self) -> Result<u64, StoreError> {
@@ -329,6 +369,7 @@ impl ProcessedMessages for ClaimBook {
             state.forgot_up_to_ms = state.forgot_up_to_ms.max(forgot);
             state.claimed.clear();
             state.order.clear();
+            state.unsettled.clear();
             state.pending.clear();
         }
         self.store.clear().await

@@ -120,6 +120,12 @@ impl FakeDiscord {
             .route("/", get(upgrade))
             .fallback(rest::handle)
             .with_state(Arc::clone(&shared));
+        // No Nagle delay on the fake's side: a gateway frame written while the previous one
+        // waits for its (delayed) acknowledgement would otherwise leave up to 40 ms late, and
+        // the benchmarks would time the fake's TCP stack, not the bot.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
