@@ -1,0 +1,1169 @@
+//! The read model (ADR 0031): the hot reads of the storage ports served from memory.
+//!
+//! What it holds: a compact index of the personality registry (name key, name, display key,
+//! owner and alias keys of every personality; no profiles), a bounded cache of recently used
+//! full personalities, every channel activation, and the set of users with autorespond on.
+//!
+//! How it stays true:
+//! - Migration 0060's counter row (`read_model_version`) is bumped by a trigger in the
+//!   transaction of every row change of the tables behind the model, by every process. Its
+//!   committed values grow in commit order.
+//! - A write of this store reads the counter at the start of its transaction (holding the row
+//!   lock on PostgreSQL, `FOR UPDATE`; SQLite writers hold the database's write lock) and at
+//!   the end. After the commit, if the model stands exactly at the first value, every change
+//!   between the two was this write's own: it is applied to the model, which moves to the
+//!   second value. Otherwise the model is behind: it is not served until a rebuild reaches at
+//!   least that second value (the *floor*).
+//! - The feed ([`Store::start_read_model`]) polls the counter every 250 ms, and on PostgreSQL
+//!   also listens to `troupe_reads` (notified at commit). When the counter differs from the
+//!   model's version, the model is rebuilt from one consistent snapshot (counter and rows read
+//!   in one read transaction). A rebuild older than the floor, or older than the model, is
+//!   discarded: it never overwrites a newer own write.
+//! - Reads are served from memory only while the model is loaded, has reached the floor, and
+//!   the feed confirmed its version less than [`STALE_AFTER`] ago. Otherwise, and whenever the
+//!   feed fails, every read goes to SQL as before (correctness first).
+
+use std::collections::hash_map::Entry as MapEntry;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant};
+
+use futures_util::TryStreamExt as _;
+use sqlx::postgres::PgListener;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use troupe_domain::personality::{Alias, Personality};
+use troupe_ports::StoreError;
+
+use crate::Store;
+use crate::backend::{Backend, BackendKind, db, from_sql_count, on_pool};
+use crate::rows::corrupt;
+
+/// How often the feed reads the counter.
+pub(crate) const POLL: Duration = Duration::from_millis(250);
+/// How long a model whose version the feed has not confirmed is still served.
+pub(crate) const STALE_AFTER: Duration = Duration::from_secs(2);
+/// At most this many full personalities are cached...
+const CACHE_ENTRIES: usize = 1024;
+/// ...holding at most about this many bytes of text.
+const CACHE_BYTES: usize = 2 << 20;
+/// The channel migration 0060's trigger notifies on PostgreSQL.
+const CHANNEL: &str = "troupe_reads";
+
+/// The counter, read without a lock.
+pub(crate) const VERSION_SQL: &str = "SELECT version FROM read_model_version WHERE id = 1";
+
+/// The counter, read at the start of a write transaction: on PostgreSQL the row lock makes
+/// every later bump until the commit this transaction's own.
+pub(crate) fn lock_sql(kind: BackendKind) -> &'static str {
+    match kind {
+        // SQLite writers hold the database's write lock from `BEGIN IMMEDIATE` on.
+        BackendKind::Sqlite => VERSION_SQL,
+        BackendKind::Postgres => "SELECT version FROM read_model_version WHERE id = 1 FOR UPDATE",
+    }
+}
+
+/// Reads the counter inside the transaction `$tx` when `$track`: `Option<u64>`, `?` on errors.
+macro_rules! counter {
+    ($tx:expr, $track:expr, $sql:expr) => {
+        if $track {
+            let v: i64 = sqlx::query_scalar($sql)
+                .fetch_one(&mut *$tx)
+                .await
+                .map_err($crate::backend::db)?;
+            Some($crate::backend::from_sql_count(v))
+        } else {
+            None
+        }
+    };
+}
+pub(crate) use counter;
+
+// ---------------------------------------------------------------------------------------------
+// The registry index.
+
+/// A hasher for keys that are already hashes (random-keyed SipHash fingerprints).
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type ByFingerprint = HashMap<u64, Slots, BuildHasherDefault<PassThrough>>;
+
+/// The slots whose strings have one fingerprint (usually one; display names may be shared).
+#[derive(Debug, Clone)]
+enum Slots {
+    One(u32),
+    Many(Box<[u32]>),
+}
+
+impl Slots {
+    fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        let (one, many): (Option<u32>, &[u32]) = match self {
+            Self::One(s) => (Some(*s), &[]),
+            Self::Many(v) => (None, v),
+        };
+        one.into_iter().chain(many.iter().copied())
+    }
+
+    fn with(&self, slot: u32) -> Self {
+        match self {
+            Self::One(s) if *s == slot => self.clone(),
+            Self::One(s) => Self::Many(Box::new([*s, slot])),
+            Self::Many(v) if v.contains(&slot) => self.clone(),
+            Self::Many(v) => Self::Many(v.iter().copied().chain([slot]).collect()),
+        }
+    }
+
+    /// Without `slot`; `None` when nothing is left.
+    fn without(&self, slot: u32) -> Option<Self> {
+        match self {
+            Self::One(s) if *s == slot => None,
+            Self::One(_) => Some(self.clone()),
+            Self::Many(v) => {
+                let rest: Vec<u32> = v.iter().copied().filter(|s| *s != slot).collect();
+                match rest.as_slice() {
+                    [] => None,
+                    [one] => Some(Self::One(*one)),
+                    _ => Some(Self::Many(rest.into_boxed_slice())),
+                }
+            }
+        }
+    }
+}
+
+/// One personality as the index knows it: its name key, name, display key and alias keys in
+/// one string, and its owner.
+#[derive(Debug, Clone)]
+pub(crate) struct Entry {
+    text: Box<str>,
+    /// The ends of the name key, the name and the display key in `text`.
+    ends: [u16; 3],
+    /// The ends of the alias keys in `text`, after the display key.
+    alias_ends: Box<[u16]>,
+    owner: i64,
+}
+
+impl Entry {
+    /// `None` when a string is too long for the compact form (the model is then not loaded and
+    /// every read goes to SQL; validated names are far shorter).
+    pub(crate) fn new(
+        key: &str,
+        name: &str,
+        display_key: &str,
+        alias_keys: &[&str],
+        owner: i64,
+    ) -> Option<Self> {
+        let mut text = String::with_capacity(
+            key.len()
+                + name.len()
+                + display_key.len()
+                + alias_keys.iter().map(|a| a.len()).sum::<usize>(),
+        );
+        let end = |part: &str, text: &mut String| {
+            text.push_str(part);
+            u16::try_from(text.len()).ok()
+        };
+        let ends = [
+            end(key, &mut text)?,
+            end(name, &mut text)?,
+            end(display_key, &mut text)?,
+        ];
+        let mut alias_ends = Vec::with_capacity(alias_keys.len());
+        for (i, alias) in alias_keys.iter().enumerate() {
+            if alias_keys[..i].contains(alias) {
+                continue;
+            }
+            alias_ends.push(end(alias, &mut text)?);
+        }
+        Some(Self {
+            text: text.into_boxed_str(),
+            ends,
+            alias_ends: alias_ends.into_boxed_slice(),
+            owner,
+        })
+    }
+
+    fn part(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        self.text
+            .get(usize::from(start)..usize::from(self.ends[i]))
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn key(&self) -> &str {
+        self.part(0)
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        self.part(1)
+    }
+
+    fn display_key(&self) -> &str {
+        self.part(2)
+    }
+
+    pub(crate) fn alias_keys(&self) -> impl Iterator<Item = &str> {
+        let mut start = self.ends[2];
+        self.alias_ends.iter().map(move |&end| {
+            let s = self
+                .text
+                .get(usize::from(start)..usize::from(end))
+                .unwrap_or_default();
+            start = end;
+            s
+        })
+    }
+
+    fn strings(&self) -> impl Iterator<Item = &str> {
+        [self.key(), self.display_key()]
+            .into_iter()
+            .chain(self.alias_keys())
+    }
+
+    /// This entry with its alias keys replaced.
+    fn with_aliases(&self, alias_keys: &[&str]) -> Option<Self> {
+        Self::new(
+            self.key(),
+            self.name(),
+            self.display_key(),
+            alias_keys,
+            self.owner,
+        )
+    }
+}
+
+/// The personality registry's keys: see the module documentation.
+#[derive(Debug, Default)]
+pub(crate) struct Registry {
+    fingerprints: RandomState,
+    slots: Vec<Option<Entry>>,
+    free: Vec<u32>,
+    keys: ByFingerprint,
+    owners: HashMap<i64, u32>,
+    count: usize,
+}
+
+/// How a query is matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum By {
+    /// Exactly the name key ([`PersonalityRepository::get`](troupe_ports::PersonalityRepository::get)).
+    Name,
+    /// Name, then alias, then display name; among display names the smallest name key (the
+    /// precedence of the SQL lookup).
+    Lookup,
+}
+
+impl Registry {
+    fn fp(&self, s: &str) -> u64 {
+        self.fingerprints.hash_one(s)
+    }
+
+    pub(crate) fn entry(&self, slot: u32) -> Option<&Entry> {
+        self.slots.get(slot as usize).and_then(Option::as_ref)
+    }
+
+    fn candidates(&self, key: &str) -> impl Iterator<Item = (u32, &Entry)> {
+        self.keys
+            .get(&self.fp(key))
+            .into_iter()
+            .flat_map(Slots::iter)
+            .filter_map(|s| self.entry(s).map(|e| (s, e)))
+    }
+
+    /// The slot of the personality whose name key is `key`.
+    pub(crate) fn named(&self, key: &str) -> Option<u32> {
+        self.candidates(key)
+            .find(|(_, e)| e.key() == key)
+            .map(|(s, _)| s)
+    }
+
+    /// The slot of the personality holding the alias key `key`.
+    pub(crate) fn alias_holder(&self, key: &str) -> Option<u32> {
+        self.candidates(key)
+            .find(|(_, e)| e.alias_keys().any(|a| a == key))
+            .map(|(s, _)| s)
+    }
+
+    pub(crate) fn find(&self, key: &str, by: By) -> Option<u32> {
+        if by == By::Name {
+            return self.named(key);
+        }
+        let mut best: Option<(u8, &str, u32)> = None;
+        for (slot, e) in self.candidates(key) {
+            let rank = if e.key() == key {
+                0
+            } else if e.alias_keys().any(|a| a == key) {
+                1
+            } else if e.display_key() == key {
+                2
+            } else {
+                continue;
+            };
+            if best.is_none_or(|(r, k, _)| (rank, e.key()) < (r, k)) {
+                best = Some((rank, e.key(), slot));
+            }
+        }
+        best.map(|(_, _, s)| s)
+    }
+
+    pub(crate) fn count(&self) -> usize {
+        self.count
+    }
+
+    pub(crate) fn owned_by(&self, owner: i64) -> u64 {
+        self.owners.get(&owner).copied().map_or(0, u64::from)
+    }
+
+    fn index(&mut self, slot: u32, entry: &Entry) {
+        for s in entry.strings() {
+            let fp = self.fp(s);
+            match self.keys.entry(fp) {
+                MapEntry::Occupied(mut o) => {
+                    let next = o.get().with(slot);
+                    o.insert(next);
+                }
+                MapEntry::Vacant(v) => {
+                    v.insert(Slots::One(slot));
+                }
+            }
+        }
+        *self.owners.entry(entry.owner).or_default() += 1;
+    }
+
+    fn unindex(&mut self, slot: u32, entry: &Entry) {
+        for s in entry.strings() {
+            let fp = self.fp(s);
+            if let MapEntry::Occupied(mut o) = self.keys.entry(fp) {
+                match o.get().without(slot) {
+                    Some(rest) => {
+                        o.insert(rest);
+                    }
+                    None => {
+                        o.remove();
+                    }
+                }
+            }
+        }
+        if let MapEntry::Occupied(mut o) = self.owners.entry(entry.owner) {
+            *o.get_mut() = o.get().saturating_sub(1);
+            if *o.get() == 0 {
+                o.remove();
+            }
+        }
+    }
+
+    /// Adds a personality (or replaces the one with its name key, keeping its slot).
+    pub(crate) fn put(&mut self, entry: Entry) -> u32 {
+        if let Some(slot) = self.named(entry.key()) {
+            self.replace(slot, entry);
+            return slot;
+        }
+        let slot = self.free.pop().unwrap_or_else(|| {
+            self.slots.push(None);
+            u32::try_from(self.slots.len() - 1).unwrap_or(u32::MAX)
+        });
+        self.index(slot, &entry);
+        if let Some(place) = self.slots.get_mut(slot as usize) {
+            *place = Some(entry);
+        }
+        self.count += 1;
+        slot
+    }
+
+    fn replace(&mut self, slot: u32, entry: Entry) {
+        if let Some(old) = self.slots.get_mut(slot as usize).and_then(Option::take) {
+            self.unindex(slot, &old);
+        }
+        self.index(slot, &entry);
+        if let Some(place) = self.slots.get_mut(slot as usize) {
+            *place = Some(entry);
+        }
+    }
+
+    /// Removes the personality with this name key; returns its slot.
+    pub(crate) fn remove(&mut self, key: &str) -> Option<u32> {
+        let slot = self.named(key)?;
+        let old = self.slots.get_mut(slot as usize).and_then(Option::take)?;
+        self.unindex(slot, &old);
+        self.free.push(slot);
+        self.count -= 1;
+        Some(slot)
+    }
+
+    fn shrink(&mut self) {
+        self.slots.shrink_to_fit();
+        self.free.shrink_to_fit();
+        self.keys.shrink_to_fit();
+        self.owners.shrink_to_fit();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The cache of full personalities.
+
+struct Cached {
+    personality: Arc<Personality>,
+    used: AtomicBool,
+    bytes: usize,
+}
+
+/// Recently used personalities by slot, bounded by count and bytes; evicted by the clock
+/// (second chance) algorithm, so a hit needs only the shared lock.
+#[derive(Default)]
+struct Cache {
+    map: HashMap<u32, Cached>,
+    clock: VecDeque<u32>,
+    bytes: usize,
+}
+
+fn approximate_size(p: &Personality) -> usize {
+    let profile = p.profile();
+    std::mem::size_of::<Personality>()
+        + p.name().as_str().len() * 2
+        + p.aliases().iter().map(|a| a.as_str().len() * 2 + 48).sum::<usize>()
+        + profile.display_name.as_str().len() * 2
+        + profile.prompt.as_str().len()
+        + profile.avatar_url.as_ref().map_or(0, |u| u.as_str().len())
+        + profile.error_message.as_ref().map_or(0, |m| m.as_str().len())
+        + profile.model.as_ref().map_or(0, |m| m.as_str().len())
+}
+
+impl Cache {
+    fn get(&self, slot: u32) -> Option<Arc<Personality>> {
+        let c = self.map.get(&slot)?;
+        c.used.store(true, Ordering::Relaxed);
+        Some(Arc::clone(&c.personality))
+    }
+
+    fn forget(&mut self, slot: u32) {
+        if let Some(c) = self.map.remove(&slot) {
+            self.bytes -= c.bytes;
+            self.clock.retain(|s| *s != slot);
+        }
+    }
+
+    fn clear(&mut self) {
+        *self = Self::default();
+    }
+
+    fn insert(&mut self, slot: u32, personality: Personality) {
+        let bytes = approximate_size(&personality);
+        if bytes > CACHE_BYTES {
+            return;
+        }
+        self.forget(slot);
+        while !self.map.is_empty()
+            && (self.map.len() >= CACHE_ENTRIES || self.bytes + bytes > CACHE_BYTES)
+        {
+            let Some(victim) = self.clock.pop_front() else {
+                break;
+            };
+            match self.map.get(&victim) {
+                Some(c) if c.used.swap(false, Ordering::Relaxed) => self.clock.push_back(victim),
+                Some(_) => {
+                    if let Some(c) = self.map.remove(&victim) {
+                        self.bytes -= c.bytes;
+                    }
+                }
+                None => {}
+            }
+        }
+        self.map.insert(
+            slot,
+            Cached {
+                personality: Arc::new(personality),
+                used: AtomicBool::new(false),
+                bytes,
+            },
+        );
+        self.clock.push_back(slot);
+        self.bytes += bytes;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The model.
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Activation {
+    slot: u32,
+    by: i64,
+    at: i64,
+}
+
+/// The model's content at one counter version.
+#[derive(Default)]
+pub(crate) struct Content {
+    registry: Registry,
+    activations: HashMap<i64, Activation>,
+    autorespond: HashSet<i64>,
+}
+
+struct State {
+    /// Loaded and kept by a running feed.
+    live: bool,
+    /// The counter version the content reflects.
+    version: u64,
+    /// The newest counter version of a write of this store: below it the content misses a
+    /// committed write and is not served.
+    floor: u64,
+    /// Moves on every change of the registry (own write or rebuild): a personality read from
+    /// SQL is cached only if it did not move meanwhile.
+    registry_generation: u64,
+    /// When the feed last saw the counter at `version`.
+    confirmed: Instant,
+    content: Content,
+    cache: Cache,
+}
+
+/// A committed write, as the model applies it.
+#[derive(Debug)]
+pub(crate) enum Change<'a> {
+    /// A personality inserted or updated (with its whole alias set).
+    Put(&'a Personality),
+    /// An alias key moved to the personality with this name key.
+    MoveAlias { alias: &'a str, to: &'a str },
+    /// A personality deleted (with its aliases and activations).
+    Delete(&'a str),
+    Activate {
+        channel: i64,
+        personality: &'a str,
+        by: i64,
+        at: i64,
+    },
+    Deactivate(i64),
+    Autorespond {
+        user: i64,
+        enabled: bool,
+    },
+}
+
+impl Content {
+    /// Applies a change; `Err` when the content does not fit it (the model is then rebuilt).
+    fn apply(&mut self, change: &Change<'_>, cache: &mut Cache) -> Result<bool, ()> {
+        match *change {
+            Change::Put(p) => {
+                let aliases: Vec<&str> = p.aliases().iter().map(Alias::key).collect();
+                let entry = Entry::new(
+                    p.name().key(),
+                    p.name().as_str(),
+                    p.profile().display_name.key(),
+                    &aliases,
+                    p.owner().to_i64(),
+                )
+                .ok_or(())?;
+                let slot = self.registry.put(entry);
+                cache.forget(slot);
+                Ok(true)
+            }
+            Change::MoveAlias { alias, to } => {
+                let target = self.registry.named(to).ok_or(())?;
+                if let Some(holder) = self.registry.alias_holder(alias) {
+                    if holder == target {
+                        return Ok(false);
+                    }
+                    let entry = self.registry.entry(holder).ok_or(())?;
+                    let rest: Vec<&str> = entry.alias_keys().filter(|a| *a != alias).collect();
+                    let entry = entry.with_aliases(&rest).ok_or(())?;
+                    self.registry.replace(holder, entry);
+                    cache.forget(holder);
+                }
+                let entry = self.registry.entry(target).ok_or(())?;
+                let mut aliases: Vec<&str> = entry.alias_keys().collect();
+                aliases.push(alias);
+                let entry = entry.with_aliases(&aliases).ok_or(())?;
+                self.registry.replace(target, entry);
+                cache.forget(target);
+                Ok(true)
+            }
+            Change::Delete(key) => {
+                if let Some(slot) = self.registry.remove(key) {
+                    self.activations.retain(|_, a| a.slot != slot);
+                    cache.forget(slot);
+                    return Ok(true);
+                }
+                Ok(false)
+            }
+            Change::Activate {
+                channel,
+                personality,
+                by,
+                at,
+            } => {
+                let slot = self.registry.named(personality).ok_or(())?;
+                self.activations
+                    .insert(channel, Activation { slot, by, at });
+                Ok(false)
+            }
+            Change::Deactivate(channel) => {
+                self.activations.remove(&channel);
+                Ok(false)
+            }
+            Change::Autorespond { user, enabled } => {
+                if enabled {
+                    self.autorespond.insert(user);
+                } else {
+                    self.autorespond.remove(&user);
+                }
+                Ok(false)
+            }
+        }
+    }
+}
+
+/// What the model says about a personality.
+pub(crate) enum Hit {
+    /// There is none.
+    Absent,
+    /// Here it is.
+    Cached(Arc<Personality>),
+    /// It exists with this name key; read its row (and [`ReadModel::remember`] it).
+    Read {
+        slot: u32,
+        key: String,
+        generation: u64,
+    },
+}
+
+/// The read model of one [`Store`]: see the module documentation.
+pub(crate) struct ReadModel {
+    state: RwLock<State>,
+    /// Writes record the counter around their changes (set once the counter was read: the
+    /// migration is there).
+    tracking: AtomicBool,
+    /// A feed runs.
+    running: AtomicBool,
+    /// Wakes the feed: the model needs a rebuild.
+    wake: Notify,
+    /// Rebuilds installed (for tests and diagnostics).
+    rebuilds: AtomicU64,
+}
+
+impl std::fmt::Debug for ReadModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadModel")
+            .field("running", &self.running.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ReadModel {
+    fn default() -> Self {
+        Self {
+            state: RwLock::new(State {
+                live: false,
+                version: 0,
+                floor: 0,
+                registry_generation: 0,
+                confirmed: Instant::now(),
+                content: Content::default(),
+                cache: Cache::default(),
+            }),
+            tracking: AtomicBool::new(false),
+            running: AtomicBool::new(false),
+            wake: Notify::new(),
+            rebuilds: AtomicU64::new(0),
+        }
+    }
+}
+
+impl ReadModel {
+    fn read(&self) -> RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, State> {
+        match self.state.write() {
+            Ok(g) => g,
+            Err(poisoned) => {
+                // A panic while changing the model: it may be half-changed. Not served until
+                // rebuilt.
+                let mut g = poisoned.into_inner();
+                g.live = false;
+                self.state.clear_poison();
+                self.wake.notify_one();
+                g
+            }
+        }
+    }
+
+    /// The state, if reads may be answered from it now.
+    fn serving(&self) -> Option<RwLockReadGuard<'_, State>> {
+        let st = self.read();
+        (st.live && st.version >= st.floor && st.confirmed.elapsed() < STALE_AFTER).then_some(st)
+    }
+
+    /// Whether reads are answered from memory now.
+    pub(crate) fn is_serving(&self) -> bool {
+        self.serving().is_some()
+    }
+
+    pub(crate) fn rebuilds(&self) -> u64 {
+        self.rebuilds.load(Ordering::Relaxed)
+    }
+
+    /// Whether writes must record the counter around their changes.
+    pub(crate) fn tracking(&self) -> bool {
+        self.tracking.load(Ordering::SeqCst)
+    }
+
+    // --- reads: `None` means "ask SQL" --------------------------------------------------------
+
+    pub(crate) fn personality(&self, key: &str, by: By) -> Option<Hit> {
+        let st = self.serving()?;
+        let Some(slot) = st.content.registry.find(key, by) else {
+            return Some(Hit::Absent);
+        };
+        if let Some(p) = st.cache.get(slot) {
+            return Some(Hit::Cached(p));
+        }
+        let key = st.content.registry.entry(slot)?.key().to_owned();
+        Some(Hit::Read {
+            slot,
+            key,
+            generation: st.registry_generation,
+        })
+    }
+
+    /// Caches a personality read from SQL after [`Hit::Read`], unless the registry changed
+    /// meanwhile (the row read may then be older than the model).
+    pub(crate) fn remember(&self, slot: u32, key: &str, generation: u64, p: &Personality) {
+        let mut st = self.write();
+        if !st.live
+            || st.registry_generation != generation
+            || st.content.registry.entry(slot).is_none_or(|e| e.key() != key)
+            || p.name().key() != key
+        {
+            return;
+        }
+        st.cache.insert(slot, p.clone());
+    }
+
+    /// The name of the personality holding the alias key, `Some(None)` when nobody does.
+    #[expect(clippy::option_option, reason = "None: ask SQL; Some(None): known to be absent")]
+    pub(crate) fn alias_owner(&self, alias_key: &str) -> Option<Option<String>> {
+        let st = self.serving()?;
+        let registry = &st.content.registry;
+        Some(
+            registry
+                .alias_holder(alias_key)
+                .and_then(|s| registry.entry(s))
+                .map(|e| e.name().to_owned()),
+        )
+    }
+
+    pub(crate) fn count(&self) -> Option<u64> {
+        Some(self.serving()?.content.registry.count() as u64)
+    }
+
+    pub(crate) fn owned_by(&self, owner: i64) -> Option<u64> {
+        Some(self.serving()?.content.registry.owned_by(owner))
+    }
+
+    /// The channel's activation: (personality name, activated by, at).
+    #[expect(clippy::option_option, reason = "None: ask SQL; Some(None): known to be absent")]
+    pub(crate) fn activation(&self, channel: i64) -> Option<Option<(String, i64, i64)>> {
+        let st = self.serving()?;
+        let Some(a) = st.content.activations.get(&channel) else {
+            return Some(None);
+        };
+        let entry = st.content.registry.entry(a.slot)?;
+        Some(Some((entry.name().to_owned(), a.by, a.at)))
+    }
+
+    pub(crate) fn count_activations(&self) -> Option<u64> {
+        Some(self.serving()?.content.activations.len() as u64)
+    }
+
+    pub(crate) fn autorespond(&self, user: i64) -> Option<bool> {
+        Some(self.serving()?.content.autorespond.contains(&user))
+    }
+
+    // --- writes -------------------------------------------------------------------------------
+
+    /// A write of this store committed; the counter stood at `before` when it started
+    /// (locked) and at `after` when it ended.
+    pub(crate) fn committed(&self, before: u64, after: u64, changes: &[Change<'_>]) {
+        let mut st = self.write();
+        st.floor = st.floor.max(after);
+        if !st.live || st.version >= after {
+            // Not loaded (the next rebuild reaches the floor), or a rebuild already read it.
+            return;
+        }
+        if st.version != before {
+            // Others' changes lie between: behind the floor, not served until rebuilt.
+            drop(st);
+            self.wake.notify_one();
+            return;
+        }
+        let State { content, cache, .. } = &mut *st;
+        let mut registry_changed = false;
+        for change in changes {
+            let Ok(changed) = content.apply(change, cache) else {
+                st.live = false;
+                drop(st);
+                self.wake.notify_one();
+                return;
+            };
+            registry_changed |= changed;
+        }
+        if registry_changed {
+            st.registry_generation += 1;
+        }
+        st.version = after;
+    }
+
+    /// A write of this store committed at counter version `after` or earlier, its changes
+    /// unknown (a restore, an import): not served until a rebuild reaches it.
+    pub(crate) fn committed_unknown(&self, after: u64) {
+        let mut st = self.write();
+        st.floor = st.floor.max(after);
+        drop(st);
+        self.wake.notify_one();
+    }
+
+    /// The counter could not be read after a write: not served until rebuilt.
+    pub(crate) fn lost_track(&self) {
+        self.write().live = false;
+        self.wake.notify_one();
+    }
+
+    // --- the feed -----------------------------------------------------------------------------
+
+    /// The counter read at `at` says `version`: whether the model must be rebuilt.
+    fn polled(&self, version: u64, at: Instant) -> bool {
+        let mut st = self.write();
+        if !st.live || version > st.version || version < st.floor {
+            return true;
+        }
+        if version == st.version {
+            st.confirmed = at;
+            return false;
+        }
+        // The model is newer than the counter read (an own write committed after the read):
+        // the next poll confirms it.
+        false
+    }
+
+    /// Installs a rebuilt content read at counter `version` (the read started at `at`), unless
+    /// the model has newer data. Returns whether the model is now at least at `version`.
+    fn install(&self, version: u64, content: Content, at: Instant) -> bool {
+        let mut st = self.write();
+        if !self.running.load(Ordering::SeqCst) {
+            // The feed was stopped meanwhile.
+            return true;
+        }
+        if version < st.floor {
+            // Older than a write of this store: would hide it.
+            return false;
+        }
+        if st.live && st.version >= version {
+            if st.version == version {
+                st.confirmed = at;
+            }
+            return true;
+        }
+        st.content = content;
+        st.cache.clear();
+        st.version = version;
+        st.registry_generation += 1;
+        st.confirmed = at;
+        st.live = true;
+        drop(st);
+        self.rebuilds.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
+    fn stop(&self) {
+        let mut st = self.write();
+        self.tracking.store(false, Ordering::SeqCst);
+        self.running.store(false, Ordering::SeqCst);
+        st.live = false;
+        st.content = Content::default();
+        st.cache.clear();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading.
+
+async fn read_version(backend: &Backend) -> Result<u64, StoreError> {
+    let v: i64 = on_pool!(backend, |pool| sqlx::query_scalar(VERSION_SQL)
+        .fetch_one(pool)
+        .await)
+    .map_err(db)?;
+    Ok(from_sql_count(v))
+}
+
+/// Every personality with its alias keys, grouped (ordered by name key).
+const REGISTRY_SQL: &str = "SELECT p.name_key, p.name, p.display_key, p.owner_id, a.alias_key \
+     FROM personalities p LEFT JOIN aliases a ON a.personality_key = p.name_key \
+     ORDER BY p.name_key, a.position";
+
+type RegistryRow = (String, String, String, i64, Option<String>);
+
+/// Groups the rows of one personality into its entry.
+#[derive(Default)]
+struct Grouping {
+    current: Option<(String, String, String, i64)>,
+    aliases: Vec<String>,
+}
+
+impl Grouping {
+    fn push(&mut self, row: RegistryRow, registry: &mut Registry) -> Result<(), StoreError> {
+        let (key, name, display, owner, alias) = row;
+        if self.current.as_ref().is_none_or(|c| c.0 != key) {
+            self.flush(registry)?;
+            self.current = Some((key, name, display, owner));
+        }
+        if let Some(alias) = alias {
+            self.aliases.push(alias);
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, registry: &mut Registry) -> Result<(), StoreError> {
+        if let Some((key, name, display, owner)) = self.current.take() {
+            let aliases: Vec<&str> = self.aliases.iter().map(String::as_str).collect();
+            let entry = Entry::new(&key, &name, &display, &aliases, owner)
+                .ok_or_else(|| corrupt(&format!("personality {key}"), "a key is too long"))?;
+            registry.put(entry);
+            self.aliases.clear();
+        }
+        Ok(())
+    }
+}
+
+/// Reads the counter and the content in one read transaction (one snapshot).
+async fn load(backend: &Backend) -> Result<(u64, Content), StoreError> {
+    let begin = match backend.kind() {
+        BackendKind::Sqlite => "BEGIN",
+        BackendKind::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+    };
+    on_pool!(backend, |pool| {
+        let mut tx = pool.begin_with(begin).await.map_err(db)?;
+        let version: i64 = sqlx::query_scalar(VERSION_SQL)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+        let mut content = Content::default();
+        {
+            let mut grouping = Grouping::default();
+            let mut rows = sqlx::query_as::<_, RegistryRow>(REGISTRY_SQL).fetch(&mut *tx);
+            while let Some(row) = rows.try_next().await.map_err(db)? {
+                grouping.push(row, &mut content.registry)?;
+            }
+            grouping.flush(&mut content.registry)?;
+        }
+        content.registry.shrink();
+        let activations: Vec<(i64, String, i64, i64)> = sqlx::query_as(
+            "SELECT channel_id, personality_key, activated_by, activated_at FROM channel_activations",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        for (channel, key, by, at) in activations {
+            let slot = content
+                .registry
+                .named(&key)
+                .ok_or_else(|| corrupt("channel activation", format!("no personality {key}")))?;
+            content
+                .activations
+                .insert(channel, Activation { slot, by, at });
+        }
+        content.activations.shrink_to_fit();
+        let users: Vec<i64> = sqlx::query_scalar("SELECT user_id FROM autorespond WHERE enabled")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
+        content.autorespond = users.into_iter().collect();
+        tx.rollback().await.map_err(db)?;
+        Ok::<_, StoreError>((from_sql_count(version), content))
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The feed.
+
+/// The running feed of a store's read model ([`Store::start_read_model`]). Dropping it stops
+/// the feed; the store then answers every read from SQL again.
+#[derive(Debug)]
+pub struct ReadModelFeed {
+    store: Option<Store>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl ReadModelFeed {
+    /// Stops the feed (as dropping it does).
+    pub fn stop(mut self) {
+        self.halt();
+    }
+
+    fn halt(&mut self) {
+        for task in self.tasks.drain(..) {
+            task.abort();
+        }
+        if let Some(store) = self.store.take() {
+            store.reads().stop();
+        }
+    }
+}
+
+impl Drop for ReadModelFeed {
+    fn drop(&mut self) {
+        self.halt();
+    }
+}
+
+impl Store {
+    /// Starts serving the hot reads from memory (ADR 0031): `PersonalityRepository::lookup`,
+    /// `get`, `alias_owner`, `count` and the totals of `list_by_owner`;
+    /// `ConversationRepository::activation`, `count_activations` and `autorespond`. Loads the
+    /// model (when it cannot, reads stay on SQL and the feed keeps trying), then keeps it
+    /// current in a background task until the returned feed is dropped. Needs a migrated
+    /// store and a Tokio runtime. A second call while a feed runs returns an inert feed.
+    pub async fn start_read_model(&self) -> ReadModelFeed {
+        let reads = self.reads();
+        if reads.running.swap(true, Ordering::SeqCst) {
+            return ReadModelFeed {
+                store: None,
+                tasks: Vec::new(),
+            };
+        }
+        let _ = refresh(self).await;
+        let mut tasks = Vec::new();
+        if let Backend::Postgres(pool) = self.backend() {
+            let pool = pool.clone();
+            let store = self.clone();
+            tasks.push(tokio::spawn(async move { listen(&store, &pool).await }));
+        }
+        let store = self.clone();
+        tasks.push(tokio::spawn(async move { feed(&store).await }));
+        ReadModelFeed {
+            store: Some(self.clone()),
+            tasks,
+        }
+    }
+
+    /// Whether reads are answered from memory right now (see [`Self::start_read_model`]).
+    pub fn read_model_serving(&self) -> bool {
+        self.reads().is_serving()
+    }
+
+    /// How many times the read model was (re)built from the database.
+    #[doc(hidden)]
+    pub fn read_model_rebuilds(&self) -> u64 {
+        self.reads().rebuilds()
+    }
+
+    /// After a write whose changes the model cannot apply (restore, import): reads stay on SQL
+    /// until a rebuild has read it.
+    pub(crate) async fn read_model_reload(&self) {
+        if !self.reads().tracking() {
+            return;
+        }
+        match read_version(self.backend()).await {
+            Ok(v) => self.reads().committed_unknown(v),
+            Err(_) => self.reads().lost_track(),
+        }
+    }
+
+    /// After a write that recorded the counter (`versions`) or did not (it started before the
+    /// feed): updates the model, or keeps it off until rebuilt.
+    pub(crate) async fn read_model_committed(
+        &self,
+        versions: Option<(u64, u64)>,
+        changes: &[Change<'_>],
+    ) {
+        match versions {
+            Some((before, after)) => self.reads().committed(before, after, changes),
+            None => self.read_model_reload().await,
+        }
+    }
+}
+
+/// Polls the counter; rebuilds when it moved. Returns whether the model is current.
+async fn refresh(store: &Store) -> Result<bool, StoreError> {
+    let reads = store.reads();
+    let at = Instant::now();
+    let version = match read_version(store.backend()).await {
+        Ok(v) => v,
+        Err(e) => {
+            reads.lost_track();
+            return Err(e);
+        }
+    };
+    // From here on writes record the counter (the migration is there); a write that started
+    // before reads the counter after its commit, so no rebuild can hide it.
+    reads.tracking.store(true, Ordering::SeqCst);
+    if !reads.polled(version, at) {
+        return Ok(true);
+    }
+    // A rebuild older than a concurrent own write is discarded: try a few times.
+    for _ in 0..3 {
+        let at = Instant::now();
+        let (version, content) = match load(store.backend()).await {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                reads.lost_track();
+                return Err(e);
+            }
+        };
+        if reads.install(version, content, at) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+async fn feed(store: &Store) {
+    let reads = store.reads();
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(POLL) => {}
+            () = reads.wake.notified() => {}
+        }
+        let _ = refresh(store).await;
+    }
+}
+
+/// PostgreSQL: wakes the feed on every `troupe_reads` notification (and when the listening
+/// connection was lost, since a notification may have been lost with it).
+async fn listen(store: &Store, pool: &sqlx::PgPool) {
+    let reads = store.reads();
+    loop {
+        let listener = async {
+            let mut l = PgListener::connect_with(pool).await?;
+            l.listen(CHANNEL).await?;
+            Ok::<_, sqlx::Error>(l)
+        }
+        .await;
+        let Ok(mut listener) = listener else {
+            tokio::time::sleep(POLL * 4).await;
+            continue;
+        };
+        loop {
+            let received = listener.try_recv().await;
+            reads.wake.notify_one();
+            if received.is_err() {
+                tokio::time::sleep(POLL).await;
+                break;
+            }
+        }
+    }
+}
