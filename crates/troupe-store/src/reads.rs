@@ -435,11 +435,17 @@ fn approximate_size(p: &Personality) -> usize {
     let profile = p.profile();
     std::mem::size_of::<Personality>()
         + p.name().as_str().len() * 2
-        + p.aliases().iter().map(|a| a.as_str().len() * 2 + 48).sum::<usize>()
+        + p.aliases()
+            .iter()
+            .map(|a| a.as_str().len() * 2 + 48)
+            .sum::<usize>()
         + profile.display_name.as_str().len() * 2
         + profile.prompt.as_str().len()
         + profile.avatar_url.as_ref().map_or(0, |u| u.as_str().len())
-        + profile.error_message.as_ref().map_or(0, |m| m.as_str().len())
+        + profile
+            .error_message
+            .as_ref()
+            .map_or(0, |m| m.as_str().len())
         + profile.model.as_ref().map_or(0, |m| m.as_str().len())
 }
 
@@ -537,7 +543,10 @@ pub(crate) enum Change<'a> {
     /// A personality inserted or updated (with its whole alias set).
     Put(&'a Personality),
     /// An alias key moved to the personality with this name key.
-    MoveAlias { alias: &'a str, to: &'a str },
+    MoveAlias {
+        alias: &'a str,
+        to: &'a str,
+    },
     /// A personality deleted (with its aliases and activations).
     Delete(&'a str),
     Activate {
@@ -746,7 +755,11 @@ impl ReadModel {
         let mut st = self.write();
         if !st.live
             || st.registry_generation != generation
-            || st.content.registry.entry(slot).is_none_or(|e| e.key() != key)
+            || st
+                .content
+                .registry
+                .entry(slot)
+                .is_none_or(|e| e.key() != key)
             || p.name().key() != key
         {
             return;
@@ -755,7 +768,10 @@ impl ReadModel {
     }
 
     /// The name of the personality holding the alias key, `Some(None)` when nobody does.
-    #[expect(clippy::option_option, reason = "None: ask SQL; Some(None): known to be absent")]
+    #[expect(
+        clippy::option_option,
+        reason = "None: ask SQL; Some(None): known to be absent"
+    )]
     pub(crate) fn alias_owner(&self, alias_key: &str) -> Option<Option<String>> {
         let st = self.serving()?;
         let registry = &st.content.registry;
@@ -776,7 +792,10 @@ impl ReadModel {
     }
 
     /// The channel's activation: (personality name, activated by, at).
-    #[expect(clippy::option_option, reason = "None: ask SQL; Some(None): known to be absent")]
+    #[expect(
+        clippy::option_option,
+        reason = "None: ask SQL; Some(None): known to be absent"
+    )]
     pub(crate) fn activation(&self, channel: i64) -> Option<Option<(String, i64, i64)>> {
         let st = self.serving()?;
         let Some(a) = st.content.activations.get(&channel) else {
@@ -1165,5 +1184,208 @@ async fn listen(store: &Store, pool: &sqlx::PgPool) {
                 break;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(key: &str, display: &str, aliases: &[&str], owner: i64) -> Entry {
+        Entry::new(key, &key.to_uppercase(), display, aliases, owner).unwrap()
+    }
+
+    #[test]
+    fn an_entry_keeps_its_strings_in_one_allocation() {
+        let e = entry("ada", "countess", &["lovelace", "byron", "lovelace"], 7);
+        assert_eq!(e.key(), "ada");
+        assert_eq!(e.name(), "ADA");
+        assert_eq!(e.display_key(), "countess");
+        assert_eq!(
+            e.alias_keys().collect::<Vec<_>>(),
+            ["lovelace", "byron"],
+            "duplicates dropped"
+        );
+        assert!(Entry::new(&"x".repeat(70_000), "x", "x", &[], 1).is_none());
+    }
+
+    #[test]
+    fn lookup_keeps_the_precedence_of_the_sql_name_then_alias_then_smallest_display_key() {
+        let mut r = Registry::default();
+        let zed = r.put(entry("zed", "shared", &["ann"], 1));
+        let bob = r.put(entry("bob", "shared", &[], 1));
+        let ann = r.put(entry("ann2", "ann", &[], 2));
+        let shared = r.put(entry("shared", "other", &[], 2));
+        // A name beats a display name, and an alias beats a display name.
+        assert_eq!(r.find("shared", By::Lookup), Some(shared));
+        assert_eq!(r.find("ann", By::Lookup), Some(zed));
+        // Among display names, the smallest name key.
+        assert!(r.remove("shared").is_some());
+        assert_eq!(r.find("shared", By::Lookup), Some(bob));
+        assert_eq!(r.find("shared", By::Name), None);
+        assert_eq!(r.find("ann2", By::Name), Some(ann));
+        assert_eq!(r.find("nobody", By::Lookup), None);
+        assert_eq!(r.alias_holder("ann"), Some(zed));
+        assert_eq!(r.count(), 3);
+        assert_eq!(r.owned_by(1), 2);
+        assert_eq!(r.owned_by(2), 1);
+        // A replaced entry keeps its slot; its old strings are gone.
+        assert_eq!(r.put(entry("zed", "zorro", &[], 3)), zed);
+        assert_eq!(r.alias_holder("ann"), None);
+        assert_eq!(r.find("ann", By::Lookup), Some(ann));
+        assert_eq!(r.find("shared", By::Lookup), Some(bob));
+        assert_eq!(r.owned_by(1), 1);
+        assert_eq!(r.owned_by(3), 1);
+        // A freed slot is reused.
+        assert!(r.remove("bob").is_some());
+        assert_eq!(r.find("shared", By::Lookup), None);
+        assert_eq!(r.put(entry("carl", "c", &[], 1)), bob);
+    }
+
+    fn model_at(version: u64) -> ReadModel {
+        let m = ReadModel::default();
+        m.running.store(true, Ordering::SeqCst);
+        assert!(m.install(version, Content::default(), Instant::now()));
+        assert!(m.is_serving());
+        m
+    }
+
+    #[test]
+    fn an_own_write_applies_only_on_top_of_the_version_it_started_from() {
+        let m = model_at(5);
+        m.committed(
+            5,
+            6,
+            &[Change::Autorespond {
+                user: 1,
+                enabled: true,
+            }],
+        );
+        assert_eq!(m.autorespond(1), Some(true));
+        // Others' writes between 6 and 8: not applied, and not served until rebuilt.
+        m.committed(
+            8,
+            9,
+            &[Change::Autorespond {
+                user: 2,
+                enabled: true,
+            }],
+        );
+        assert!(!m.is_serving());
+        assert_eq!(m.autorespond(2), None, "ask SQL");
+        // A rebuild older than the own write is refused...
+        assert!(!m.install(8, Content::default(), Instant::now()));
+        assert!(!m.is_serving());
+        // ...one that has it is installed.
+        let mut content = Content::default();
+        content.autorespond.insert(2);
+        assert!(m.install(9, content, Instant::now()));
+        assert_eq!(m.autorespond(2), Some(true));
+    }
+
+    #[test]
+    fn a_rebuild_older_than_the_model_never_replaces_it() {
+        let m = model_at(5);
+        m.committed(
+            5,
+            6,
+            &[Change::Autorespond {
+                user: 1,
+                enabled: true,
+            }],
+        );
+        // Read at version 5, before the own write: refused, the model keeps the write.
+        assert!(!m.install(5, Content::default(), Instant::now()));
+        assert_eq!(m.autorespond(1), Some(true));
+        // Read at version 6 (it has the write): the model has it already, nothing to do.
+        assert!(m.install(6, Content::default(), Instant::now()));
+        assert_eq!(m.autorespond(1), Some(true));
+        assert_eq!(m.rebuilds(), 1);
+    }
+
+    #[test]
+    fn a_write_the_model_cannot_apply_turns_it_off_until_rebuilt() {
+        let m = model_at(5);
+        let activate = Change::Activate {
+            channel: 1,
+            personality: "nobody",
+            by: 1,
+            at: 1,
+        };
+        m.committed(5, 6, &[activate]);
+        assert!(!m.is_serving());
+        assert!(m.install(6, Content::default(), Instant::now()));
+        assert!(m.is_serving());
+    }
+
+    #[test]
+    fn an_unknown_write_keeps_the_model_off_until_a_rebuild_reaches_it() {
+        let m = model_at(5);
+        m.committed_unknown(12);
+        assert!(!m.is_serving());
+        assert!(!m.install(11, Content::default(), Instant::now()));
+        assert!(m.install(12, Content::default(), Instant::now()));
+        assert!(m.is_serving());
+    }
+
+    #[test]
+    fn a_model_the_feed_has_not_confirmed_lately_is_not_served() {
+        let m = model_at(5);
+        let Some(long_ago) = Instant::now().checked_sub(STALE_AFTER + Duration::from_millis(1))
+        else {
+            return;
+        };
+        m.write().confirmed = long_ago;
+        assert!(!m.is_serving());
+        assert!(!m.polled(5, Instant::now()), "same version: no rebuild");
+        assert!(m.is_serving(), "confirmed again");
+        assert!(m.polled(7, Instant::now()), "moved: rebuild");
+    }
+
+    #[test]
+    fn a_stopped_model_is_not_served_and_a_late_rebuild_does_not_revive_it() {
+        let m = model_at(5);
+        m.stop();
+        assert!(!m.is_serving());
+        assert!(m.install(9, Content::default(), Instant::now()));
+        assert!(!m.is_serving());
+    }
+
+    fn cached(i: u64, prompt_len: usize) -> Personality {
+        use troupe_domain::personality::{PersonalityName, Profile, Prompt};
+        use troupe_domain::{Timestamp, UserId};
+        let name = PersonalityName::parse(&format!("p{i}")).unwrap();
+        let prompt = Prompt::parse(&"x".repeat(prompt_len)).unwrap();
+        Personality::restore(
+            name.clone(),
+            UserId::new(1).unwrap(),
+            Profile::local(&name, Some(prompt)),
+            Vec::new(),
+            Timestamp::from_millis(0),
+            Timestamp::from_millis(0),
+        )
+    }
+
+    #[test]
+    fn the_cache_is_bounded_by_count_and_bytes_and_keeps_what_is_used() {
+        let mut c = Cache::default();
+        for i in 0..(CACHE_ENTRIES as u32 + 100) {
+            c.insert(i, cached(u64::from(i), 10));
+            if i == 0 || i % 10 == 0 {
+                let _ = c.get(0);
+            }
+        }
+        assert_eq!(c.map.len(), CACHE_ENTRIES);
+        assert!(c.get(0).is_some(), "the entry in use stayed");
+        let mut c = Cache::default();
+        for i in 0..1000 {
+            c.insert(i, cached(u64::from(i), 4000));
+        }
+        assert!(c.bytes <= CACHE_BYTES, "{}", c.bytes);
+        assert!(c.map.len() < 1000);
+        assert_eq!(c.bytes, c.map.values().map(|e| e.bytes).sum::<usize>());
+        c.forget(999);
+        assert!(c.get(999).is_none());
+        assert_eq!(c.clock.len(), c.map.len());
     }
 }

@@ -140,13 +140,14 @@ async fn own_writes_are_visible_at_once(store: Store) {
         .unwrap();
     for q in ["ada", "  LOVELACE ", "countess"] {
         let found = store.lookup(q).await.unwrap();
-        assert_eq!(found.map(|p| p.name().to_string()), Some("Ada".into()), "{q}");
+        assert_eq!(
+            found.map(|p| p.name().to_string()),
+            Some("Ada".into()),
+            "{q}"
+        );
     }
     assert_eq!(store.count().await.unwrap(), 1);
-    assert_eq!(
-        store.list_by_owner(user(7), 0, 10).await.unwrap().total,
-        1
-    );
+    assert_eq!(store.list_by_owner(user(7), 0, 10).await.unwrap().total, 1);
     assert_eq!(
         store
             .alias_owner(&Alias::parse("Lovelace").unwrap())
@@ -170,7 +171,10 @@ async fn own_writes_are_visible_at_once(store: Store) {
     assert!(store.lookup("countess").await.unwrap().is_none());
     let got = store.lookup("byron").await.unwrap().unwrap();
     assert_eq!(got, updated, "the cached personality was replaced");
-    assert_eq!(store.get(&name("ADA")).await.unwrap(), Some(updated.clone()));
+    assert_eq!(
+        store.get(&name("ADA")).await.unwrap(),
+        Some(updated.clone())
+    );
 
     // A moved alias.
     store
@@ -182,10 +186,22 @@ async fn own_writes_are_visible_at_once(store: Store) {
         .await
         .unwrap();
     assert_eq!(
-        store.lookup("byron").await.unwrap().map(|p| p.name().to_string()),
+        store
+            .lookup("byron")
+            .await
+            .unwrap()
+            .map(|p| p.name().to_string()),
         Some("Grace".into())
     );
-    assert!(store.get(&name("ada")).await.unwrap().unwrap().aliases().is_empty());
+    assert!(
+        store
+            .get(&name("ada"))
+            .await
+            .unwrap()
+            .unwrap()
+            .aliases()
+            .is_empty()
+    );
 
     // Activations and autorespond.
     assert_eq!(store.activate(&activation(50, "ada")).await.unwrap(), None);
@@ -295,7 +311,11 @@ async fn another_process_writes_arrive(url: &str, a: Store, b: Store) -> Duratio
     )
     .await;
     eventually("a raw SQL insert is seen by a", || async {
-        a.lookup("cobol").await.unwrap().map(|p| p.name().to_string()) == Some("Hopper".into())
+        a.lookup("cobol")
+            .await
+            .unwrap()
+            .map(|p| p.name().to_string())
+            == Some("Hopper".into())
     })
     .await;
     assert!(
@@ -335,9 +355,17 @@ async fn failed_writes_never_show(url: &str, store: Store, other: Store) {
         .unwrap();
     // Refused by the store: an alias another personality holds.
     let refused = store
-        .insert(&personality("Babbage", 7, "Charles", &["engine", "lovelace"]))
+        .insert(&personality(
+            "Babbage",
+            7,
+            "Charles",
+            &["engine", "lovelace"],
+        ))
         .await;
-    assert!(matches!(refused, Err(StoreError::AliasTaken { .. })), "{refused:?}");
+    assert!(
+        matches!(refused, Err(StoreError::AliasTaken { .. })),
+        "{refused:?}"
+    );
     let refused = store
         .update(&personality("Nobody", 7, "Nobody", &["ghost"]))
         .await;
@@ -348,7 +376,10 @@ async fn failed_writes_never_show(url: &str, store: Store, other: Store) {
         assert!(store.lookup(q).await.unwrap().is_none(), "{q}");
     }
     assert_eq!(
-        store.alias_owner(&Alias::parse("lovelace").unwrap()).await.unwrap(),
+        store
+            .alias_owner(&Alias::parse("lovelace").unwrap())
+            .await
+            .unwrap(),
         Some(name("ada"))
     );
     assert_eq!(store.activation(channel(70)).await.unwrap(), None);
@@ -465,17 +496,27 @@ async fn reads_answer_from_memory(url: &str, store: Store) {
         assert_eq!(store.lookup("nobody at all").await.unwrap(), None);
         assert_eq!(store.get(&name("nobody")).await.unwrap(), None);
         assert_eq!(
-            store.alias_owner(&Alias::parse("ghost").unwrap()).await.unwrap(),
+            store
+                .alias_owner(&Alias::parse("ghost").unwrap())
+                .await
+                .unwrap(),
             None
         );
         assert_eq!(
-            store.alias_owner(&Alias::parse("lovelace").unwrap()).await.unwrap(),
+            store
+                .alias_owner(&Alias::parse("lovelace").unwrap())
+                .await
+                .unwrap(),
             Some(name("ada"))
         );
         assert_eq!(store.count().await.unwrap(), 1);
         assert_eq!(store.list_by_owner(user(7), 5, 10).await.unwrap().total, 1);
         assert_eq!(
-            store.lookup("ADA").await.unwrap().map(|p| p.name().to_string()),
+            store
+                .lookup("ADA")
+                .await
+                .unwrap()
+                .map(|p| p.name().to_string()),
             Some("Ada".into()),
             "a cached personality"
         );
