@@ -26,7 +26,7 @@
 use std::collections::hash_map::Entry as MapEntry;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
@@ -661,6 +661,18 @@ pub(crate) struct ReadModel {
     wake: Notify,
     /// Rebuilds installed (for tests and diagnostics).
     rebuilds: AtomicU64,
+    /// Writes of this store under way (a poll that sees the counter move while one is between
+    /// its commit and its update of the model waits for it rather than rebuilding).
+    writing: AtomicUsize,
+}
+
+/// A write of this store under way ([`ReadModel::writing`]).
+pub(crate) struct Writing<'a>(&'a AtomicUsize);
+
+impl Drop for Writing<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl std::fmt::Debug for ReadModel {
@@ -687,6 +699,7 @@ impl Default for ReadModel {
             running: AtomicBool::new(false),
             wake: Notify::new(),
             rebuilds: AtomicU64::new(0),
+            writing: AtomicUsize::new(0),
         }
     }
 }
@@ -724,6 +737,13 @@ impl ReadModel {
 
     pub(crate) fn rebuilds(&self) -> u64 {
         self.rebuilds.load(Ordering::Relaxed)
+    }
+
+    /// Marks a write of this store under way until the returned guard is dropped (after the
+    /// write updated the model).
+    pub(crate) fn writing(&self) -> Writing<'_> {
+        self.writing.fetch_add(1, Ordering::SeqCst);
+        Writing(&self.writing)
     }
 
     /// Whether writes must record the counter around their changes.
@@ -1133,6 +1153,15 @@ async fn refresh(store: &Store) -> Result<bool, StoreError> {
     if !reads.polled(version, at) {
         return Ok(true);
     }
+    // The counter moved. If a write of this store is under way, the move may be its own commit
+    // (on PostgreSQL its notification arrives at once): let it update the model first.
+    let patience = Instant::now() + Duration::from_millis(50);
+    while reads.writing.load(Ordering::SeqCst) > 0 && Instant::now() < patience {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    if !reads.polled(version, at) {
+        return Ok(true);
+    }
     // A rebuild older than a concurrent own write is discarded: try a few times.
     for _ in 0..3 {
         let at = Instant::now();
@@ -1144,6 +1173,13 @@ async fn refresh(store: &Store) -> Result<bool, StoreError> {
             }
         };
         if reads.install(version, content, at) {
+            // A long load (a large registry, a slow machine) may end after the freshness
+            // bound: confirm the version now, with one cheap read of the counter.
+            let at = Instant::now();
+            let version = read_version(store.backend()).await?;
+            if reads.polled(version, at) {
+                reads.wake.notify_one();
+            }
             return Ok(true);
         }
     }

@@ -63,6 +63,7 @@ impl ConversationRepository for Store {
         &self,
         activation_: &ChannelActivation,
     ) -> Result<Option<ChannelActivation>, StoreError> {
+        let _writing = self.reads().writing();
         let (track, lock) = (self.reads().tracking(), reads::lock_sql(self.kind()));
         let (previous, versions) = on_pool!(self.backend(), |pool| {
             let mut tx = pool.begin_write().await?;
@@ -112,6 +113,7 @@ impl ConversationRepository for Store {
         &self,
         channel: ChannelId,
     ) -> Result<Option<ChannelActivation>, StoreError> {
+        let _writing = self.reads().writing();
         let (track, lock) = (self.reads().tracking(), reads::lock_sql(self.kind()));
         let (previous, versions) = on_pool!(self.backend(), |pool| {
             let mut tx = pool.begin_write().await?;
@@ -373,6 +375,7 @@ impl ConversationRepository for Store {
     }
 
     async fn set_autorespond(&self, user: UserId, enabled: bool) -> Result<(), StoreError> {
+        let _writing = self.reads().writing();
         let (track, lock) = (self.reads().tracking(), reads::lock_sql(self.kind()));
         let versions = on_pool!(self.backend(), |pool| {
             let mut tx = pool.begin_write().await?;

@@ -133,6 +133,7 @@ macro_rules! check_and_write_aliases {
 impl PersonalityRepository for Store {
     async fn insert(&self, personality: &Personality) -> Result<(), StoreError> {
         let name = personality.name();
+        let _writing = self.reads().writing();
         let (track, lock) = (self.reads().tracking(), reads::lock_sql(self.kind()));
         let versions = on_pool!(self.backend(), |pool| {
             let mut tx = pool.begin_registry().await?;
@@ -168,6 +169,7 @@ impl PersonalityRepository for Store {
     }
 
     async fn update(&self, personality: &Personality) -> Result<(), StoreError> {
+        let _writing = self.reads().writing();
         let (track, lock) = (self.reads().tracking(), reads::lock_sql(self.kind()));
         let versions = on_pool!(self.backend(), |pool| {
             let mut tx = pool.begin_registry().await?;
@@ -190,6 +192,7 @@ impl PersonalityRepository for Store {
     }
 
     async fn move_alias(&self, alias: &Alias, to: &PersonalityName) -> Result<(), StoreError> {
+        let _writing = self.reads().writing();
         let (track, lock) = (self.reads().tracking(), reads::lock_sql(self.kind()));
         let versions = on_pool!(self.backend(), |pool| {
             let mut tx = pool.begin_registry().await?;
@@ -252,6 +255,7 @@ impl PersonalityRepository for Store {
     }
 
     async fn delete(&self, name: &PersonalityName) -> Result<bool, StoreError> {
+        let _writing = self.reads().writing();
         let (track, lock) = (self.reads().tracking(), reads::lock_sql(self.kind()));
         let (deleted, versions) = on_pool!(self.backend(), |pool| {
             let mut tx = pool.begin_write().await?;
