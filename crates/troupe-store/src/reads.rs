@@ -31,6 +31,7 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 use futures_util::TryStreamExt as _;
+use sqlx::Row as _;
 use sqlx::postgres::PgListener;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -84,7 +85,8 @@ pub(crate) use counter;
 // ---------------------------------------------------------------------------------------------
 // The registry index.
 
-/// A hasher for keys that are already hashes (random-keyed SipHash fingerprints).
+/// A hasher for keys that are already hashes (random-keyed SipHash fingerprints, 32 bits):
+/// spread over 64 bits (the map takes its probe tag from the top bits).
 #[derive(Default)]
 struct PassThrough(u64);
 
@@ -94,57 +96,20 @@ impl Hasher for PassThrough {
     }
     fn write(&mut self, bytes: &[u8]) {
         for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         }
     }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
+    fn write_u32(&mut self, n: u32) {
+        self.0 = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
 }
 
-type ByFingerprint = HashMap<u64, Slots, BuildHasherDefault<PassThrough>>;
+/// Fingerprint → a slot, or (with [`GROUP`] set) a group of slots: 8 bytes per key.
+type ByFingerprint = HashMap<u32, u32, BuildHasherDefault<PassThrough>>;
 
-/// The slots whose strings have one fingerprint (usually one; display names may be shared).
-#[derive(Debug, Clone)]
-enum Slots {
-    One(u32),
-    Many(Box<[u32]>),
-}
-
-impl Slots {
-    fn iter(&self) -> impl Iterator<Item = u32> + '_ {
-        let (one, many): (Option<u32>, &[u32]) = match self {
-            Self::One(s) => (Some(*s), &[]),
-            Self::Many(v) => (None, v),
-        };
-        one.into_iter().chain(many.iter().copied())
-    }
-
-    fn with(&self, slot: u32) -> Self {
-        match self {
-            Self::One(s) if *s == slot => self.clone(),
-            Self::One(s) => Self::Many(Box::new([*s, slot])),
-            Self::Many(v) if v.contains(&slot) => self.clone(),
-            Self::Many(v) => Self::Many(v.iter().copied().chain([slot]).collect()),
-        }
-    }
-
-    /// Without `slot`; `None` when nothing is left.
-    fn without(&self, slot: u32) -> Option<Self> {
-        match self {
-            Self::One(s) if *s == slot => None,
-            Self::One(_) => Some(self.clone()),
-            Self::Many(v) => {
-                let rest: Vec<u32> = v.iter().copied().filter(|s| *s != slot).collect();
-                match rest.as_slice() {
-                    [] => None,
-                    [one] => Some(Self::One(*one)),
-                    _ => Some(Self::Many(rest.into_boxed_slice())),
-                }
-            }
-        }
-    }
-}
+/// Marks a [`ByFingerprint`] value as the index of a group (several personalities whose
+/// strings share a fingerprint: a shared display name, or a collision).
+const GROUP: u32 = 1 << 31;
 
 /// One personality as the index knows it: its name key, name, display key and alias keys in
 /// one string, and its owner.
@@ -254,6 +219,9 @@ pub(crate) struct Registry {
     slots: Vec<Option<Entry>>,
     free: Vec<u32>,
     keys: ByFingerprint,
+    /// The groups [`GROUP`] values point at, and the free ones.
+    groups: Vec<Vec<u32>>,
+    free_groups: Vec<u32>,
     owners: HashMap<i64, u32>,
     count: usize,
 }
@@ -269,8 +237,18 @@ pub(crate) enum By {
 }
 
 impl Registry {
-    fn fp(&self, s: &str) -> u64 {
-        self.fingerprints.hash_one(s)
+    fn fp(&self, s: &str) -> u32 {
+        self.fingerprints.hash_one(s) as u32
+    }
+
+    /// The slots behind a [`ByFingerprint`] value.
+    fn slots_of(&self, value: u32) -> &[u32] {
+        if value & GROUP == 0 {
+            return &[];
+        }
+        self.groups
+            .get((value & !GROUP) as usize)
+            .map_or(&[], Vec::as_slice)
     }
 
     pub(crate) fn entry(&self, slot: u32) -> Option<&Entry> {
@@ -278,10 +256,12 @@ impl Registry {
     }
 
     fn candidates(&self, key: &str) -> impl Iterator<Item = (u32, &Entry)> {
-        self.keys
-            .get(&self.fp(key))
+        let value = self.keys.get(&self.fp(key)).copied();
+        let single = value.filter(|v| v & GROUP == 0);
+        let group = value.map_or(&[][..], |v| self.slots_of(v));
+        single
             .into_iter()
-            .flat_map(Slots::iter)
+            .chain(group.iter().copied())
             .filter_map(|s| self.entry(s).map(|e| (s, e)))
     }
 
@@ -332,13 +312,30 @@ impl Registry {
     fn index(&mut self, slot: u32, entry: &Entry) {
         for s in entry.strings() {
             let fp = self.fp(s);
-            match self.keys.entry(fp) {
-                MapEntry::Occupied(mut o) => {
-                    let next = o.get().with(slot);
-                    o.insert(next);
+            match self.keys.get(&fp).copied() {
+                None => {
+                    self.keys.insert(fp, slot);
                 }
-                MapEntry::Vacant(v) => {
-                    v.insert(Slots::One(slot));
+                Some(v) if v == slot => {}
+                Some(v) if v & GROUP == 0 => {
+                    let group = vec![v, slot];
+                    let g = if let Some(g) = self.free_groups.pop() {
+                        if let Some(place) = self.groups.get_mut(g as usize) {
+                            *place = group;
+                        }
+                        g
+                    } else {
+                        self.groups.push(group);
+                        (self.groups.len() - 1) as u32
+                    };
+                    self.keys.insert(fp, g | GROUP);
+                }
+                Some(v) => {
+                    if let Some(group) = self.groups.get_mut((v & !GROUP) as usize)
+                        && !group.contains(&slot)
+                    {
+                        group.push(slot);
+                    }
                 }
             }
         }
@@ -348,15 +345,29 @@ impl Registry {
     fn unindex(&mut self, slot: u32, entry: &Entry) {
         for s in entry.strings() {
             let fp = self.fp(s);
-            if let MapEntry::Occupied(mut o) = self.keys.entry(fp) {
-                match o.get().without(slot) {
-                    Some(rest) => {
-                        o.insert(rest);
-                    }
-                    None => {
-                        o.remove();
-                    }
+            match self.keys.get(&fp).copied() {
+                Some(v) if v == slot => {
+                    self.keys.remove(&fp);
                 }
+                Some(v) if v & GROUP != 0 => {
+                    let g = v & !GROUP;
+                    let Some(group) = self.groups.get_mut(g as usize) else {
+                        continue;
+                    };
+                    group.retain(|s| *s != slot);
+                    match group.as_slice() {
+                        [] => {
+                            self.keys.remove(&fp);
+                        }
+                        [only] => {
+                            self.keys.insert(fp, *only);
+                        }
+                        _ => continue,
+                    }
+                    *group = Vec::new();
+                    self.free_groups.push(g);
+                }
+                _ => {}
             }
         }
         if let MapEntry::Occupied(mut o) = self.owners.entry(entry.owner) {
@@ -405,10 +416,18 @@ impl Registry {
         Some(slot)
     }
 
+    fn reserve(&mut self, personalities: usize) {
+        self.slots.reserve_exact(personalities);
+        // Name, display name and about one alias each; shared strings take one key.
+        self.keys.reserve(personalities.saturating_mul(3));
+        self.owners.reserve(personalities / 8);
+    }
+
     fn shrink(&mut self) {
         self.slots.shrink_to_fit();
         self.free.shrink_to_fit();
         self.keys.shrink_to_fit();
+        self.groups.shrink_to_fit();
         self.owners.shrink_to_fit();
     }
 }
@@ -954,35 +973,63 @@ const REGISTRY_SQL: &str = "SELECT p.name_key, p.name, p.display_key, p.owner_id
      FROM personalities p LEFT JOIN aliases a ON a.personality_key = p.name_key \
      ORDER BY p.name_key, a.position";
 
-type RegistryRow = (String, String, String, i64, Option<String>);
-
-/// Groups the rows of one personality into its entry.
+/// Groups the rows of one personality into its entry, reusing its buffers (no allocation
+/// per row: a load leaves little garbage behind).
 #[derive(Default)]
 struct Grouping {
-    current: Option<(String, String, String, i64)>,
-    aliases: Vec<String>,
+    open: bool,
+    key: String,
+    name: String,
+    display: String,
+    owner: i64,
+    aliases: String,
+    alias_ends: Vec<usize>,
 }
 
 impl Grouping {
-    fn push(&mut self, row: RegistryRow, registry: &mut Registry) -> Result<(), StoreError> {
-        let (key, name, display, owner, alias) = row;
-        if self.current.as_ref().is_none_or(|c| c.0 != key) {
+    fn push(
+        &mut self,
+        (key, name, display, owner, alias): (&str, &str, &str, i64, Option<&str>),
+        registry: &mut Registry,
+    ) -> Result<(), StoreError> {
+        if !self.open || self.key != key {
             self.flush(registry)?;
-            self.current = Some((key, name, display, owner));
+            self.open = true;
+            self.key.push_str(key);
+            self.name.push_str(name);
+            self.display.push_str(display);
+            self.owner = owner;
         }
         if let Some(alias) = alias {
-            self.aliases.push(alias);
+            self.aliases.push_str(alias);
+            self.alias_ends.push(self.aliases.len());
         }
         Ok(())
     }
 
     fn flush(&mut self, registry: &mut Registry) -> Result<(), StoreError> {
-        if let Some((key, name, display, owner)) = self.current.take() {
-            let aliases: Vec<&str> = self.aliases.iter().map(String::as_str).collect();
-            let entry = Entry::new(&key, &name, &display, &aliases, owner)
-                .ok_or_else(|| corrupt(&format!("personality {key}"), "a key is too long"))?;
+        if self.open {
+            let mut start = 0;
+            let aliases: Vec<&str> = self
+                .alias_ends
+                .iter()
+                .map(|&end| {
+                    let a = self.aliases.get(start..end).unwrap_or_default();
+                    start = end;
+                    a
+                })
+                .collect();
+            let entry = Entry::new(&self.key, &self.name, &self.display, &aliases, self.owner)
+                .ok_or_else(|| {
+                    corrupt(&format!("personality {}", self.key), "a key is too long")
+                })?;
             registry.put(entry);
+            self.open = false;
+            self.key.clear();
+            self.name.clear();
+            self.display.clear();
             self.aliases.clear();
+            self.alias_ends.clear();
         }
         Ok(())
     }
@@ -1001,11 +1048,26 @@ async fn load(backend: &Backend) -> Result<(u64, Content), StoreError> {
             .await
             .map_err(db)?;
         let mut content = Content::default();
+        // Sized once: no growth leaves freed memory behind.
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM personalities")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+        content
+            .registry
+            .reserve(usize::try_from(count).unwrap_or(0));
         {
             let mut grouping = Grouping::default();
-            let mut rows = sqlx::query_as::<_, RegistryRow>(REGISTRY_SQL).fetch(&mut *tx);
+            let mut rows = sqlx::query(REGISTRY_SQL).fetch(&mut *tx);
             while let Some(row) = rows.try_next().await.map_err(db)? {
-                grouping.push(row, &mut content.registry)?;
+                let columns = (
+                    row.try_get::<&str, _>(0).map_err(db)?,
+                    row.try_get::<&str, _>(1).map_err(db)?,
+                    row.try_get::<&str, _>(2).map_err(db)?,
+                    row.try_get::<i64, _>(3).map_err(db)?,
+                    row.try_get::<Option<&str>, _>(4).map_err(db)?,
+                );
+                grouping.push(columns, &mut content.registry)?;
             }
             grouping.flush(&mut content.registry)?;
         }
@@ -1276,6 +1338,30 @@ mod tests {
         assert!(r.remove("bob").is_some());
         assert_eq!(r.find("shared", By::Lookup), None);
         assert_eq!(r.put(entry("carl", "c", &[], 1)), bob);
+    }
+
+    #[test]
+    fn many_personalities_sharing_a_display_name_come_and_go() {
+        let mut r = Registry::default();
+        let keys: Vec<String> = (0..20).map(|i| format!("p{i:02}")).collect();
+        for k in &keys {
+            r.put(entry(k, "same", &[], 1));
+        }
+        assert_eq!(r.find("same", By::Lookup), r.named("p00"));
+        // Remove from the front: the smallest remaining key wins each time.
+        for (i, k) in keys.iter().enumerate().take(19) {
+            assert!(r.remove(k).is_some());
+            assert_eq!(r.find("same", By::Lookup), r.named(&keys[i + 1]), "{k}");
+        }
+        assert!(r.remove("p19").is_some());
+        assert_eq!(r.find("same", By::Lookup), None);
+        assert!(r.keys.is_empty(), "no key left behind");
+        assert_eq!(r.free_groups.len(), r.groups.len(), "every group freed");
+        // Groups are reused.
+        r.put(entry("a", "twin", &[], 1));
+        r.put(entry("b", "twin", &[], 1));
+        assert_eq!(r.groups.len(), 1);
+        assert_eq!(r.find("twin", By::Lookup), r.named("a"));
     }
 
     fn model_at(version: u64) -> ReadModel {
