@@ -145,6 +145,8 @@ pub const SETTINGS: &[(&str, bool)] = &[
     ("TROUPE_ROLLOUT_PERSONALITY_PERCENT", false),
     // Schema changes at start (issue 11): `run`/`console` migrate on SQLite, or when this is on.
     ("TROUPE_AUTO_MIGRATE", false),
+    // The store's in-memory read model (issue 13, ADR 0031).
+    ("TROUPE_READ_MODEL", false),
     // Read elsewhere: the log filter (telemetry), `troupe smoke`'s URL and admin token.
     ("TROUPE_LOG", false),
     ("TROUPE_URL", false),
@@ -217,6 +219,8 @@ pub struct Config {
     /// Apply pending migrations at start of `run`/`console` on PostgreSQL too
     /// (`TROUPE_AUTO_MIGRATE`; SQLite always migrates at start).
     pub auto_migrate: bool,
+    /// Serve the hot reads of the store from memory (`TROUPE_READ_MODEL`, default on; ADR 0031).
+    pub read_model: bool,
     pub prefix: String,
     pub mention_char: char,
     pub bot_owners: BTreeSet<UserId>,
@@ -499,6 +503,7 @@ impl Config {
             .map(|raw| parse_num(Some(raw), "TROUPE_MEMORY_BASELINE_MB", 0u64, 1, 1_048_576))
             .transpose()?;
         let auto_migrate = on_off("TROUPE_AUTO_MIGRATE", false)?;
+        let read_model = on_off("TROUPE_READ_MODEL", true)?;
         let admin_token = get("TROUPE_ADMIN_TOKEN");
         if let Some(token) = &admin_token
             && token.chars().count() < ADMIN_TOKEN_MIN_CHARS
@@ -617,6 +622,7 @@ impl Config {
             http_addr,
             database_url_is_default,
             auto_migrate,
+            read_model,
             admin_token: admin_token.map(Secret::new),
             token_key: token_key.map(Secret::new),
             previous_token_keys,

@@ -23,7 +23,9 @@ use troupe_ports::{
     AiChat, AuthProvider, ChatPlatform, Clock, FlagNotifications, FlagStore, ProcessedMessages,
     ProfileSource, ProxyAuthors, SystemClock,
 };
-use troupe_store::{ClaimBook, ClaimBookSettings, SchemaStatus, Store, StoreOptions, TokenKey};
+use troupe_store::{
+    ClaimBook, ClaimBookSettings, ReadModelFeed, SchemaStatus, Store, StoreOptions, TokenKey,
+};
 
 use crate::config::{Config, Secret};
 use crate::exit::UsageError;
@@ -191,6 +193,9 @@ pub struct App {
     /// The command guard's claims, decided in memory and written in batches (ADR 0030);
     /// `None` in a worker (redelivered events are decided by the store). Flush it at shutdown.
     pub claims: Option<Arc<ClaimBook>>,
+    /// Keeps the store's read model current (ADR 0031) while the core lives; `None` with
+    /// `TROUPE_READ_MODEL=off`.
+    pub read_model: Option<ReadModelFeed>,
 }
 
 impl std::fmt::Debug for App {
@@ -232,6 +237,19 @@ impl App {
         // Settings that refuse to start come first: nothing is opened or migrated for them.
         let auth_provider = auth_provider(&config)?;
         let store = open_store_migrating(&config).await?;
+        // The hot reads (lookups, activations, autorespond) from memory, for both command
+        // systems and the message flow: they share these ports.
+        let read_model = if config.read_model {
+            let feed = store.start_read_model().await;
+            if !store.read_model_serving() {
+                tracing::warn!(
+                    "the store's read model could not be loaded; reads use the database until it is"
+                );
+            }
+            Some(feed)
+        } else {
+            None
+        };
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let app_config = AppConfig {
             prefix: config.prefix.clone(),
@@ -346,6 +364,7 @@ impl App {
             ai,
             flow,
             claims: book,
+            read_model,
         })
     }
 

@@ -16,7 +16,8 @@ pub trait ProcessedMessages: Send + Sync {
     /// claims lazily makes this one durable now (a claim written before the answer left would
     /// leave an event unanswered forever if the process died in between). The default does
     /// nothing: claims that are durable when made.
-    async fn settle(&self, _id: MessageId) -> Result<(), StoreError> {
+    async fn settle(&self, id: MessageId) -> Result<(), StoreError> {
+        let _ = id;
         Ok(())
     }
     /// Forgets every claim; returns how many there were.

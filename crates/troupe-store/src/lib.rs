@@ -12,6 +12,7 @@
 mod backend;
 mod crypto;
 mod migrations;
+mod reads;
 mod repo;
 mod rows;
 mod snapshot;
@@ -30,12 +31,14 @@ pub use maintenance::{
     remove_stale_partials,
 };
 pub use migrations::SchemaStatus;
+pub use reads::ReadModelFeed;
 pub use repo::{ClaimBook, ClaimBookSettings, ReencryptReport};
 pub use snapshot::StoreSnapshots;
 pub use troupe_ports::StoreError;
 
 use backend::{Backend, ConnectSettings};
 use crypto::TokenCipher;
+use reads::ReadModel;
 
 /// How to open a store.
 #[derive(Debug, Clone)]
@@ -77,6 +80,8 @@ struct Inner {
     backend: Backend,
     cipher: TokenCipher,
     claims: AtomicU64,
+    /// The hot reads served from memory (ADR 0031); off until [`Store::start_read_model`].
+    reads: ReadModel,
 }
 
 impl std::fmt::Debug for Store {
@@ -109,6 +114,7 @@ impl Store {
                 backend,
                 cipher: TokenCipher::new(options.token_key, options.previous_token_keys),
                 claims: AtomicU64::new(0),
+                reads: ReadModel::default(),
             }),
         })
     }
@@ -157,5 +163,9 @@ impl Store {
 
     pub(crate) fn cipher(&self) -> &TokenCipher {
         &self.inner.cipher
+    }
+
+    pub(crate) fn reads(&self) -> &ReadModel {
+        &self.inner.reads
     }
 }

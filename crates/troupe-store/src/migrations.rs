@@ -47,6 +47,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0050_fleet_processes.sql"),
         include_str!("../../../migrations/postgres/0050_fleet_processes.sql"),
     ),
+    (
+        60,
+        "read model version",
+        include_str!("../../../migrations/sqlite/0060_read_model_version.sql"),
+        include_str!("../../../migrations/postgres/0060_read_model_version.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

@@ -115,6 +115,8 @@ impl StoreSnapshots {
                 backend,
                 cipher: main.cipher().clone(),
                 claims: AtomicU64::new(0),
+                // A snapshot answers from its pinned transaction only: never from a model.
+                reads: crate::reads::ReadModel::default(),
             }),
         })
     }

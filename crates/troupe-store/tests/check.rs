@@ -193,9 +193,11 @@ async fn flipped_bytes_in_pages_are_named_database_integrity_violations_not_an_e
         size > 20 * page,
         "the store spans many pages ({size} bytes)"
     );
-    // Flip bytes in the middle of the file: page headers and cells of several pages.
+    // Flip bytes in the later part of the file (the history rows inserted last): page headers
+    // and cells of several pages. Not the schema's pages (the first half of the file): a
+    // damaged schema is a database SQLite cannot open at all.
     let pages = size / page;
-    for p in [pages / 2, pages / 2 + 1, pages - 2] {
+    for p in [pages * 2 / 3, pages * 2 / 3 + 1, pages - 2] {
         scribble(&path, p * page, 64);
         scribble(&path, p * page + 1024, 256);
     }

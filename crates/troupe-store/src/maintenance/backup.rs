@@ -689,6 +689,7 @@ impl Store {
                     other => other.to_string(),
                 },
             })?;
+        self.read_model_reload().await;
         Ok(RestoreReport {
             rows: backup.dump.row_counts(),
             restored: backup.manifest,

@@ -1152,6 +1152,8 @@ async fn apply(
         }
 
         tx.commit().await.map_err(db)?;
-        Ok(())
-    })
+        Ok::<_, MaintenanceError>(())
+    })?;
+    store.read_model_reload().await;
+    Ok(())
 }

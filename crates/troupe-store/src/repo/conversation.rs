@@ -12,6 +12,7 @@ use crate::Store;
 use crate::backend::{
     Violation, WritePool as _, db, from_sql_count, on_pool, to_sql_int, violation,
 };
+use crate::reads::{self, Change, VERSION_SQL, counter};
 use crate::rows::{self, corrupt};
 
 const ACTIVATION: &str = "SELECT a.channel_id, p.name, a.activated_by, a.activated_at \
@@ -62,8 +63,11 @@ impl ConversationRepository for Store {
         &self,
         activation_: &ChannelActivation,
     ) -> Result<Option<ChannelActivation>, StoreError> {
-        let previous: Option<ActivationRow> = on_pool!(self.backend(), |pool| {
+        let _writing = self.reads().writing();
+        let (track, lock) = (self.reads().tracking(), reads::lock_sql(self.kind()));
+        let (previous, versions) = on_pool!(self.backend(), |pool| {
             let mut tx = pool.begin_write().await?;
+            let before = counter!(tx, track, lock);
             let exists: Option<String> =
                 sqlx::query_scalar("SELECT name_key FROM personalities WHERE name_key = $1")
                     .bind(activation_.personality.key())
@@ -91,9 +95,17 @@ impl ConversationRepository for Store {
             .execute(&mut *tx)
             .await
             .map_err(missing_personality)?;
+            let after = counter!(tx, track, VERSION_SQL);
             tx.commit().await.map_err(db)?;
-            previous
+            (previous, before.zip(after))
         });
+        let change = Change::Activate {
+            channel: activation_.channel.to_i64(),
+            personality: activation_.personality.key(),
+            by: activation_.activated_by.to_i64(),
+            at: activation_.activated_at.as_millis(),
+        };
+        self.read_model_committed(versions, &[change]).await;
         previous.map(activation).transpose()
     }
 
@@ -101,8 +113,11 @@ impl ConversationRepository for Store {
         &self,
         channel: ChannelId,
     ) -> Result<Option<ChannelActivation>, StoreError> {
-        let previous: Option<ActivationRow> = on_pool!(self.backend(), |pool| {
+        let _writing = self.reads().writing();
+        let (track, lock) = (self.reads().tracking(), reads::lock_sql(self.kind()));
+        let (previous, versions) = on_pool!(self.backend(), |pool| {
             let mut tx = pool.begin_write().await?;
+            let before = counter!(tx, track, lock);
             let previous: Option<ActivationRow> = sqlx::query_as(ACTIVATION)
                 .bind(channel.to_i64())
                 .fetch_optional(&mut *tx)
@@ -113,9 +128,12 @@ impl ConversationRepository for Store {
                 .execute(&mut *tx)
                 .await
                 .map_err(db)?;
+            let after = counter!(tx, track, VERSION_SQL);
             tx.commit().await.map_err(db)?;
-            previous
+            (previous, before.zip(after))
         });
+        self.read_model_committed(versions, &[Change::Deactivate(channel.to_i64())])
+            .await;
         previous.map(activation).transpose()
     }
 
@@ -123,6 +141,18 @@ impl ConversationRepository for Store {
         &self,
         channel: ChannelId,
     ) -> Result<Option<ChannelActivation>, StoreError> {
+        if let Some(found) = self.reads().activation(channel.to_i64()) {
+            return found
+                .map(|(name, by, at)| {
+                    Ok(ChannelActivation {
+                        channel,
+                        personality: rows::personality_name(&name)?,
+                        activated_by: rows::user_id(by)?,
+                        activated_at: rows::ts(at),
+                    })
+                })
+                .transpose();
+        }
         let row: Option<ActivationRow> = on_pool!(self.backend(), |pool| {
             sqlx::query_as(ACTIVATION)
                 .bind(channel.to_i64())
@@ -134,6 +164,9 @@ impl ConversationRepository for Store {
     }
 
     async fn count_activations(&self) -> Result<u64, StoreError> {
+        if let Some(n) = self.reads().count_activations() {
+            return Ok(n);
+        }
         let n: i64 = on_pool!(self.backend(), |pool| {
             sqlx::query_scalar("SELECT COUNT(*) FROM channel_activations")
                 .fetch_one(pool)
@@ -328,6 +361,9 @@ impl ConversationRepository for Store {
     }
 
     async fn autorespond(&self, user: UserId) -> Result<bool, StoreError> {
+        if let Some(enabled) = self.reads().autorespond(user.to_i64()) {
+            return Ok(enabled);
+        }
         let enabled: Option<bool> = on_pool!(self.backend(), |pool| {
             sqlx::query_scalar("SELECT enabled FROM autorespond WHERE user_id = $1")
                 .bind(user.to_i64())
@@ -339,18 +375,29 @@ impl ConversationRepository for Store {
     }
 
     async fn set_autorespond(&self, user: UserId, enabled: bool) -> Result<(), StoreError> {
-        on_pool!(self.backend(), |pool| {
+        let _writing = self.reads().writing();
+        let (track, lock) = (self.reads().tracking(), reads::lock_sql(self.kind()));
+        let versions = on_pool!(self.backend(), |pool| {
+            let mut tx = pool.begin_write().await?;
+            let before = counter!(tx, track, lock);
             sqlx::query(
                 "INSERT INTO autorespond (user_id, enabled) VALUES ($1, $2) \
                  ON CONFLICT (user_id) DO UPDATE SET enabled = excluded.enabled",
             )
             .bind(user.to_i64())
             .bind(enabled)
-            .execute(pool)
+            .execute(&mut *tx)
             .await
-            .map(|_| ())
-        })
-        .map_err(db)?;
+            .map_err(db)?;
+            let after = counter!(tx, track, VERSION_SQL);
+            tx.commit().await.map_err(db)?;
+            before.zip(after)
+        });
+        let change = Change::Autorespond {
+            user: user.to_i64(),
+            enabled,
+        };
+        self.read_model_committed(versions, &[change]).await;
         Ok(())
     }
 

@@ -9,6 +9,7 @@ use crate::Store;
 use crate::backend::{
     Violation, WritePool as _, db, from_sql_count, on_pool, to_sql_int, violation,
 };
+use crate::reads::{self, By, Change, Hit, VERSION_SQL, counter};
 use crate::rows::{self, PersonalityRow, personality_columns};
 
 /// Who holds `$1` as an alias, or whose name it is (the registry's one key space).
@@ -132,8 +133,11 @@ macro_rules! check_and_write_aliases {
 impl PersonalityRepository for Store {
     async fn insert(&self, personality: &Personality) -> Result<(), StoreError> {
         let name = personality.name();
-        on_pool!(self.backend(), |pool| {
+        let _writing = self.reads().writing();
+        let (track, lock) = (self.reads().tracking(), reads::lock_sql(self.kind()));
+        let versions = on_pool!(self.backend(), |pool| {
             let mut tx = pool.begin_registry().await?;
+            let before = counter!(tx, track, lock);
             let taken: Vec<String> = sqlx::query_scalar(KEY_OWNER)
                 .bind(name.key())
                 .fetch_all(&mut *tx)
@@ -155,13 +159,21 @@ impl PersonalityRepository for Store {
                 Err(e) => return Err(db(e)),
             }
             check_and_write_aliases!(tx, personality);
-            tx.commit().await.map_err(db)
-        })
+            let after = counter!(tx, track, VERSION_SQL);
+            tx.commit().await.map_err(db)?;
+            before.zip(after)
+        });
+        self.read_model_committed(versions, &[Change::Put(personality)])
+            .await;
+        Ok(())
     }
 
     async fn update(&self, personality: &Personality) -> Result<(), StoreError> {
-        on_pool!(self.backend(), |pool| {
+        let _writing = self.reads().writing();
+        let (track, lock) = (self.reads().tracking(), reads::lock_sql(self.kind()));
+        let versions = on_pool!(self.backend(), |pool| {
             let mut tx = pool.begin_registry().await?;
+            let before = counter!(tx, track, lock);
             let updated = bind_personality!(UPDATE_PERSONALITY, personality)
                 .execute(&mut *tx)
                 .await
@@ -170,13 +182,21 @@ impl PersonalityRepository for Store {
                 return Err(StoreError::NotFound);
             }
             check_and_write_aliases!(tx, personality);
-            tx.commit().await.map_err(db)
-        })
+            let after = counter!(tx, track, VERSION_SQL);
+            tx.commit().await.map_err(db)?;
+            before.zip(after)
+        });
+        self.read_model_committed(versions, &[Change::Put(personality)])
+            .await;
+        Ok(())
     }
 
     async fn move_alias(&self, alias: &Alias, to: &PersonalityName) -> Result<(), StoreError> {
-        on_pool!(self.backend(), |pool| {
+        let _writing = self.reads().writing();
+        let (track, lock) = (self.reads().tracking(), reads::lock_sql(self.kind()));
+        let versions = on_pool!(self.backend(), |pool| {
             let mut tx = pool.begin_registry().await?;
+            let before = counter!(tx, track, lock);
             let target: Option<String> =
                 sqlx::query_scalar("SELECT name FROM personalities WHERE name_key = $1")
                     .bind(to.key())
@@ -222,23 +242,43 @@ impl PersonalityRepository for Store {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-            tx.commit().await.map_err(db)
-        })
+            let after = counter!(tx, track, VERSION_SQL);
+            tx.commit().await.map_err(db)?;
+            before.zip(after)
+        });
+        let change = Change::MoveAlias {
+            alias: alias.key(),
+            to: to.key(),
+        };
+        self.read_model_committed(versions, &[change]).await;
+        Ok(())
     }
 
     async fn delete(&self, name: &PersonalityName) -> Result<bool, StoreError> {
-        let deleted = on_pool!(self.backend(), |pool| {
-            sqlx::query("DELETE FROM personalities WHERE name_key = $1")
+        let _writing = self.reads().writing();
+        let (track, lock) = (self.reads().tracking(), reads::lock_sql(self.kind()));
+        let (deleted, versions) = on_pool!(self.backend(), |pool| {
+            let mut tx = pool.begin_write().await?;
+            let before = counter!(tx, track, lock);
+            let deleted = sqlx::query("DELETE FROM personalities WHERE name_key = $1")
                 .bind(name.key())
-                .execute(pool)
+                .execute(&mut *tx)
                 .await
-                .map(|r| r.rows_affected())
-        })
-        .map_err(db)?;
+                .map_err(db)?
+                .rows_affected();
+            let after = counter!(tx, track, VERSION_SQL);
+            tx.commit().await.map_err(db)?;
+            (deleted, before.zip(after))
+        });
+        self.read_model_committed(versions, &[Change::Delete(name.key())])
+            .await;
         Ok(deleted > 0)
     }
 
     async fn get(&self, name: &PersonalityName) -> Result<Option<Personality>, StoreError> {
+        if let Some(hit) = self.reads().personality(name.key(), By::Name) {
+            return self.personality_hit(hit).await;
+        }
         let found: Vec<PersonalityRow> = on_pool!(self.backend(), |pool| {
             sqlx::query_as(GET).bind(name.key()).fetch_all(pool).await
         })
@@ -251,6 +291,9 @@ impl PersonalityRepository for Store {
         if key.is_empty() {
             return Ok(None);
         }
+        if let Some(hit) = self.reads().personality(&key, By::Lookup) {
+            return self.personality_hit(hit).await;
+        }
         let found: Vec<PersonalityRow> = on_pool!(self.backend(), |pool| {
             sqlx::query_as(LOOKUP).bind(&key).fetch_all(pool).await
         })
@@ -259,6 +302,9 @@ impl PersonalityRepository for Store {
     }
 
     async fn alias_owner(&self, alias: &Alias) -> Result<Option<PersonalityName>, StoreError> {
+        if let Some(owner) = self.reads().alias_owner(alias.key()) {
+            return owner.as_deref().map(rows::personality_name).transpose();
+        }
         let owner: Option<String> = on_pool!(self.backend(), |pool| {
             sqlx::query_scalar(
                 "SELECT p.name FROM aliases a JOIN personalities p ON p.name_key = a.personality_key \
@@ -278,6 +324,27 @@ impl PersonalityRepository for Store {
         offset: u64,
         limit: u64,
     ) -> Result<Page<Personality>, StoreError> {
+        if let Some(total) = self.reads().owned_by(owner.to_i64()) {
+            if offset >= total {
+                return Ok(Page {
+                    items: Vec::new(),
+                    total,
+                });
+            }
+            let found: Vec<PersonalityRow> = on_pool!(self.backend(), |pool| {
+                sqlx::query_as(PAGE)
+                    .bind(owner.to_i64())
+                    .bind(to_sql_int(limit))
+                    .bind(to_sql_int(offset))
+                    .fetch_all(pool)
+                    .await
+            })
+            .map_err(db)?;
+            return Ok(Page {
+                items: rows::personalities(found)?,
+                total,
+            });
+        }
         let (total, found): (i64, Vec<PersonalityRow>) = on_pool!(self.backend(), |pool| {
             async {
                 let mut tx = pool.begin().await?;
@@ -305,6 +372,9 @@ impl PersonalityRepository for Store {
     }
 
     async fn count(&self) -> Result<u64, StoreError> {
+        if let Some(n) = self.reads().count() {
+            return Ok(n);
+        }
         let n: i64 = on_pool!(self.backend(), |pool| {
             sqlx::query_scalar("SELECT COUNT(*) FROM personalities")
                 .fetch_one(pool)
@@ -312,5 +382,31 @@ impl PersonalityRepository for Store {
         })
         .map_err(db)?;
         Ok(from_sql_count(n))
+    }
+}
+
+impl Store {
+    /// Answers a personality read the read model resolved: absent, cached, or read by its name
+    /// key (then cached).
+    async fn personality_hit(&self, hit: Hit) -> Result<Option<Personality>, StoreError> {
+        match hit {
+            Hit::Absent => Ok(None),
+            Hit::Cached(p) => Ok(Some(Personality::clone(&p))),
+            Hit::Read {
+                slot,
+                key,
+                generation,
+            } => {
+                let found: Vec<PersonalityRow> = on_pool!(self.backend(), |pool| {
+                    sqlx::query_as(GET).bind(&key).fetch_all(pool).await
+                })
+                .map_err(db)?;
+                let p = rows::personalities(found)?.into_iter().next();
+                if let Some(p) = &p {
+                    self.reads().remember(slot, &key, generation, p);
+                }
+                Ok(p)
+            }
+        }
     }
 }
