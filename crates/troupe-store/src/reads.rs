@@ -903,10 +903,16 @@ impl ReadModel {
 
     // --- the feed -----------------------------------------------------------------------------
 
+
     /// The counter read at `at` says `version`: whether the model must be rebuilt.
     fn polled(&self, version: u64, at: Instant) -> bool {
         let mut st = self.write();
-        if !st.live || version > st.version || version < st.floor {
+        if version > st.version {
+            // Another process changed the tables: not served until rebuilt to this version.
+            st.floor = st.floor.max(version);
+            return true;
+        }
+        if !st.live || version < st.floor {
             return true;
         }
         if version == st.version {
