@@ -153,6 +153,10 @@ enum FlagsAction {
     },
 }
 
+/// mimalloc returns the memory of a burst to the system (issue 13; docs/PERFORMANCE.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let config = match Config::load(cli.config.as_deref()) {
