@@ -19,8 +19,25 @@ const EARLY: u64 = 150;
 /// Commands streaming in when the process is killed.
 const LATE: u64 = 300;
 
-fn start(fake: &FakeDiscord, dir: &std::path::Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_troupe"))
+/// A `troupe run` process, killed when dropped (also when the test fails half-way).
+struct Bot(Child);
+
+impl Bot {
+    /// SIGKILL, and wait for the process to be gone.
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Bot {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn start(fake: &FakeDiscord, dir: &std::path::Path) -> Bot {
+    let child = Command::new(env!("CARGO_BIN_EXE_troupe"))
         .arg("run")
         .arg("--no-rest-ratelimit")
         .env_clear()
@@ -33,9 +50,10 @@ fn start(fake: &FakeDiscord, dir: &std::path::Path) -> Child {
         .env("TROUPE_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::null())
         .spawn()
-        .expect("troupe run starts")
+        .expect("troupe run starts");
+    Bot(child)
 }
 
 /// The `n`th process has identified and is the only live session (a killed one's socket is
@@ -113,8 +131,7 @@ async fn after_sigkill_a_replay_is_never_answered_twice_and_nothing_is_lost() {
             .await,
         "the first process answers the late ones"
     );
-    first.kill().expect("SIGKILL");
-    first.wait().unwrap();
+    first.kill();
     let answered_by_first = fake.requests_to("POST", "/messages").len();
     let late = late.await.unwrap();
     let ids: Vec<u64> = early.iter().chain(&late).copied().collect();
@@ -170,6 +187,5 @@ async fn after_sigkill_a_replay_is_never_answered_twice_and_nothing_is_lost() {
         "replays of the early messages were refused by their written claims \
          ({created_by_second} creates after the restart for {LATE} late messages)"
     );
-    second.kill().unwrap();
-    second.wait().unwrap();
+    second.kill();
 }

@@ -903,7 +903,6 @@ impl ReadModel {
 
     // --- the feed -----------------------------------------------------------------------------
 
-
     /// The counter read at `at` says `version`: whether the model must be rebuilt.
     fn polled(&self, version: u64, at: Instant) -> bool {
         let mut st = self.write();

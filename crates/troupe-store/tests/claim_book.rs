@@ -22,6 +22,14 @@ async fn store(dir: &tempfile::TempDir) -> Store {
 
 const NOW: i64 = 1_800_000_000_000;
 
+/// The real time, for the background writer (it reads the clock itself).
+fn unix_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
 #[tokio::test]
 async fn fresh_ids_are_decided_in_memory_and_written_in_one_batch() {
     let dir = tempfile::tempdir().unwrap();
@@ -123,10 +131,7 @@ async fn forgotten_claims_send_older_ids_to_the_store() {
 async fn the_writer_writes_claims_once_their_commands_are_answered_and_all_at_stop() {
     let dir = tempfile::tempdir().unwrap();
     let store = store(&dir).await;
-    let real_now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
+    let real_now = unix_now_ms();
     let settings = ClaimBookSettings {
         write_every: Duration::from_millis(20),
         ..ClaimBookSettings::default()
@@ -180,10 +185,7 @@ async fn the_writer_writes_claims_once_their_commands_are_answered_and_all_at_st
 async fn a_claim_never_settled_is_written_after_the_timeout() {
     let dir = tempfile::tempdir().unwrap();
     let store = store(&dir).await;
-    let real_now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
+    let real_now = unix_now_ms();
     let settings = ClaimBookSettings {
         write_every: Duration::from_millis(20),
         settle_timeout: Duration::from_millis(200),

@@ -324,7 +324,10 @@ async fn another_process_writes_arrive(url: &str, a: Store, b: Store) -> Duratio
     .await;
     // Until the rebuild, reads went to the database (never the model from before the write);
     // then the model serves again.
-    eventually("a answers from memory again", || async { a.read_model_serving() }).await;
+    eventually("a answers from memory again", || async {
+        a.read_model_serving()
+    })
+    .await;
     assert!(
         a.read_model_rebuilds() > rebuilds,
         "the model was rebuilt for the others' writes"
@@ -414,7 +417,10 @@ async fn failed_writes_never_show(url: &str, store: Store, other: Store) {
     assert!(store.lookup("phantom").await.unwrap().is_none());
     assert!(!store.autorespond(user(12)).await.unwrap());
     assert_eq!(store.count().await.unwrap(), 2);
-    eventually("the model serves again", || async { store.read_model_serving() }).await;
+    eventually("the model serves again", || async {
+        store.read_model_serving()
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -482,6 +488,9 @@ async fn reads_answer_from_memory(url: &str, store: Store) {
         .unwrap();
     store.activate(&activation(80, "ada")).await.unwrap();
     store.set_autorespond(user(13), true).await.unwrap();
+    // The notifications of these writes (PostgreSQL) have been handled and the model serves.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    eventually("the model serves", || async { store.read_model_serving() }).await;
     // Caches Ada.
     assert!(store.lookup("lovelace").await.unwrap().is_some());
 
