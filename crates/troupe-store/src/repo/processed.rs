@@ -113,7 +113,8 @@ impl Default for ClaimBookSettings {
 /// after the oldest claim this book forgot is decided in memory: nobody else can have claimed
 /// it, since this process handles its shards' events and a replay always carries an id seen
 /// before. Every other claim (a replay after a restart or a resume, an id older than what the
-/// memory holds) is decided by the store, as [`Store`]'s own [`ProcessedMessages`] does.
+/// memory holds) asks the store whether an earlier claim was written; either way the claim is
+/// then recorded here, and written like any other.
 ///
 /// A claim is written to the store once its command has been answered (the delivery reports
 /// it with [`ProcessedMessages::settle`]), by a background task in group commits (one
@@ -311,11 +312,24 @@ impl ClaimBook {
         Some(true)
     }
 
-    /// Records a claim the store decided, so a repeat is answered from memory.
-    fn remember(&self, id: MessageId, now: i64) {
+    /// After the store said whether `id` was claimed before (`elsewhere`): records the
+    /// answer so a repeat is decided in memory, and claims it here when nobody had. `false`
+    /// when it was claimed, by an earlier process or meanwhile by this one.
+    fn decide(&self, id: MessageId, now: i64, ttl_ms: i64, elsewhere: bool) -> bool {
         let mut state = self.lock();
+        if let Some(&at) = state.claimed.get(&id.get())
+            && at >= now - ttl_ms
+        {
+            return false;
+        }
         state.claimed.insert(id.get(), now);
         state.order.push_back((id.get(), now));
+        if !elsewhere {
+            // Written once answered, like a fresh claim: a claim written before its answer
+            // would lose the event if the process died in between.
+            state.unsettled.insert(id.get(), now);
+        }
+        !elsewhere
     }
 }
 
@@ -342,11 +356,8 @@ impl ProcessedMessages for ClaimBook {
         if let Some(fresh) = self.claim_in_memory(id, at, ttl_ms) {
             return Ok(fresh);
         }
-        let fresh = self.store.claim(id, now, ttl).await?;
-        if fresh {
-            self.remember(id, at);
-        }
-        Ok(fresh)
+        let elsewhere = self.store.claimed_since(id, at - ttl_ms).await?;
+        Ok(self.decide(id, at, ttl_ms, elsewhere))
     }
 
     async fn settle(&self, id: MessageId) -> Result<(), StoreError> {
@@ -401,6 +412,22 @@ impl Store {
             }
             tx.commit().await.map_err(db)
         })
+    }
+
+    /// Whether `id` was claimed at or after `since` (milliseconds).
+    async fn claimed_since(&self, id: MessageId, since: i64) -> Result<bool, StoreError> {
+        let found: Option<i64> = on_pool!(self.backend(), |pool| {
+            sqlx::query_scalar(
+                "SELECT message_id FROM processed_messages \
+                 WHERE message_id = $1 AND claimed_at >= $2",
+            )
+            .bind(id.to_i64())
+            .bind(since)
+            .fetch_optional(pool)
+            .await
+        })
+        .map_err(db)?;
+        Ok(found.is_some())
     }
 
     /// Forgets claims made before `cutoff` (milliseconds).
