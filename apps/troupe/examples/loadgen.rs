@@ -9,6 +9,7 @@
 //! target/release/examples/loadgen --bin target/release/troupe --commands 20000 --rate 0 --no-rest-ratelimit
 //! target/release/examples/loadgen --bin target/release/troupe --commands 1000 --rate 100
 //! target/release/examples/loadgen --bin target/release/troupe --commands 5000 --rate 500 --personalities 10000 --no-rest-ratelimit
+//! target/release/examples/loadgen --bin target/release/troupe --commands 3000 --rate 300 --personalities 10000 --restart --no-rest-ratelimit
 //! ```
 
 use std::path::PathBuf;
@@ -29,6 +30,9 @@ struct Args {
     rate: u64,
     personalities: u64,
     no_rest_ratelimit: bool,
+    /// After seeding, stop the bot and start a new process over the same store (the figure
+    /// "RSS after a restart over N personalities").
+    restart: bool,
 }
 
 fn parse_args() -> Args {
@@ -38,6 +42,7 @@ fn parse_args() -> Args {
         rate: 0,
         personalities: 0,
         no_rest_ratelimit: false,
+        restart: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -48,6 +53,7 @@ fn parse_args() -> Args {
             "--rate" => args.rate = value().parse().unwrap_or(args.rate),
             "--personalities" => args.personalities = value().parse().unwrap_or(0),
             "--no-rest-ratelimit" => args.no_rest_ratelimit = true,
+            "--restart" => args.restart = true,
             other => {
                 eprintln!("unknown argument {other}");
                 std::process::exit(2);
@@ -134,11 +140,25 @@ async fn inject(
     started
 }
 
-/// Waits until `expected` REST requests arrived (each command's reply is one request), polling
-/// cheaply so the fake does not take CPU from the bot.
-async fn wait_replies(fake: &FakeDiscord, expected: usize, timeout: Duration) -> bool {
+/// The request and reply counts once `replies` more commands are answered.
+fn after(fake: &FakeDiscord, replies: u64) -> (usize, usize) {
+    let replies = replies as usize;
+    (
+        fake.request_count() + replies,
+        fake.reply_latencies().len() + replies,
+    )
+}
+
+/// Waits until the commands counted by [`after`] were answered, polling cheaply so the fake does not
+/// take CPU from the bot: first the request count (each reply is one request; a restarted
+/// bot's first command also fetches the guild and channel), then the replies themselves.
+async fn wait_replies(
+    fake: &FakeDiscord,
+    (requests, replies): (usize, usize),
+    timeout: Duration,
+) -> bool {
     let deadline = Instant::now() + timeout;
-    while fake.request_count() < expected {
+    while fake.request_count() < requests || fake.reply_latencies().len() < replies {
         if Instant::now() >= deadline {
             return false;
         }
@@ -154,23 +174,17 @@ fn stop(mut child: Child) {
     let _ = child.wait();
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 1)]
-async fn main() {
-    let args = parse_args();
-    let fake = FakeDiscord::start().await.expect("fake Discord");
-    fake.add_guild(GUILD, OWNER);
-    fake.add_member(GUILD, OWNER, &[]);
-    fake.add_text_channel(GUILD, CHANNEL, "bench", true);
-    let dir = tempfile::tempdir().expect("temp dir");
+/// Starts `troupe run` over the store in `dir` against `fake`.
+fn start_bot(args: &Args, fake: &FakeDiscord, dir: &std::path::Path) -> Child {
     let mut command = Command::new(&args.bin);
     command.arg("run");
     if args.no_rest_ratelimit {
         command.arg("--no-rest-ratelimit");
     }
-    let child = command
+    command
         .env_clear()
         .env("DISCORD_TOKEN", TOKEN)
-        .env("TROUPE_DATA_DIR", dir.path())
+        .env("TROUPE_DATA_DIR", dir)
         .env("TROUPE_DISCORD_GATEWAY_URL", fake.gateway_url())
         .env("TROUPE_DISCORD_API_PROXY", fake.api_proxy())
         .env("TROUPE_BOT_OWNERS", OWNER.to_string())
@@ -181,20 +195,81 @@ async fn main() {
         .env("TROUPE_DISCORD_COMMANDS_QUEUED", "100000")
         // Experiments (allocator, runtime, store settings) pass their settings through.
         .envs(std::env::vars().filter(|(k, _)| {
-            k.starts_with("TROUPE_") || k.starts_with("MALLOC_") || k.starts_with("TOKIO_")
+            k.starts_with("TROUPE_")
+                || k.starts_with("MALLOC_")
+                || k.starts_with("MIMALLOC_")
+                || k.starts_with("TOKIO_")
         }))
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
-        .expect("start troupe run");
-    let pid = child.id();
+        .expect("start troupe run")
+}
+
+/// The REST requests other than replies, and every message answered more than once (never
+/// expected, also not across `--restart`).
+fn report_requests(fake: &FakeDiscord) {
+    let mut replies: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut others: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for request in fake.requests() {
+        let to = request.body["message_reference"]["message_id"]
+            .as_str()
+            .map(str::to_owned)
+            .or_else(|| {
+                request.body["message_reference"]["message_id"]
+                    .as_u64()
+                    .map(|id| id.to_string())
+            });
+        match to {
+            Some(to) if request.method == "POST" => *replies.entry(to).or_default() += 1,
+            _ => {
+                *others
+                    .entry(format!("{} {}", request.method, request.path))
+                    .or_default() += 1
+            }
+        }
+    }
+    let twice = replies.values().filter(|n| **n > 1).count();
+    println!(
+        "messages answered more than once: {twice} (of {} answered)",
+        replies.len()
+    );
+    for (request, n) in others {
+        println!("other request: {request} ×{n}");
+    }
+}
+
+/// Gateway sessions opened so far (a restarted bot may resume its predecessor's session).
+fn connections(fake: &FakeDiscord) -> usize {
+    fake.identifies().len() + fake.resumes()
+}
+
+/// Waits until the bot opened `sessions` gateway sessions in all and registered its commands, then
+/// lets it settle for two seconds (the idle figures are taken after).
+async fn wait_connected(fake: &FakeDiscord, sessions: usize) {
     let ready = fake
         .wait_until(Duration::from_secs(30), |f| {
-            f.live_sessions() == 1 && !f.requests_to("PUT", "/commands").is_empty()
+            connections(f) >= sessions
+                && f.live_sessions() == 1
+                && !f.requests_to("PUT", "/commands").is_empty()
         })
         .await;
     assert!(ready, "the bot did not connect");
     tokio::time::sleep(Duration::from_secs(2)).await;
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 1)]
+async fn main() {
+    let args = parse_args();
+    let fake = FakeDiscord::start().await.expect("fake Discord");
+    fake.add_guild(GUILD, OWNER);
+    fake.add_member(GUILD, OWNER, &[]);
+    fake.add_text_channel(GUILD, CHANNEL, "bench", true);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sessions = connections(&fake);
+    let mut child = start_bot(&args, &fake, dir.path());
+    let mut pid = child.id();
+    wait_connected(&fake, sessions + 1).await;
     let (idle_rss, _) = memory(pid);
     println!(
         "idle RSS (empty store): {:.1} MB ({})",
@@ -206,10 +281,10 @@ async fn main() {
     if args.personalities > 0 {
         let seeded_at = Instant::now();
         let n = args.personalities;
-        let seed_from = fake.request_count();
+        let seeded = after(&fake, n);
         inject(&fake, n, 0, base, |i| format!("!tz add bench{i}")).await;
         assert!(
-            wait_replies(&fake, seed_from + n as usize, Duration::from_secs(600)).await,
+            wait_replies(&fake, seeded, Duration::from_secs(600)).await,
             "seeding did not finish"
         );
         base += n;
@@ -223,12 +298,26 @@ async fn main() {
             "idle RSS ({n} personalities): {:.1} MB",
             rss as f64 / 1024.0
         );
+        if args.restart {
+            stop(child);
+            let sessions = connections(&fake);
+            child = start_bot(&args, &fake, dir.path());
+            pid = child.id();
+            wait_connected(&fake, sessions + 1).await;
+            let (rss, _) = memory(pid);
+            println!(
+                "idle RSS after a restart over {n} personalities: {:.1} MB ({})",
+                rss as f64 / 1024.0,
+                composition(pid)
+            );
+        }
     }
 
     let before_replies = fake.reply_latencies().len();
     let before_requests = fake.request_count();
     let cpu_before = cpu(pid);
     let n = args.commands;
+    let answered_at = after(&fake, n);
     let started = inject(&fake, n, args.rate, base, |i| match i % 4 {
         0 => "!tz ping".to_owned(),
         1 => "!tz help".to_owned(),
@@ -236,12 +325,7 @@ async fn main() {
         _ => "!tz status".to_owned(),
     })
     .await;
-    let done = wait_replies(
-        &fake,
-        before_requests + n as usize,
-        Duration::from_secs(600),
-    )
-    .await;
+    let done = wait_replies(&fake, answered_at, Duration::from_secs(600)).await;
     let elapsed = started.elapsed();
     let cpu_used = cpu(pid).saturating_sub(cpu_before);
     let (_, peak) = memory(pid);
@@ -287,5 +371,6 @@ async fn main() {
         fake.max_requests_per_second()
     );
     println!("peak RSS: {:.1} MB", peak as f64 / 1024.0);
+    report_requests(&fake);
     stop(child);
 }
