@@ -225,7 +225,7 @@ fn report_requests(fake: &FakeDiscord) {
             _ => {
                 *others
                     .entry(format!("{} {}", request.method, request.path))
-                    .or_default() += 1
+                    .or_default() += 1;
             }
         }
     }

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+use sqlx::Connection as _;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqlitePoolOptions};
 use troupe_domain::Timestamp;
 use troupe_ports::{Clock as _, SystemClock};
 
@@ -140,14 +141,53 @@ fn fsync_dir(dir: &Path) {
     }
 }
 
-/// Runs file work (hashing, JSON, fsync) on tokio's blocking threads, off the runtime threads
-/// that answer commands.
+/// Runs file work (hashing, JSON, fsync) in the background ([`in_background`]), off the
+/// runtime threads that answer commands.
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, MaintenanceError> + Send + 'static,
 ) -> Result<T, MaintenanceError> {
-    tokio::task::spawn_blocking(work)
+    in_background(async move { work() }).await
+}
+
+/// Runs a backup's work on a thread of its own at the lowest CPU priority (SCHED_IDLE on
+/// Linux), polling `work` there: the SQLite connections it opens get their worker threads
+/// from it and inherit the priority. So a snapshot, its integrity check and its hashing take
+/// only the CPU that commands leave, and a command that wakes up preempts them at once
+/// (docs/PERFORMANCE.md, "Command latency during a backup"; ADR 0032).
+async fn in_background<T: Send + 'static>(
+    work: impl Future<Output = Result<T, MaintenanceError>> + Send + 'static,
+) -> Result<T, MaintenanceError> {
+    let runtime = tokio::runtime::Handle::current();
+    let (done, result) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("troupe-backup".into())
+        .spawn(move || {
+            lowest_priority();
+            let _ = done.send(runtime.block_on(work));
+        })
+        .map_err(|e| MaintenanceError::Invalid(format!("cannot start a backup worker: {e}")))?;
+    result
         .await
-        .map_err(|e| MaintenanceError::Invalid(format!("a backup worker stopped: {e}")))?
+        .map_err(|_| MaintenanceError::Invalid("a backup worker stopped".into()))?
+}
+
+/// Puts the calling thread (and the threads it starts) under SCHED_IDLE. Best effort:
+/// elsewhere than Linux, or when refused, the work runs at normal priority.
+fn lowest_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        use thread_priority::{
+            NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy,
+            set_thread_priority_and_policy, thread_native_id,
+        };
+        if let Err(e) = set_thread_priority_and_policy(
+            thread_native_id(),
+            ThreadPriority::Min,
+            ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle),
+        ) {
+            tracing::debug!("a backup runs at normal priority: {e:?}");
+        }
+    }
 }
 
 /// Creates the hidden temporary file of a backup and locks it (an advisory lock held until the
@@ -615,14 +655,23 @@ impl Store {
                 let target = partial.to_str().ok_or_else(|| {
                     MaintenanceError::Invalid(format!("{} is not valid UTF-8", partial.display()))
                 })?;
-                sqlx::query("VACUUM INTO $1")
-                    .bind(target)
-                    .execute(pool)
-                    .await
-                    .map_err(db)?;
-                let owned = partial.to_owned();
-                blocking(move || fsync(&owned)).await?;
-                verify_snapshot(partial).await
+                // A connection of the background thread's own, so its SQLite worker thread
+                // inherits the lowest priority; then the verification, also in the background.
+                let (options, target) = ((*pool.connect_options()).clone(), target.to_owned());
+                let partial = partial.to_owned();
+                in_background(async move {
+                    let mut snapshotter =
+                        SqliteConnection::connect_with(&options).await.map_err(db)?;
+                    let made = sqlx::query("VACUUM INTO $1")
+                        .bind(target)
+                        .execute(&mut snapshotter)
+                        .await;
+                    let _ = snapshotter.close().await;
+                    made.map_err(db)?;
+                    fsync(&partial)?;
+                    verify_snapshot(&partial).await
+                })
+                .await
             }
             (BackupFormat::Portable, backend) => {
                 let version = self.schema_version().await?;
@@ -768,4 +817,51 @@ pub fn prune_backups(dir: &Path, keep: usize) -> Result<Vec<PathBuf>, Maintenanc
         removed.push(file);
     }
     Ok(removed)
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    /// The scheduling policy of a thread of this process (field 41 of its `stat`).
+    fn policy(task: &Path) -> Option<u32> {
+        let stat = fs::read_to_string(task.join("stat")).ok()?;
+        let (_, after_name) = stat.rsplit_once(')')?;
+        after_name.split_whitespace().nth(38)?.parse().ok()
+    }
+
+    /// The threads of this process named `name`.
+    fn threads_named(name: &str) -> Vec<PathBuf> {
+        fs::read_dir("/proc/self/task")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|t| t.path())
+            .filter(|t| fs::read_to_string(t.join("comm")).is_ok_and(|c| c.trim_end() == name))
+            .collect()
+    }
+
+    const SCHED_OTHER: u32 = 0;
+    const SCHED_IDLE: u32 = 5;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_backups_thread_and_the_sqlite_workers_it_starts_run_at_idle_priority() {
+        let (own, worker) = in_background(async {
+            let own = policy(Path::new("/proc/thread-self"));
+            let options = SqliteConnectOptions::new()
+                .in_memory(true)
+                .thread_name(|_| "troupe-bk-test".to_owned());
+            let connection = SqliteConnection::connect_with(&options).await.map_err(db)?;
+            let workers = threads_named("troupe-bk-test");
+            let worker = workers.first().and_then(|t| policy(t));
+            let _ = connection.close().await;
+            Ok((own, worker))
+        })
+        .await
+        .expect("the background work ran");
+        assert_eq!(own, Some(SCHED_IDLE), "the backup's own thread");
+        assert_eq!(worker, Some(SCHED_IDLE), "the SQLite worker it started");
+        // The runtime's threads, which answer commands, keep the normal policy.
+        assert_eq!(policy(Path::new("/proc/thread-self")), Some(SCHED_OTHER));
+    }
 }
