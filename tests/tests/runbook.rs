@@ -15,7 +15,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use troupe_runbook_tests::{DEADLINE, Database, Process, command, get_json, http, metric, run_cli};
+use troupe_runbook_tests::{
+    DEADLINE, Database, Process, command, fingerprint, get_json, http, metric, run_cli,
+};
 use troupe_testkit::discord::{FakeDiscord, TOKEN};
 
 const OWNER: u64 = 200_000_000_000_000_001;
@@ -190,10 +192,10 @@ impl Runbook {
         change: impl AsyncFnOnce(&Self),
         holds: impl Fn(&Value) -> bool,
     ) -> Duration {
-        let before = self.db.fingerprint();
+        let before = fingerprint(&self.db);
         change(self).await;
         let took = self.wait_commands(what, holds).await;
-        let after = self.db.fingerprint();
+        let after = fingerprint(&self.db);
         assert_unchanged(what, &before, &after);
         eprintln!("{what}: both processes applied it within {took:?}");
         took
@@ -556,7 +558,7 @@ async fn the_runbook_rolls_out_and_back_across_two_processes_without_moving_data
     .await;
     // … then the processes restarted with the new system disabled by environment, and every
     // runtime value removed: legacy by configuration alone, on the same rows.
-    let before = rb.db.fingerprint();
+    let before = fingerprint(&rb.db);
     rb.stop_fleet().await;
     rb.start_fleet(&[("FEATURE_FLAG_DDD_COMMANDS_ENABLED", "false")])
         .await;
@@ -591,7 +593,7 @@ async fn the_runbook_rolls_out_and_back_across_two_processes_without_moving_data
             "{features}"
         );
     }
-    assert_unchanged("full rollback", &before, &rb.db.fingerprint());
+    assert_unchanged("full rollback", &before, &fingerprint(&rb.db));
     let list = rb.say(1, "!tz list").await.to_lowercase();
     for name in ["tesla", "curie", "einstein"] {
         assert!(list.contains(name), "legacy lists {name}: {list}");

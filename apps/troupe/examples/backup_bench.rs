@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use troupe::config::Config;
 use troupe::console::ConsolePlatform;
-use troupe::wiring::App;
+use troupe::wiring::{App, Claims};
 use troupe_application::{Invoker, Location, Permissions, RequestSource, SystemKind};
 use troupe_domain::{ChannelId, GuildId, MessageId, UserId};
 
@@ -106,9 +106,15 @@ async fn main() {
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
     let config = Config::from_sources(&BTreeMap::new(), env).expect("a configuration");
-    let app = App::build(config, Arc::new(ConsolePlatform::new()), None)
-        .await
-        .expect("the app builds");
+    // Claims in memory, as `troupe run` makes them: a command does not write to the store.
+    let app = App::build_with(
+        config,
+        Arc::new(ConsolePlatform::new()),
+        None,
+        Claims::InMemory,
+    )
+    .await
+    .expect("the app builds");
 
     let started = Instant::now();
     let fill = format!(

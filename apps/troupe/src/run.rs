@@ -17,7 +17,7 @@ use troupe_ports::{EventRelay, GatewaySessions, ShardSpan, SharedRateLimit};
 use troupe_store::{BackendKind, Store};
 
 use crate::config::Config;
-use crate::wiring::{App, run_shadow};
+use crate::wiring::{App, Claims, run_shadow};
 
 /// Options of `troupe run` beyond the configuration.
 #[derive(Clone, Default)]
@@ -132,7 +132,13 @@ pub async fn run_until(
     troupe_discord::install_crypto_provider();
     let platform = Arc::new(DiscordPlatform::new(&discord));
     let ops = crate::http_wiring::Operations::new(&config)?;
-    let app = App::build(config, platform.clone(), Some(ops.observer())).await?;
+    let app = App::build_with(
+        config,
+        platform.clone(),
+        Some(ops.observer()),
+        Claims::InMemory,
+    )
+    .await?;
     let discord = discord_config(&app.config, &options, Some(&app.store))?;
     if discord.rest_limit.is_some() && shares_global_limit(&app.config, &app.store) {
         platform.share_global_limit(Arc::new(app.store.clone()) as Arc<dyn SharedRateLimit>);

@@ -190,12 +190,37 @@ pub struct App {
     pub ai: Option<Arc<dyn AiChat>>,
     /// The message flow (personalities answering), when an AI provider is configured.
     pub flow: Option<Arc<MessageFlow>>,
-    /// The command guard's claims, decided in memory and written in batches (ADR 0030);
-    /// `None` in a worker (redelivered events are decided by the store). Flush it at shutdown.
+    /// The command guard's claims when decided in memory and written in batches
+    /// ([`Claims::InMemory`], ADR 0030). Flush it at shutdown.
     pub claims: Option<Arc<ClaimBook>>,
     /// Keeps the store's read model current (ADR 0031) while the core lives; `None` with
     /// `TROUPE_READ_MODEL=off`.
     pub read_model: Option<ReadModelFeed>,
+}
+
+/// How the command guard claims the ids of the messages and interactions it answers.
+pub enum Claims {
+    /// In the store, durable before the command runs (the console, tests, examples).
+    Store,
+    /// Decided in memory and written in group commits once answered (ADR 0030): for
+    /// `troupe run`, which flushes [`App::claims`] at shutdown.
+    InMemory,
+    /// The store's claims, wrapped (a worker grants redelivered events their claim again).
+    Wrapped(WrapClaims),
+}
+
+/// Wraps the store's claims (see [`Claims::Wrapped`]).
+pub type WrapClaims =
+    Box<dyn FnOnce(Arc<dyn ProcessedMessages>) -> Arc<dyn ProcessedMessages> + Send>;
+
+impl std::fmt::Debug for Claims {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Store => "Store",
+            Self::InMemory => "InMemory",
+            Self::Wrapped(_) => "Wrapped",
+        })
+    }
 }
 
 impl std::fmt::Debug for App {
@@ -207,32 +232,22 @@ impl std::fmt::Debug for App {
 }
 
 impl App {
-    /// Builds the core over `platform` (Discord or the console).
+    /// Builds the core over `platform` (Discord or the console), the command guard claiming
+    /// message ids in the store ([`Claims::Store`]).
     pub async fn build(
         config: Config,
         platform: Arc<dyn ChatPlatform>,
         observer: Option<CommandObserver>,
     ) -> anyhow::Result<Self> {
-        Self::build_inner(config, platform, observer, |store| store, true).await
+        Self::build_with(config, platform, observer, Claims::Store).await
     }
 
-    /// [`App::build`], with the store's message-id claims wrapped by `claims` (a worker grants
-    /// redelivered events their claim again).
-    pub async fn build_with_claims(
+    /// [`App::build`], with the command guard's claims made as `claims` says.
+    pub async fn build_with(
         config: Config,
         platform: Arc<dyn ChatPlatform>,
         observer: Option<CommandObserver>,
-        claims: impl FnOnce(Arc<dyn ProcessedMessages>) -> Arc<dyn ProcessedMessages>,
-    ) -> anyhow::Result<Self> {
-        Self::build_inner(config, platform, observer, claims, false).await
-    }
-
-    async fn build_inner(
-        config: Config,
-        platform: Arc<dyn ChatPlatform>,
-        observer: Option<CommandObserver>,
-        claims: impl FnOnce(Arc<dyn ProcessedMessages>) -> Arc<dyn ProcessedMessages>,
-        memory_claims: bool,
+        claims: Claims,
     ) -> anyhow::Result<Self> {
         // Settings that refuse to start come first: nothing is opened or migrated for them.
         let auth_provider = auth_provider(&config)?;
@@ -262,7 +277,12 @@ impl App {
             ..AppConfig::default()
         };
         let shared = Arc::new(store.clone());
-        let processed = claims(shared.clone() as Arc<dyn ProcessedMessages>);
+        let store_claims = shared.clone() as Arc<dyn ProcessedMessages>;
+        let (processed, memory_claims) = match claims {
+            Claims::Store => (store_claims, false),
+            Claims::InMemory => (store_claims, true),
+            Claims::Wrapped(wrap) => (wrap(store_claims), false),
+        };
         let deps = Deps {
             personalities: shared.clone(),
             conversations: shared.clone(),

@@ -25,7 +25,7 @@ use troupe_ports::{ProcessedMessages, SharedRateLimit};
 
 use crate::config::Config;
 use crate::run::{RunOptions, discord_config, shares_global_limit, shutdown_signal};
-use crate::wiring::{App, run_shadow};
+use crate::wiring::{App, Claims, run_shadow};
 
 /// Runs a worker until SIGTERM or SIGINT.
 pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<ExitCode> {
@@ -46,12 +46,12 @@ pub async fn run_until(
     let ops = crate::http_wiring::Operations::new(&config)?;
     let claims: Arc<OnceLock<Arc<RedeliveryClaims>>> = Arc::new(OnceLock::new());
     let slot = Arc::clone(&claims);
-    let app = App::build_with_claims(config, platform.clone(), Some(ops.observer()), |store| {
+    let redelivered = Claims::Wrapped(Box::new(move |store| {
         let wrapped = Bot::redelivery_claims(store);
         let _ = slot.set(Arc::clone(&wrapped));
         wrapped as Arc<dyn ProcessedMessages>
-    })
-    .await?;
+    }));
+    let app = App::build_with(config, platform.clone(), Some(ops.observer()), redelivered).await?;
     let claims = claims
         .get()
         .cloned()

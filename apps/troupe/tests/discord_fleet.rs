@@ -5,12 +5,14 @@
 //! Needs a PostgreSQL server (`TROUPE_TEST_POSTGRES_URL`, as the store's suite) and `psql` to
 //! create and drop a randomly named database; says so on stderr and passes when there is none.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use troupe_testkit::discord::{FakeDiscord, TOKEN};
+use fleet_support::{Database, OWNER};
+use troupe_testkit::discord::FakeDiscord;
 
-const OWNER: u64 = 200_000_000_000_000_001;
+mod fleet_support;
+
 const SHARDS: u64 = 3;
 
 /// A guild id on `shard` of [`SHARDS`] (Discord routes a guild to `(id >> 22) % shards`).
@@ -22,59 +24,10 @@ fn channel_of(shard: u64) -> u64 {
     300_000_000_000_000_000 + shard
 }
 
-/// A randomly named database on the test server, dropped at the end.
-struct Database {
-    admin: String,
-    name: String,
-}
-
-impl Database {
-    fn create() -> Option<Self> {
-        let admin = std::env::var("TROUPE_TEST_POSTGRES_URL")
-            .ok()
-            .filter(|u| u.starts_with("postgres"))?;
-        let name = format!("troupe_fleet_{}", std::process::id());
-        let ok = Command::new("psql")
-            .args([&admin, "-qc", &format!("CREATE DATABASE {name}")])
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then_some(Self { admin, name })
-    }
-
-    fn url(&self) -> String {
-        let base = self.admin.rsplit_once('/').map_or(&*self.admin, |(b, _)| b);
-        format!("{base}/{}", self.name)
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let _ = Command::new("psql")
-            .args([
-                &self.admin,
-                "-qc",
-                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-            ])
-            .status();
-    }
-}
-
+/// `troupe` against the fake Discord and the fleet's database, with an admin port of its own.
 fn troupe(fake: &FakeDiscord, db: &Database, dir: &std::path::Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_troupe"));
-    command
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DISCORD_TOKEN", TOKEN)
-        .env("TROUPE_DATABASE_URL", db.url())
-        .env("TROUPE_DATA_DIR", dir)
-        .env("TROUPE_DISCORD_GATEWAY_URL", fake.gateway_url())
-        .env("TROUPE_DISCORD_API_PROXY", fake.api_proxy())
-        .env("TROUPE_BOT_OWNERS", OWNER.to_string())
-        .env("TROUPE_HTTP_ADDR", "127.0.0.1:0")
-        .env("TROUPE_BACKUP_SCHEDULE", "off")
-        .env("TROUPE_LOG_FORMAT", "json")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    let mut command = fleet_support::troupe(fake, db, dir);
+    command.env("TROUPE_HTTP_ADDR", "127.0.0.1:0");
     command
 }
 
@@ -96,7 +49,7 @@ impl Drop for Fleet {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_processes_share_the_global_limit_and_exempt_routes_are_not_slowed() {
-    let Some(db) = Database::create() else {
+    let Some(db) = Database::create("troupe_fleet") else {
         eprintln!("PostgreSQL fleet test SKIPPED: set TROUPE_TEST_POSTGRES_URL and install psql");
         return;
     };

@@ -3,7 +3,6 @@
 //! so only the notification can deliver it; on SQLite the poll applies it.
 
 use std::collections::BTreeMap;
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -16,51 +15,7 @@ use troupe_ports::{
     FlagAuditEntry, FlagChange, FlagNotifications, FlagStore, StoreError, StoredFlag,
 };
 use troupe_store::{Store, StoreOptions};
-
-/// A randomly named database on the test server, dropped at the end.
-struct Database {
-    admin: String,
-    name: String,
-}
-
-impl Database {
-    fn create() -> Option<Self> {
-        let admin = std::env::var("TROUPE_TEST_POSTGRES_URL")
-            .ok()
-            .filter(|u| u.starts_with("postgres"))?;
-        let mut bytes = [0u8; 4];
-        std::fs::File::open("/dev/urandom")
-            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
-            .ok()?;
-        let name = format!(
-            "troupe_watch_{}_{}",
-            std::process::id(),
-            u32::from_le_bytes(bytes)
-        );
-        let ok = Command::new("psql")
-            .args([&admin, "-qc", &format!("CREATE DATABASE {name}")])
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then_some(Self { admin, name })
-    }
-
-    fn url(&self) -> String {
-        let base = self.admin.rsplit_once('/').map_or(&*self.admin, |(b, _)| b);
-        format!("{base}/{}", self.name)
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let _ = Command::new("psql")
-            .args([
-                &self.admin,
-                "-qc",
-                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-            ])
-            .status();
-    }
-}
+use troupe_testkit::postgres::Database;
 
 /// The store, saying when the watcher's subscription is live and counting version reads.
 struct Observed {
@@ -150,7 +105,7 @@ async fn applied(flags: &Flags) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_postgres_a_change_committed_elsewhere_is_applied_by_notification_not_by_the_poll() {
-    let Some(db) = Database::create() else {
+    let Some(db) = Database::create("troupe_watch") else {
         eprintln!("PostgreSQL watcher test SKIPPED: set TROUPE_TEST_POSTGRES_URL and install psql");
         return;
     };

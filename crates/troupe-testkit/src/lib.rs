@@ -3,7 +3,7 @@
 //! [`FakeProfileSource`], [`FakeAuthProvider`] and `pluralkit::FakeProxyAuthors`) with controls
 //! to inspect what was done and to inject failures, the port [`contract`] suites that every
 //! storage adapter must pass, and loopback fakes of the outside services (`discord`, `ai`,
-//! `pluralkit::FakePluralKit`).
+//! `pluralkit::FakePluralKit`), and a scratch PostgreSQL database (`postgres::Database`).
 //!
 //! This crate knows the domain and the port traits only. It must not know the application
 //! (depending on it would make a dev-dependency cycle), nor any adapter technology (sqlx,
@@ -16,6 +16,7 @@ pub mod contract;
 pub mod discord;
 mod platform;
 pub mod pluralkit;
+pub mod postgres;
 mod providers;
 mod snapshots;
 mod store;

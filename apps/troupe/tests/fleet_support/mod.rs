@@ -10,42 +10,7 @@ use troupe_testkit::discord::{FakeDiscord, TOKEN};
 
 pub const OWNER: u64 = 200_000_000_000_000_001;
 
-/// A randomly named database on the test server, dropped at the end.
-pub struct Database {
-    admin: String,
-    name: String,
-}
-
-impl Database {
-    pub fn create(what: &str) -> Option<Self> {
-        let admin = std::env::var("TROUPE_TEST_POSTGRES_URL")
-            .ok()
-            .filter(|u| u.starts_with("postgres"))?;
-        let name = format!("troupe_{what}_{}", std::process::id());
-        let ok = Command::new("psql")
-            .args([&admin, "-qc", &format!("CREATE DATABASE {name}")])
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then_some(Self { admin, name })
-    }
-
-    pub fn url(&self) -> String {
-        let base = self.admin.rsplit_once('/').map_or(&*self.admin, |(b, _)| b);
-        format!("{base}/{}", self.name)
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let _ = Command::new("psql")
-            .args([
-                &self.admin,
-                "-qc",
-                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-            ])
-            .status();
-    }
-}
+pub use troupe_testkit::postgres::Database;
 
 pub fn troupe(fake: &FakeDiscord, db: &Database, dir: &std::path::Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_troupe"));
