@@ -239,6 +239,24 @@ fn report_requests(fake: &FakeDiscord) {
     }
 }
 
+/// Starts `troupe run` (see [`start_bot`]) and waits until it is connected and idle.
+async fn start_connected(args: &Args, fake: &FakeDiscord, dir: &std::path::Path) -> Child {
+    let sessions = connections(fake);
+    let child = start_bot(args, fake, dir);
+    wait_connected(fake, sessions + 1).await;
+    child
+}
+
+/// Prints the resident memory of `pid` and where it is.
+fn print_idle(label: &str, pid: u32) {
+    let (rss, _) = memory(pid);
+    println!(
+        "{label}: {:.1} MB ({})",
+        rss as f64 / 1024.0,
+        composition(pid)
+    );
+}
+
 /// Gateway sessions opened so far (a restarted bot may resume its predecessor's session).
 fn connections(fake: &FakeDiscord) -> usize {
     fake.identifies().len() + fake.resumes()
@@ -266,16 +284,9 @@ async fn main() {
     fake.add_member(GUILD, OWNER, &[]);
     fake.add_text_channel(GUILD, CHANNEL, "bench", true);
     let dir = tempfile::tempdir().expect("temp dir");
-    let sessions = connections(&fake);
-    let mut child = start_bot(&args, &fake, dir.path());
+    let mut child = start_connected(&args, &fake, dir.path()).await;
     let mut pid = child.id();
-    wait_connected(&fake, sessions + 1).await;
-    let (idle_rss, _) = memory(pid);
-    println!(
-        "idle RSS (empty store): {:.1} MB ({})",
-        idle_rss as f64 / 1024.0,
-        composition(pid)
-    );
+    print_idle("idle RSS (empty store)", pid);
 
     let mut base = 10_000_000_000_000_000u64;
     if args.personalities > 0 {
@@ -300,15 +311,11 @@ async fn main() {
         );
         if args.restart {
             stop(child);
-            let sessions = connections(&fake);
-            child = start_bot(&args, &fake, dir.path());
+            child = start_connected(&args, &fake, dir.path()).await;
             pid = child.id();
-            wait_connected(&fake, sessions + 1).await;
-            let (rss, _) = memory(pid);
-            println!(
-                "idle RSS after a restart over {n} personalities: {:.1} MB ({})",
-                rss as f64 / 1024.0,
-                composition(pid)
+            print_idle(
+                &format!("idle RSS after a restart over {n} personalities"),
+                pid,
             );
         }
     }
