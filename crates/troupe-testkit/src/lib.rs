@@ -14,6 +14,7 @@ pub mod ai;
 mod clock;
 pub mod contract;
 pub mod discord;
+mod loopback;
 mod platform;
 pub mod pluralkit;
 pub mod postgres;

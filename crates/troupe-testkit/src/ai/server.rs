@@ -131,13 +131,7 @@ impl FakeAiServer {
             .route("/v1/chat/completions", post(chat))
             .route("/profiles/{name}", get(profile))
             .with_state(Arc::clone(&state));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind a loopback port");
-        let addr = listener.local_addr().expect("a bound address");
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let (addr, task) = crate::loopback::serve(app).await;
         Self { addr, state, task }
     }
 
