@@ -17,6 +17,9 @@ pub enum IdError {
     Overflow,
 }
 
+/// Milliseconds from the Unix epoch to Discord's (2015-01-01), the origin of snowflake times.
+pub const DISCORD_EPOCH_MS: i64 = 1_420_070_400_000;
+
 macro_rules! snowflake {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
@@ -57,6 +60,12 @@ macro_rules! snowflake {
             pub fn from_i64(raw: i64) -> Result<Self, IdError> {
                 Self::new(raw as u64)
             }
+
+            /// When Discord made the id: a snowflake's top 42 bits are milliseconds since
+            /// Discord's epoch (2015-01-01).
+            pub const fn created_at(self) -> crate::Timestamp {
+                crate::Timestamp::from_millis((self.0.get() >> 22) as i64 + DISCORD_EPOCH_MS)
+            }
         }
 
         impl fmt::Display for $name {
@@ -94,6 +103,13 @@ snowflake!(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_snowflake_tells_when_it_was_made() {
+        // Discord's documented example: 175928847299117063 was made at 1462015105796.
+        let id = MessageId::new(175_928_847_299_117_063).unwrap();
+        assert_eq!(id.created_at().as_millis(), 1_462_015_105_796);
+    }
 
     #[test]
     fn ids_parse_only_positive_decimal_numbers_that_fit_in_64_bits() {

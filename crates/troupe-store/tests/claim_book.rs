@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use troupe_domain::{MessageId, Timestamp};
-use troupe_ports::ProcessedMessages;
+use troupe_ports::{Clock as _, ProcessedMessages, SystemClock};
 use troupe_store::{ClaimBook, ClaimBookSettings, Store, StoreOptions};
 
 const DISCORD_EPOCH_MS: i64 = 1_420_070_400_000;
@@ -22,12 +22,28 @@ async fn store(dir: &tempfile::TempDir) -> Store {
 
 const NOW: i64 = 1_800_000_000_000;
 
-/// The real time, for the background writer (it reads the clock itself).
-fn unix_now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
+/// A book started a minute before the real time (the background writer reads the clock
+/// itself), with `settings`; and that real time.
+fn started_a_minute_ago(
+    store: &Store,
+    settings: ClaimBookSettings,
+) -> (std::sync::Arc<ClaimBook>, i64) {
+    let real_now = SystemClock.now().as_millis();
+    let book = ClaimBook::new(
+        store.clone(),
+        Timestamp::from_millis(real_now - 60_000),
+        settings,
+    );
+    (book, real_now)
+}
+
+/// Waits (up to 10 s) until the store holds `claims` claims.
+async fn until_written(store: &Store, claims: u64, what: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while store.count().await.unwrap() < claims {
+        assert!(tokio::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 #[tokio::test]
@@ -134,16 +150,11 @@ async fn forgotten_claims_send_older_ids_to_the_store() {
 async fn the_writer_writes_claims_once_their_commands_are_answered_and_all_at_stop() {
     let dir = tempfile::tempdir().unwrap();
     let store = store(&dir).await;
-    let real_now = unix_now_ms();
     let settings = ClaimBookSettings {
         write_every: Duration::from_millis(20),
         ..ClaimBookSettings::default()
     };
-    let book = ClaimBook::new(
-        store.clone(),
-        Timestamp::from_millis(real_now - 60_000),
-        settings,
-    );
+    let (book, real_now) = started_a_minute_ago(&store, settings);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let writer = book.spawn_writer(async move {
         let _ = stopped.await;
@@ -161,14 +172,7 @@ async fn the_writer_writes_claims_once_their_commands_are_answered_and_all_at_st
     for n in 0..50 {
         book.settle(id_at(real_now - 2_000, n)).await.unwrap();
     }
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while store.count().await.unwrap() < 50 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the writer did not write"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    until_written(&store, 50, "the writer did not write").await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(
         store.count().await.unwrap(),
@@ -188,17 +192,12 @@ async fn the_writer_writes_claims_once_their_commands_are_answered_and_all_at_st
 async fn a_claim_never_settled_is_written_after_the_timeout() {
     let dir = tempfile::tempdir().unwrap();
     let store = store(&dir).await;
-    let real_now = unix_now_ms();
     let settings = ClaimBookSettings {
         write_every: Duration::from_millis(20),
         settle_timeout: Duration::from_millis(200),
         ..ClaimBookSettings::default()
     };
-    let book = ClaimBook::new(
-        store.clone(),
-        Timestamp::from_millis(real_now - 60_000),
-        settings,
-    );
+    let (book, real_now) = started_a_minute_ago(&store, settings);
     let _writer = book.spawn_writer(std::future::pending());
     let at = Timestamp::from_millis(real_now);
     assert!(
@@ -206,14 +205,7 @@ async fn a_claim_never_settled_is_written_after_the_timeout() {
             .await
             .unwrap()
     );
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while store.count().await.unwrap() < 1 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the overdue claim was not written"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    until_written(&store, 1, "the overdue claim was not written").await;
 }
 
 #[tokio::test]

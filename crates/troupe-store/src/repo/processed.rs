@@ -4,7 +4,7 @@ use std::sync::atomic::Ordering;
 
 use async_trait::async_trait;
 use troupe_domain::{Duration, MessageId, Timestamp};
-use troupe_ports::{ProcessedMessages, StoreError};
+use troupe_ports::{Clock as _, ProcessedMessages, StoreError, SystemClock};
 
 use crate::Store;
 use crate::backend::{db, from_sql_count, on_pool};
@@ -70,12 +70,9 @@ impl ProcessedMessages for Store {
     }
 }
 
-/// Milliseconds from the Unix epoch to Discord's (2015-01-01), the origin of snowflake times.
-const DISCORD_EPOCH_MS: i64 = 1_420_070_400_000;
-
 /// When Discord made the message or interaction `id` (milliseconds since the Unix epoch).
 fn created_ms(id: u64) -> i64 {
-    (id >> 22) as i64 + DISCORD_EPOCH_MS
+    MessageId::new(id).map_or(0, |id| id.created_at().as_millis())
 }
 
 /// Settings of a [`ClaimBook`].
@@ -193,7 +190,7 @@ impl ClaimBook {
                     _ = tick.tick() => {}
                 }
                 let timeout = book.settings.settle_timeout.as_millis() as i64;
-                match book.write(unix_ms() - timeout).await {
+                match book.write(SystemClock.now().as_millis() - timeout).await {
                     Ok(()) if failing => {
                         failing = false;
                         tracing::info!("message claims are written to the store again");
@@ -296,19 +293,15 @@ impl ClaimBook {
             let made = created_ms(old);
             state.forgot_up_to_ms = state.forgot_up_to_ms.max(made);
         }
-        if let Some(&at) = state.claimed.get(&id.get())
-            && at >= now - ttl_ms
-        {
+        if state.claimed_within(id, now - ttl_ms) {
             return Some(false);
         }
-        let made = created_ms(id.get());
+        let made = id.created_at().as_millis();
         let skew = self.settings.skew.as_millis() as i64;
         if made < self.trusted_from_ms || made <= state.forgot_up_to_ms + skew {
             return None;
         }
-        state.claimed.insert(id.get(), now);
-        state.order.push_back((id.get(), now));
-        state.unsettled.insert(id.get(), now);
+        state.record(id, now, true);
         Some(true)
     }
 
@@ -317,27 +310,31 @@ impl ClaimBook {
     /// when it was claimed, by an earlier process or meanwhile by this one.
     fn decide(&self, id: MessageId, now: i64, ttl_ms: i64, elsewhere: bool) -> bool {
         let mut state = self.lock();
-        if let Some(&at) = state.claimed.get(&id.get())
-            && at >= now - ttl_ms
-        {
+        if state.claimed_within(id, now - ttl_ms) {
             return false;
         }
-        state.claimed.insert(id.get(), now);
-        state.order.push_back((id.get(), now));
-        if !elsewhere {
-            // Written once answered, like a fresh claim: a claim written before its answer
-            // would lose the event if the process died in between.
-            state.unsettled.insert(id.get(), now);
-        }
+        // Written once answered, like a fresh claim: a claim written before its answer would
+        // lose the event if the process died in between.
+        state.record(id, now, !elsewhere);
         !elsewhere
     }
 }
 
-/// Now, in milliseconds since the Unix epoch.
-fn unix_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+impl BookState {
+    /// Whether `id` was claimed here at or after `since`.
+    fn claimed_within(&self, id: MessageId, since: i64) -> bool {
+        self.claimed.get(&id.get()).is_some_and(|&at| at >= since)
+    }
+
+    /// Remembers the claim of `id` made `now`; `to_write`: it is this process's to write once
+    /// its command is answered.
+    fn record(&mut self, id: MessageId, now: i64, to_write: bool) {
+        self.claimed.insert(id.get(), now);
+        self.order.push_back((id.get(), now));
+        if to_write {
+            self.unsettled.insert(id.get(), now);
+        }
+    }
 }
 
 /// The TTL the purge of [`ClaimBook::flush`] assumes (the guard's and the flow's).
