@@ -207,7 +207,7 @@ impl BackupScheduler {
                 return Tick::NotScheduler;
             }
         }
-        match self.store.backup(&self.dir).await {
+        match self.store.backup_in_background(&self.dir).await {
             Ok(manifest) => {
                 self.activity.success(now);
                 let pruned = prune_backups(&self.dir, self.policy.keep).map_or_else(

@@ -15,5 +15,5 @@ mod text;
 pub mod time;
 
 pub use events::DomainEvent;
-pub use ids::{ChannelId, GuildId, IdError, MessageId, UserId};
+pub use ids::{ChannelId, DISCORD_EPOCH_MS, GuildId, IdError, MessageId, UserId};
 pub use time::{Duration, Timestamp};

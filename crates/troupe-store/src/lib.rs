@@ -26,7 +26,7 @@ use std::time::Duration;
 pub use backend::{BackendKind, Durability};
 pub use crypto::{TokenKey, TokenKeyError};
 pub use maintenance::{
-    BackupFormat, BackupManifest, CheckReport, FileReport, ImportReport, MaintenanceError,
+    BackupFormat, BackupManifest, CheckReport, FileReport, ImportReport, MaintenanceError, Pace,
     RestoreReport, VerifiedBackup, Violation, import_legacy, import_legacy_with, prune_backups,
     remove_stale_partials,
 };

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use common::fill::{self, fill};
 use troupe_ports::{ConversationRepository, FlagChange, FlagStore, PersonalityRepository};
-use troupe_store::{BackupFormat, BackupManifest, MaintenanceError, Store, prune_backups};
+use troupe_store::{BackupFormat, BackupManifest, MaintenanceError, Pace, Store, prune_backups};
 
 async fn assert_writable_after_restore(store: &Store) {
     // Identity columns continue after the restored ids.
@@ -38,8 +38,18 @@ async fn assert_writable_after_restore(store: &Store) {
 }
 
 async fn round_trip(source: &Store, target: &Store, format: BackupFormat, dir: &Path) {
+    round_trip_at(source, target, format, Pace::Full, dir).await;
+}
+
+async fn round_trip_at(
+    source: &Store,
+    target: &Store,
+    format: BackupFormat,
+    pace: Pace,
+    dir: &Path,
+) {
     let manifest = source
-        .backup_with(&dir.join("backups"), format)
+        .backup_with(&dir.join("backups"), format, pace)
         .await
         .unwrap();
     let file = dir.join("backups").join(&manifest.file);
@@ -66,12 +76,17 @@ async fn a_sqlite_snapshot_and_a_portable_export_restore_every_table_into_a_fres
         counts.values().all(|rows| !rows.is_empty()),
         "every table has rows: {counts:?}"
     );
-    for (i, format) in [BackupFormat::SqliteSnapshot, BackupFormat::Portable]
-        .into_iter()
-        .enumerate()
+    // A paced snapshot (the bot's scheduled backups) holds the same content as a full-speed one.
+    for (i, (format, pace)) in [
+        (BackupFormat::SqliteSnapshot, Pace::Full),
+        (BackupFormat::SqliteSnapshot, Pace::Background),
+        (BackupFormat::Portable, Pace::Full),
+    ]
+    .into_iter()
+    .enumerate()
     {
         let target = common::sqlite_store(dir.path(), &format!("target{i}.db")).await;
-        round_trip(&source, &target, format, dir.path()).await;
+        round_trip_at(&source, &target, format, pace, dir.path()).await;
         assert_writable_after_restore(&target).await;
     }
 }
@@ -150,7 +165,10 @@ async fn truncated_corrupted_or_foreign_files_are_refused_and_the_live_store_is_
     for format in [BackupFormat::SqliteSnapshot, BackupFormat::Portable] {
         let out = dir.path().join(format!("{format:?}"));
         for what in ["truncated", "corrupted", "manifest lies", "no manifest"] {
-            let m = source.backup_with(&out.join(what), format).await.unwrap();
+            let m = source
+                .backup_with(&out.join(what), format, Pace::Full)
+                .await
+                .unwrap();
             let file = out.join(what).join(&m.file);
             match what {
                 "truncated" => {

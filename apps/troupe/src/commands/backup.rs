@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use troupe_store::{BackupFormat, prune_backups};
+use troupe_store::{BackupFormat, Pace, prune_backups};
 
 use crate::config::Config;
 
@@ -50,10 +50,14 @@ pub async fn run(args: BackupArgs, config: &Config) -> anyhow::Result<ExitCode> 
     );
     let started = std::time::Instant::now();
     let manifest = match args.format.as_deref() {
-        Some("portable") => store.backup_with(&dir, BackupFormat::Portable).await?,
+        Some("portable") => {
+            store
+                .backup_with(&dir, BackupFormat::Portable, Pace::Full)
+                .await?
+        }
         Some(_) => {
             store
-                .backup_with(&dir, BackupFormat::SqliteSnapshot)
+                .backup_with(&dir, BackupFormat::SqliteSnapshot, Pace::Full)
                 .await?
         }
         None => store.backup(&dir).await?,

@@ -15,6 +15,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqlitePoolOptions};
 use troupe_domain::Timestamp;
 use troupe_ports::{Clock as _, SystemClock};
 
+use super::pace::{PROGRESS_OPS, Pace, Pacer};
 use super::tables::{self, Dump, TABLES, TableData};
 use super::{MaintenanceError, io_error};
 use crate::backend::{Backend, BackendKind, db};
@@ -111,8 +112,9 @@ fn hex(bytes: &[u8]) -> String {
     })
 }
 
-/// SHA-256 and size of a file.
-fn digest(path: &Path) -> Result<(String, u64), MaintenanceError> {
+/// SHA-256 and size of a file, read at `pace`.
+fn digest(path: &Path, pace: Pace) -> Result<(String, u64), MaintenanceError> {
+    let mut pacer = Pacer::new(pace);
     let mut file = File::open(path).map_err(|e| io_error(path, &e))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
@@ -124,6 +126,7 @@ fn digest(path: &Path) -> Result<(String, u64), MaintenanceError> {
         }
         size += n as u64;
         hasher.update(&buf[..n]);
+        pacer.pause();
     }
     Ok((hex(&hasher.finalize()), size))
 }
@@ -395,14 +398,31 @@ fn read_portable(path: &Path) -> Result<(i64, Dump), MaintenanceError> {
     Ok((schema_version, Dump { tables }))
 }
 
-/// A read-only pool on a SQLite file (a snapshot being verified or restored).
-async fn open_snapshot(path: &Path) -> Result<sqlx::SqlitePool, MaintenanceError> {
+/// Makes every statement of `conn` work at `pace` (SQLite's progress handler rests the
+/// connection's worker thread between slices).
+async fn pace_statements(conn: &mut SqliteConnection, pace: Pace) -> Result<(), sqlx::Error> {
+    if pace != Pace::Full {
+        let mut pacer = Pacer::new(pace);
+        conn.lock_handle()
+            .await?
+            .set_progress_handler(PROGRESS_OPS, move || {
+                pacer.pause();
+                true
+            });
+    }
+    Ok(())
+}
+
+/// A read-only pool on a SQLite file (a snapshot being verified or restored), its statements
+/// run at `pace`.
+async fn open_snapshot(path: &Path, pace: Pace) -> Result<sqlx::SqlitePool, MaintenanceError> {
     let options = SqliteConnectOptions::new()
         .filename(path)
         .read_only(true)
         .create_if_missing(false);
     let pool = SqlitePoolOptions::new()
         .max_connections(1)
+        .after_connect(move |conn, _| Box::pin(pace_statements(conn, pace)))
         .connect_with(options)
         .await
         .map_err(|e| MaintenanceError::Refused {
@@ -431,12 +451,15 @@ async fn count_rows(
 }
 
 /// Verifies a SQLite snapshot (integrity check, a Troupe schema) and counts its rows.
-async fn verify_snapshot(path: &Path) -> Result<(i64, BTreeMap<String, u64>), MaintenanceError> {
+async fn verify_snapshot(
+    path: &Path,
+    pace: Pace,
+) -> Result<(i64, BTreeMap<String, u64>), MaintenanceError> {
     let refused = |reason: String| MaintenanceError::Refused {
         path: path.to_owned(),
         reason,
     };
-    let pool = open_snapshot(path).await?;
+    let pool = open_snapshot(path, pace).await?;
     let backend = Backend::Sqlite(pool.clone());
     let result = async {
         snapshot_integrity(&pool, path).await?;
@@ -478,7 +501,7 @@ async fn read_snapshot(path: &Path) -> Result<(i64, Dump), MaintenanceError> {
         path: path.to_owned(),
         reason,
     };
-    let pool = open_snapshot(path).await?;
+    let pool = open_snapshot(path, Pace::Full).await?;
     let backend = Backend::Sqlite(pool.clone());
     let result = async {
         snapshot_integrity(&pool, path).await?;
@@ -533,7 +556,7 @@ async fn verify(file: &Path, manifest: &BackupManifest) -> Result<(i64, Dump), M
         reason,
     };
     let owned = file.to_owned();
-    let (sha, size) = blocking(move || digest(&owned)).await?;
+    let (sha, size) = blocking(move || digest(&owned, Pace::Full)).await?;
     if size != manifest.size {
         return Err(refused(format!(
             "the file has {size} bytes, its manifest says {}: truncated or replaced",
@@ -565,24 +588,41 @@ async fn verify(file: &Path, manifest: &BackupManifest) -> Result<(i64, Dump), M
 }
 
 impl Store {
-    /// Takes a backup into `dir` in the backend's default format: a SQLite snapshot for
-    /// SQLite, the portable export for PostgreSQL. See [`Self::backup_with`].
+    /// Takes a backup into `dir` in the backend's default format (a SQLite snapshot for
+    /// SQLite, the portable export for PostgreSQL) as fast as the machine allows. See
+    /// [`Self::backup_with`].
     pub async fn backup(&self, dir: &Path) -> Result<BackupManifest, MaintenanceError> {
-        let format = match self.kind() {
+        self.backup_with(dir, self.default_backup_format(), Pace::Full)
+            .await
+    }
+
+    /// The same as [`Self::backup`] at [`Pace::Background`]: for a backup taken inside the
+    /// running bot, which keeps out of the way of the commands it answers.
+    pub async fn backup_in_background(
+        &self,
+        dir: &Path,
+    ) -> Result<BackupManifest, MaintenanceError> {
+        self.backup_with(dir, self.default_backup_format(), Pace::Background)
+            .await
+    }
+
+    fn default_backup_format(&self) -> BackupFormat {
+        match self.kind() {
             BackendKind::Sqlite => BackupFormat::SqliteSnapshot,
             BackendKind::Postgres => BackupFormat::Portable,
-        };
-        self.backup_with(dir, format).await
+        }
     }
 
     /// Takes a consistent online backup into `dir` (created when missing): written to a hidden
     /// temporary file, flushed, verified (SQLite integrity check, or a full re-read of the
     /// portable export, and the row counts), then renamed into place and described by
     /// `<file>.manifest.json` (written the same way). Only a backup with a manifest counts.
+    /// A SQLite snapshot, its verification and its hash run at `pace`.
     pub async fn backup_with(
         &self,
         dir: &Path,
         format: BackupFormat,
+        pace: Pace,
     ) -> Result<BackupManifest, MaintenanceError> {
         if format == BackupFormat::SqliteSnapshot && self.kind() != BackendKind::Sqlite {
             return Err(MaintenanceError::Invalid(
@@ -596,9 +636,9 @@ impl Store {
         let partial = dir.join(format!(".{name}.partial"));
         let lock = create_locked(&partial)?;
         let result = async {
-            let verified = self.write_verified(&partial, &lock, format).await?;
+            let verified = self.write_verified(&partial, &lock, format, pace).await?;
             let owned = partial.clone();
-            let digest = blocking(move || digest(&owned)).await?;
+            let digest = blocking(move || digest(&owned, pace)).await?;
             Ok::<_, MaintenanceError>((verified, digest))
         }
         .await;
@@ -649,6 +689,7 @@ impl Store {
         partial: &Path,
         file: &File,
         format: BackupFormat,
+        pace: Pace,
     ) -> Result<(i64, BTreeMap<String, u64>), MaintenanceError> {
         match (format, self.backend()) {
             (BackupFormat::SqliteSnapshot, Backend::Sqlite(pool)) => {
@@ -662,6 +703,7 @@ impl Store {
                 in_background(async move {
                     let mut snapshotter =
                         SqliteConnection::connect_with(&options).await.map_err(db)?;
+                    pace_statements(&mut snapshotter, pace).await.map_err(db)?;
                     let made = sqlx::query("VACUUM INTO $1")
                         .bind(target)
                         .execute(&mut snapshotter)
@@ -669,7 +711,7 @@ impl Store {
                     let _ = snapshotter.close().await;
                     made.map_err(db)?;
                     fsync(&partial)?;
-                    verify_snapshot(&partial).await
+                    verify_snapshot(&partial, pace).await
                 })
                 .await
             }

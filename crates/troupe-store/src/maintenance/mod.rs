@@ -5,6 +5,7 @@ mod backup;
 mod check;
 mod lease;
 mod legacy;
+mod pace;
 mod tables;
 
 use std::path::PathBuf;
@@ -15,6 +16,7 @@ pub use backup::{
 };
 pub use check::{CheckReport, Violation};
 pub use legacy::{FileReport, ImportReport, import_legacy, import_legacy_with};
+pub use pace::{Pace, REST_PER_SLICE, SLICE};
 use troupe_ports::StoreError;
 
 /// Errors of backup, restore, retention, check and import.
