@@ -1,6 +1,6 @@
 //! Pacing of a backup taken beside a running bot: the backup works in short slices and rests
 //! between them, so it takes a bounded share of one CPU and the commands answered meanwhile
-//! rarely meet it (docs/PERFORMANCE.md, "Command latency during a backup"; ADR 0033).
+//! rarely meet it (docs/PERFORMANCE.md, "Paced backups"; ADR 0033).
 //!
 //! The pacer is called often from inside the work — SQLite's progress handler during the
 //! snapshot and its checks, every buffer while hashing — and says when to rest.
