@@ -130,9 +130,24 @@ pub(crate) struct ConnectSettings {
     pub busy_timeout: Duration,
 }
 
-/// Opens the pool the URL names: `sqlite://path` (created when missing) or
+/// The pools of one store: writes go to `writer`, reads that need no transaction may go to
+/// `readers`. On a SQLite file they are two pools (ADR 0034): one connection that writes, so
+/// the process's writes queue in the pool instead of sleeping in SQLite's busy handler, and
+/// read-only connections beside it (WAL lets them read while the writer commits). Everywhere
+/// else (`:memory:`, PostgreSQL) both are the same pool.
+#[derive(Debug, Clone)]
+pub(crate) struct Pools {
+    pub writer: Backend,
+    pub readers: Backend,
+}
+
+/// Readers of a SQLite file when the options do not say: with the one writer, the four
+/// connections the pool had before ADR 0034.
+const SQLITE_READERS: u32 = 3;
+
+/// Opens the pools the URL names: `sqlite://path` (created when missing) or
 /// `postgres://…` / `postgresql://…`.
-pub(crate) async fn connect(url: &str, settings: ConnectSettings) -> Result<Backend, StoreError> {
+pub(crate) async fn connect(url: &str, settings: ConnectSettings) -> Result<Pools, StoreError> {
     let scheme = url
         .split(':')
         .next()
@@ -153,26 +168,46 @@ pub(crate) async fn connect(url: &str, settings: ConnectSettings) -> Result<Back
                 .busy_timeout(settings.busy_timeout)
                 .foreign_keys(true);
             let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-            let max = if in_memory {
-                1
-            } else {
-                settings.max_connections.unwrap_or(4).max(1)
-            };
             // No ping before each use: a broken connection surfaces as `Unavailable` and the
             // pool replaces it; the ping would cost a round trip on every query.
-            let mut pool = SqlitePoolOptions::new()
-                .test_before_acquire(false)
-                .max_connections(max)
-                .acquire_timeout(settings.busy_timeout + Duration::from_secs(5));
+            let pool = || {
+                SqlitePoolOptions::new()
+                    .test_before_acquire(false)
+                    .acquire_timeout(settings.busy_timeout + Duration::from_secs(5))
+            };
             if in_memory {
-                // Every connection to `:memory:` is a database of its own: keep the one alive.
-                pool = pool
+                // Every connection to `:memory:` is a database of its own: keep the one alive,
+                // and let it both write and read.
+                let writer = pool()
+                    .max_connections(1)
                     .min_connections(1)
                     .idle_timeout(None)
-                    .max_lifetime(None);
+                    .max_lifetime(None)
+                    .connect_with(options)
+                    .await
+                    .map_err(db)?;
+                let writer = Backend::Sqlite(writer);
+                return Ok(Pools {
+                    readers: writer.clone(),
+                    writer,
+                });
             }
-            let pool = pool.connect_with(options).await.map_err(db)?;
-            Ok(Backend::Sqlite(pool))
+            // The writer connects first: it creates the file and turns WAL on.
+            let writer = pool()
+                .max_connections(1)
+                .connect_with(options.clone())
+                .await
+                .map_err(db)?;
+            // `query_only` rather than a read-only open: a read-only connection cannot create
+            // the WAL index when the writer has closed it, and a write sent here by mistake
+            // fails loudly ("attempt to write a readonly database") instead of taking the lock.
+            let readers = pool()
+                .max_connections(settings.max_connections.unwrap_or(SQLITE_READERS).max(1))
+                .connect_lazy_with(options.pragma("query_only", "ON"));
+            Ok(Pools {
+                writer: Backend::Sqlite(writer),
+                readers: Backend::Sqlite(readers),
+            })
         }
         "postgres" | "postgresql" => {
             let options = PgConnectOptions::from_str(url).map_err(|e| {
@@ -185,7 +220,11 @@ pub(crate) async fn connect(url: &str, settings: ConnectSettings) -> Result<Back
                 .connect_with(options)
                 .await
                 .map_err(db)?;
-            Ok(Backend::Postgres(pool))
+            let pool = Backend::Postgres(pool);
+            Ok(Pools {
+                readers: pool.clone(),
+                writer: pool,
+            })
         }
         _ => Err(StoreError::Unexpected(format!(
             "unsupported database URL scheme {scheme:?}: use sqlite://<path> or postgres://<host>/<database>"

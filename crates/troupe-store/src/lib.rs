@@ -48,7 +48,8 @@ pub struct StoreOptions {
     pub token_key: Option<TokenKey>,
     /// Earlier keys, still accepted for decryption during a key rotation.
     pub previous_token_keys: Vec<TokenKey>,
-    /// Pool size; defaults to 4 for SQLite and 8 for PostgreSQL.
+    /// Pool size; defaults to 8 for PostgreSQL. For a SQLite file, the number of read-only
+    /// connections beside the one that writes (default 3; ADR 0034).
     pub max_connections: Option<u32>,
     /// SQLite `synchronous` setting (PostgreSQL always commits durably).
     pub durability: Durability,
@@ -77,7 +78,11 @@ pub struct Store {
 }
 
 struct Inner {
+    /// Where writes (and reads inside them) go.
     backend: Backend,
+    /// Where plain reads go: read-only connections beside the writer on a SQLite file, the
+    /// same pool otherwise (ADR 0034).
+    reader: Backend,
     cipher: TokenCipher,
     claims: AtomicU64,
     /// The hot reads served from memory (ADR 0031); off until [`Store::start_read_model`].
@@ -100,7 +105,7 @@ impl Store {
     /// [`Self::open`]). An unreachable server is `Unavailable`; a malformed or unsupported URL
     /// is `Unexpected` (the URL itself is never echoed: it may hold a password).
     pub async fn connect(url: &str, options: StoreOptions) -> Result<Self, StoreError> {
-        let backend = backend::connect(
+        let pools = backend::connect(
             url,
             ConnectSettings {
                 max_connections: options.max_connections,
@@ -111,7 +116,8 @@ impl Store {
         .await?;
         Ok(Self {
             inner: Arc::new(Inner {
-                backend,
+                backend: pools.writer,
+                reader: pools.readers,
                 cipher: TokenCipher::new(options.token_key, options.previous_token_keys),
                 claims: AtomicU64::new(0),
                 reads: ReadModel::default(),
@@ -152,13 +158,20 @@ impl Store {
         self.inner.backend.kind()
     }
 
-    /// Closes the pool, waiting for connections in use to be returned.
+    /// Closes the pools, waiting for connections in use to be returned.
     pub async fn close(&self) {
+        self.inner.reader.close().await;
         self.inner.backend.close().await;
     }
 
+    /// The pool for writes, and for reads that must see the same connection's state.
     pub(crate) fn backend(&self) -> &Backend {
         &self.inner.backend
+    }
+
+    /// The pool for plain reads (one statement, no transaction): never waits behind a write.
+    pub(crate) fn reader(&self) -> &Backend {
+        &self.inner.reader
     }
 
     pub(crate) fn cipher(&self) -> &TokenCipher {

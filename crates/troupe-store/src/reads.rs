@@ -1183,7 +1183,7 @@ impl Store {
         if !self.reads().tracking() {
             return;
         }
-        match read_version(self.backend()).await {
+        match read_version(self.reader()).await {
             Ok(v) => self.reads().committed_unknown(v),
             Err(_) => self.reads().lost_track(),
         }
@@ -1207,7 +1207,7 @@ impl Store {
 async fn refresh(store: &Store) -> Result<bool, StoreError> {
     let reads = store.reads();
     let at = Instant::now();
-    let version = match read_version(store.backend()).await {
+    let version = match read_version(store.reader()).await {
         Ok(v) => v,
         Err(e) => {
             reads.lost_track();
@@ -1232,7 +1232,7 @@ async fn refresh(store: &Store) -> Result<bool, StoreError> {
     // A rebuild older than a concurrent own write is discarded: try a few times.
     for _ in 0..3 {
         let at = Instant::now();
-        let (version, content) = match load(store.backend()).await {
+        let (version, content) = match load(store.reader()).await {
             Ok(loaded) => loaded,
             Err(e) => {
                 reads.lost_track();
@@ -1243,7 +1243,7 @@ async fn refresh(store: &Store) -> Result<bool, StoreError> {
             // A long load (a large registry, a slow machine) may end after the freshness
             // bound: confirm the version now, with one cheap read of the counter.
             let at = Instant::now();
-            let version = read_version(store.backend()).await?;
+            let version = read_version(store.reader()).await?;
             if reads.polled(version, at) {
                 reads.wake.notify_one();
             }

@@ -112,6 +112,7 @@ impl StoreSnapshots {
         self.inner.opened.fetch_add(1, Ordering::Relaxed);
         Ok(Store {
             inner: Arc::new(Inner {
+                reader: backend.clone(),
                 backend,
                 cipher: main.cipher().clone(),
                 claims: AtomicU64::new(0),

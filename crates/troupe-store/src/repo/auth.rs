@@ -33,7 +33,7 @@ impl AuthRepository for Store {
     }
 
     async fn token(&self, user: UserId) -> Result<Option<UserAuth>, StoreError> {
-        let row: Option<(Vec<u8>, i64, i64)> = on_pool!(self.backend(), |pool| {
+        let row: Option<(Vec<u8>, i64, i64)> = on_pool!(self.reader(), |pool| {
             sqlx::query_as(
                 "SELECT token_ciphertext, created_at, expires_at FROM auth_tokens WHERE user_id = $1",
             )
@@ -77,7 +77,7 @@ impl AuthRepository for Store {
     }
 
     async fn count_tokens(&self) -> Result<u64, StoreError> {
-        let n: i64 = on_pool!(self.backend(), |pool| {
+        let n: i64 = on_pool!(self.reader(), |pool| {
             sqlx::query_scalar("SELECT COUNT(*) FROM auth_tokens")
                 .fetch_one(pool)
                 .await
@@ -87,7 +87,7 @@ impl AuthRepository for Store {
     }
 
     async fn verification(&self, user: UserId) -> Result<Option<AgeVerification>, StoreError> {
-        let at: Option<i64> = on_pool!(self.backend(), |pool| {
+        let at: Option<i64> = on_pool!(self.reader(), |pool| {
             sqlx::query_scalar("SELECT verified_at FROM age_verifications WHERE user_id = $1")
                 .bind(user.to_i64())
                 .fetch_optional(pool)

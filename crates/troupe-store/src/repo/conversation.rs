@@ -153,7 +153,7 @@ impl ConversationRepository for Store {
                 })
                 .transpose();
         }
-        let row: Option<ActivationRow> = on_pool!(self.backend(), |pool| {
+        let row: Option<ActivationRow> = on_pool!(self.reader(), |pool| {
             sqlx::query_as(ACTIVATION)
                 .bind(channel.to_i64())
                 .fetch_optional(pool)
@@ -167,7 +167,7 @@ impl ConversationRepository for Store {
         if let Some(n) = self.reads().count_activations() {
             return Ok(n);
         }
-        let n: i64 = on_pool!(self.backend(), |pool| {
+        let n: i64 = on_pool!(self.reader(), |pool| {
             sqlx::query_scalar("SELECT COUNT(*) FROM channel_activations")
                 .fetch_one(pool)
                 .await
@@ -181,7 +181,7 @@ impl ConversationRepository for Store {
         user: UserId,
         channel: ChannelId,
     ) -> Result<Option<Conversation>, StoreError> {
-        let row: Option<(String, i64, String, bool)> = on_pool!(self.backend(), |pool| {
+        let row: Option<(String, i64, String, bool)> = on_pool!(self.reader(), |pool| {
             sqlx::query_as(
                 "SELECT p.name, c.last_activity, c.mode, c.is_dm FROM conversations c \
                  JOIN personalities p ON p.name_key = c.personality_key \
@@ -328,7 +328,7 @@ impl ConversationRepository for Store {
         personality: &PersonalityName,
         limit: usize,
     ) -> Result<Vec<HistoryEntry>, StoreError> {
-        let found: Vec<HistoryRow> = on_pool!(self.backend(), |pool| {
+        let found: Vec<HistoryRow> = on_pool!(self.reader(), |pool| {
             sqlx::query_as(
                 "SELECT speaker, author, content, at, user_id FROM (SELECT id, speaker, author, \
                  content, at, user_id FROM history WHERE channel_id = $1 AND personality_key = $2 ORDER BY id DESC LIMIT $3) h \
@@ -364,7 +364,7 @@ impl ConversationRepository for Store {
         if let Some(enabled) = self.reads().autorespond(user.to_i64()) {
             return Ok(enabled);
         }
-        let enabled: Option<bool> = on_pool!(self.backend(), |pool| {
+        let enabled: Option<bool> = on_pool!(self.reader(), |pool| {
             sqlx::query_scalar("SELECT enabled FROM autorespond WHERE user_id = $1")
                 .bind(user.to_i64())
                 .fetch_optional(pool)
@@ -426,7 +426,7 @@ impl ConversationRepository for Store {
         &self,
         message: MessageId,
     ) -> Result<Option<PersonalityMessage>, StoreError> {
-        let row: Option<(i64, String, i64, i64)> = on_pool!(self.backend(), |pool| {
+        let row: Option<(i64, String, i64, i64)> = on_pool!(self.reader(), |pool| {
             sqlx::query_as(
                 "SELECT m.channel_id, p.name, m.user_id, m.at FROM message_map m \
                  JOIN personalities p ON p.name_key = m.personality_key WHERE m.message_id = $1",

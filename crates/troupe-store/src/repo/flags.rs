@@ -13,7 +13,7 @@ use crate::rows;
 #[async_trait]
 impl FlagStore for Store {
     async fn values(&self) -> Result<Vec<StoredFlag>, StoreError> {
-        let found: Vec<(String, bool, String, i64)> = on_pool!(self.backend(), |pool| {
+        let found: Vec<(String, bool, String, i64)> = on_pool!(self.reader(), |pool| {
             sqlx::query_as("SELECT name, value, updated_by, updated_at FROM flags ORDER BY name")
                 .fetch_all(pool)
                 .await
@@ -77,7 +77,7 @@ impl FlagStore for Store {
 
     async fn audit(&self, limit: u64) -> Result<Vec<FlagAuditEntry>, StoreError> {
         let found: Vec<(String, Option<bool>, Option<bool>, String, String, i64)> =
-            on_pool!(self.backend(), |pool| {
+            on_pool!(self.reader(), |pool| {
                 sqlx::query_as(
                     "SELECT name, old_value, new_value, actor, reason, at FROM flag_audit \
                      ORDER BY id DESC LIMIT $1",
@@ -104,7 +104,7 @@ impl FlagStore for Store {
     /// the audit entry, so committed values grow in commit order (not `MAX(id)`: ids are taken
     /// before commit, out of commit order).
     async fn version(&self) -> Result<u64, StoreError> {
-        let v: i64 = on_pool!(self.backend(), |pool| {
+        let v: i64 = on_pool!(self.reader(), |pool| {
             sqlx::query_scalar("SELECT version FROM flag_version WHERE id = 1")
                 .fetch_one(pool)
                 .await

@@ -122,7 +122,7 @@ impl FleetRegistry for Store {
              flag_version, started_at, {now} - last_seen FROM fleet_processes \
              WHERE last_seen >= {now} - $1 ORDER BY id"
         );
-        let rows: Vec<ProcessRow> = on_pool!(self.backend(), |pool| {
+        let rows: Vec<ProcessRow> = on_pool!(self.reader(), |pool| {
             sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(micros(within))
                 .fetch_all(pool)

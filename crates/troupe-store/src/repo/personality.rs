@@ -279,7 +279,7 @@ impl PersonalityRepository for Store {
         if let Some(hit) = self.reads().personality(name.key(), By::Name) {
             return self.personality_hit(hit).await;
         }
-        let found: Vec<PersonalityRow> = on_pool!(self.backend(), |pool| {
+        let found: Vec<PersonalityRow> = on_pool!(self.reader(), |pool| {
             sqlx::query_as(GET).bind(name.key()).fetch_all(pool).await
         })
         .map_err(db)?;
@@ -294,7 +294,7 @@ impl PersonalityRepository for Store {
         if let Some(hit) = self.reads().personality(&key, By::Lookup) {
             return self.personality_hit(hit).await;
         }
-        let found: Vec<PersonalityRow> = on_pool!(self.backend(), |pool| {
+        let found: Vec<PersonalityRow> = on_pool!(self.reader(), |pool| {
             sqlx::query_as(LOOKUP).bind(&key).fetch_all(pool).await
         })
         .map_err(db)?;
@@ -305,7 +305,7 @@ impl PersonalityRepository for Store {
         if let Some(owner) = self.reads().alias_owner(alias.key()) {
             return owner.as_deref().map(rows::personality_name).transpose();
         }
-        let owner: Option<String> = on_pool!(self.backend(), |pool| {
+        let owner: Option<String> = on_pool!(self.reader(), |pool| {
             sqlx::query_scalar(
                 "SELECT p.name FROM aliases a JOIN personalities p ON p.name_key = a.personality_key \
                  WHERE a.alias_key = $1",
@@ -331,7 +331,7 @@ impl PersonalityRepository for Store {
                     total,
                 });
             }
-            let found: Vec<PersonalityRow> = on_pool!(self.backend(), |pool| {
+            let found: Vec<PersonalityRow> = on_pool!(self.reader(), |pool| {
                 sqlx::query_as(PAGE)
                     .bind(owner.to_i64())
                     .bind(to_sql_int(limit))
@@ -345,7 +345,7 @@ impl PersonalityRepository for Store {
                 total,
             });
         }
-        let (total, found): (i64, Vec<PersonalityRow>) = on_pool!(self.backend(), |pool| {
+        let (total, found): (i64, Vec<PersonalityRow>) = on_pool!(self.reader(), |pool| {
             async {
                 let mut tx = pool.begin().await?;
                 let total: i64 =
@@ -375,7 +375,7 @@ impl PersonalityRepository for Store {
         if let Some(n) = self.reads().count() {
             return Ok(n);
         }
-        let n: i64 = on_pool!(self.backend(), |pool| {
+        let n: i64 = on_pool!(self.reader(), |pool| {
             sqlx::query_scalar("SELECT COUNT(*) FROM personalities")
                 .fetch_one(pool)
                 .await
@@ -397,7 +397,7 @@ impl Store {
                 key,
                 generation,
             } => {
-                let found: Vec<PersonalityRow> = on_pool!(self.backend(), |pool| {
+                let found: Vec<PersonalityRow> = on_pool!(self.reader(), |pool| {
                     sqlx::query_as(GET).bind(&key).fetch_all(pool).await
                 })
                 .map_err(db)?;

@@ -30,7 +30,7 @@ impl PreferencesRepository for Store {
         &self,
         user: UserId,
     ) -> Result<Option<NotificationPreference>, StoreError> {
-        let row: Option<(bool, String, Option<String>)> = on_pool!(self.backend(), |pool| {
+        let row: Option<(bool, String, Option<String>)> = on_pool!(self.reader(), |pool| {
             sqlx::query_as(
                 "SELECT opted_in, level, last_notified FROM notification_preferences WHERE user_id = $1",
             )
@@ -72,7 +72,7 @@ impl PreferencesRepository for Store {
         after: Option<UserId>,
         limit: u64,
     ) -> Result<Vec<(UserId, NotificationPreference)>, StoreError> {
-        let found: Vec<(i64, bool, String, Option<String>)> = on_pool!(self.backend(), |pool| {
+        let found: Vec<(i64, bool, String, Option<String>)> = on_pool!(self.reader(), |pool| {
             sqlx::query_as(
                 "SELECT user_id, opted_in, level, last_notified FROM notification_preferences \
                  WHERE opted_in = TRUE AND user_id > $1 ORDER BY user_id LIMIT $2",

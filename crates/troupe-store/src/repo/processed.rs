@@ -60,7 +60,7 @@ impl ProcessedMessages for Store {
     }
 
     async fn count(&self) -> Result<u64, StoreError> {
-        let n: i64 = on_pool!(self.backend(), |pool| {
+        let n: i64 = on_pool!(self.reader(), |pool| {
             sqlx::query_scalar("SELECT COUNT(*) FROM processed_messages")
                 .fetch_one(pool)
                 .await
@@ -413,7 +413,7 @@ impl Store {
 
     /// Whether `id` was claimed at or after `since` (milliseconds).
     async fn claimed_since(&self, id: MessageId, since: i64) -> Result<bool, StoreError> {
-        let found: Option<i64> = on_pool!(self.backend(), |pool| {
+        let found: Option<i64> = on_pool!(self.reader(), |pool| {
             sqlx::query_scalar(
                 "SELECT message_id FROM processed_messages \
                  WHERE message_id = $1 AND claimed_at >= $2",
