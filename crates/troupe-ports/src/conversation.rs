@@ -70,6 +70,22 @@ pub trait ConversationRepository: Send + Sync {
         entry: &HistoryEntry,
         keep: usize,
     ) -> Result<(), StoreError>;
+    /// Records an answered exchange: saves `conversation`, then appends `entries` to the
+    /// history of its (channel, personality), keeping the newest `keep`. A store that can
+    /// does it in one transaction (one commit per exchange instead of one per write).
+    async fn record_exchange(
+        &self,
+        conversation: &Conversation,
+        entries: &[HistoryEntry],
+        keep: usize,
+    ) -> Result<(), StoreError> {
+        self.save_conversation(conversation).await?;
+        for entry in entries {
+            self.append_history(conversation.channel, &conversation.personality, entry, keep)
+                .await?;
+        }
+        Ok(())
+    }
     /// The newest `limit` history entries, oldest first, each with its `user`.
     async fn history(
         &self,

@@ -640,7 +640,6 @@ impl MessageFlow {
             autorespond,
             now,
         );
-        conversations.save_conversation(&conversation).await?;
         let user_entry = HistoryEntry::new(
             Speaker::User,
             user,
@@ -655,11 +654,10 @@ impl MessageFlow {
             text,
             now,
         );
+        // One commit for the conversation and both entries (a durable commit is the dearest
+        // part of an exchange on SQLite, and the channel's next message waits for it).
         conversations
-            .append_history(channel, name, &user_entry, keep)
-            .await?;
-        conversations
-            .append_history(channel, name, &answer_entry, keep)
+            .record_exchange(&conversation, &[user_entry, answer_entry], keep)
             .await
     }
 

@@ -213,21 +213,16 @@ impl ConversationRepository for Store {
 
     async fn save_conversation(&self, c: &Conversation) -> Result<(), StoreError> {
         on_pool!(self.backend(), |pool| {
-            sqlx::query(
-                "INSERT INTO conversations (user_id, channel_id, personality_key, last_activity, mode, is_dm) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (user_id, channel_id) DO UPDATE SET \
-                 personality_key = excluded.personality_key, last_activity = excluded.last_activity, \
-                 mode = excluded.mode, is_dm = excluded.is_dm",
-            )
-            .bind(c.user.to_i64())
-            .bind(c.channel.to_i64())
-            .bind(c.personality.key())
-            .bind(c.last_activity.as_millis())
-            .bind(mode_text(c.mode))
-            .bind(c.is_dm)
-            .execute(pool)
-            .await
-            .map(|_| ())
+            sqlx::query(SAVE_CONVERSATION)
+                .bind(c.user.to_i64())
+                .bind(c.channel.to_i64())
+                .bind(c.personality.key())
+                .bind(c.last_activity.as_millis())
+                .bind(mode_text(c.mode))
+                .bind(c.is_dm)
+                .execute(pool)
+                .await
+                .map(|_| ())
         })
         .map_err(missing_personality)?;
         Ok(())
@@ -293,31 +288,46 @@ impl ConversationRepository for Store {
     ) -> Result<(), StoreError> {
         on_pool!(self.backend(), |pool| {
             let mut tx = pool.begin_write().await?;
-            sqlx::query(
-                "INSERT INTO history (channel_id, personality_key, speaker, author, content, at, user_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(channel.to_i64())
-            .bind(personality.key())
-            .bind(speaker_text(entry.speaker))
-            .bind(entry.author.as_str())
-            .bind(entry.content.as_str())
-            .bind(entry.at.as_millis())
-            .bind(entry.user.map(UserId::to_i64))
-            .execute(&mut *tx)
-            .await
-            .map_err(missing_personality)?;
-            sqlx::query(
-                "DELETE FROM history WHERE channel_id = $1 AND personality_key = $2 AND id NOT IN \
-                 (SELECT id FROM history WHERE channel_id = $1 AND personality_key = $2 \
-                  ORDER BY id DESC LIMIT $3)",
-            )
-            .bind(channel.to_i64())
-            .bind(personality.key())
-            .bind(to_sql_int(keep as u64))
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            insert_history(channel, personality, entry)
+                .execute(&mut *tx)
+                .await
+                .map_err(missing_personality)?;
+            trim_history(channel, personality, keep)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            tx.commit().await.map_err(db)
+        })
+    }
+
+    async fn record_exchange(
+        &self,
+        c: &Conversation,
+        entries: &[HistoryEntry],
+        keep: usize,
+    ) -> Result<(), StoreError> {
+        on_pool!(self.backend(), |pool| {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query(SAVE_CONVERSATION)
+                .bind(c.user.to_i64())
+                .bind(c.channel.to_i64())
+                .bind(c.personality.key())
+                .bind(c.last_activity.as_millis())
+                .bind(mode_text(c.mode))
+                .bind(c.is_dm)
+                .execute(&mut *tx)
+                .await
+                .map_err(missing_personality)?;
+            for entry in entries {
+                insert_history(c.channel, &c.personality, entry)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(missing_personality)?;
+            }
+            trim_history(c.channel, &c.personality, keep)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
             tx.commit().await.map_err(db)
         })
     }
@@ -447,4 +457,56 @@ impl ConversationRepository for Store {
         })
         .transpose()
     }
+}
+
+const SAVE_CONVERSATION: &str = "INSERT INTO conversations \
+     (user_id, channel_id, personality_key, last_activity, mode, is_dm) \
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (user_id, channel_id) DO UPDATE SET \
+     personality_key = excluded.personality_key, last_activity = excluded.last_activity, \
+     mode = excluded.mode, is_dm = excluded.is_dm";
+
+/// Appends one history entry (either backend).
+fn insert_history<'q, DB>(
+    channel: ChannelId,
+    personality: &'q PersonalityName,
+    entry: &'q HistoryEntry,
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>
+where
+    DB: sqlx::Database,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    sqlx::query(
+        "INSERT INTO history (channel_id, personality_key, speaker, author, content, at, user_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(channel.to_i64())
+    .bind(personality.key())
+    .bind(speaker_text(entry.speaker))
+    .bind(entry.author.as_str())
+    .bind(entry.content.as_str())
+    .bind(entry.at.as_millis())
+    .bind(entry.user.map(UserId::to_i64))
+}
+
+/// Keeps the newest `keep` entries of a (channel, personality) history (either backend).
+fn trim_history<'q, DB>(
+    channel: ChannelId,
+    personality: &'q PersonalityName,
+    keep: usize,
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>
+where
+    DB: sqlx::Database,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    sqlx::query(
+        "DELETE FROM history WHERE channel_id = $1 AND personality_key = $2 AND id NOT IN \
+         (SELECT id FROM history WHERE channel_id = $1 AND personality_key = $2 \
+          ORDER BY id DESC LIMIT $3)",
+    )
+    .bind(channel.to_i64())
+    .bind(personality.key())
+    .bind(to_sql_int(keep as u64))
 }

@@ -21,6 +21,7 @@ pub async fn conversation_repository(s: &Stores) {
     clear_conversation_clears_that_personality_s_conversation_and_history(s).await;
     clear_conversation_forgets_only_the_caller_s_turns_and_unattributed_ones(s).await;
     history_keeps_the_newest_entries_and_returns_them_oldest_first(s).await;
+    an_exchange_is_recorded_with_its_conversation_and_history(s).await;
     autorespond_defaults_to_off_and_is_per_user(s).await;
     personality_messages_round_trip_with_ids_near_the_limits(s).await;
 }
@@ -424,6 +425,37 @@ async fn history_keeps_the_newest_entries_and_returns_them_oldest_first(s: &Stor
         c.history(channel(I64_MAX_ID), &host, 10).await,
         Ok(vec![]),
         "history is per channel"
+    );
+}
+
+async fn an_exchange_is_recorded_with_its_conversation_and_history(s: &Stores) {
+    let c = &s.conversations;
+    let ch = 77_001;
+    let said = |who: u64, text: &str, offset: i64| {
+        HistoryEntry::new(Speaker::User, user(who), "Someone", text, at(offset))
+    };
+    let answered = |text: &str, offset: i64| {
+        HistoryEntry::new(Speaker::Personality, user(9), "Guest", text, at(offset))
+    };
+    let before = said(9, "earlier", 1);
+    c.append_history(channel(ch), &name("guest"), &before, 20)
+        .await
+        .expect("append succeeds");
+
+    let exchange = conversation(9, ch, "Guest", ConversationMode::Continuation, false, 30);
+    let entries = [said(9, "hello", 30), answered("hi there", 30)];
+    c.record_exchange(&exchange, &entries, 2)
+        .await
+        .expect("recording an exchange succeeds");
+    assert_eq!(
+        c.conversation(user(9), channel(ch)).await,
+        Ok(Some(exchange)),
+        "the exchange's conversation is saved"
+    );
+    assert_eq!(
+        c.history(channel(ch), &name("guest"), 10).await,
+        Ok(entries.to_vec()),
+        "both entries are appended in order and `keep` trims the older ones"
     );
 }
 
