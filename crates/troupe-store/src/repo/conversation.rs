@@ -213,16 +213,7 @@ impl ConversationRepository for Store {
 
     async fn save_conversation(&self, c: &Conversation) -> Result<(), StoreError> {
         on_pool!(self.backend(), |pool| {
-            sqlx::query(SAVE_CONVERSATION)
-                .bind(c.user.to_i64())
-                .bind(c.channel.to_i64())
-                .bind(c.personality.key())
-                .bind(c.last_activity.as_millis())
-                .bind(mode_text(c.mode))
-                .bind(c.is_dm)
-                .execute(pool)
-                .await
-                .map(|_| ())
+            upsert_conversation(c).execute(pool).await.map(|_| ())
         })
         .map_err(missing_personality)?;
         Ok(())
@@ -308,13 +299,7 @@ impl ConversationRepository for Store {
     ) -> Result<(), StoreError> {
         on_pool!(self.backend(), |pool| {
             let mut tx = pool.begin_write().await?;
-            sqlx::query(SAVE_CONVERSATION)
-                .bind(c.user.to_i64())
-                .bind(c.channel.to_i64())
-                .bind(c.personality.key())
-                .bind(c.last_activity.as_millis())
-                .bind(mode_text(c.mode))
-                .bind(c.is_dm)
+            upsert_conversation(c)
                 .execute(&mut *tx)
                 .await
                 .map_err(missing_personality)?;
@@ -459,11 +444,29 @@ impl ConversationRepository for Store {
     }
 }
 
-const SAVE_CONVERSATION: &str = "INSERT INTO conversations \
-     (user_id, channel_id, personality_key, last_activity, mode, is_dm) \
-     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (user_id, channel_id) DO UPDATE SET \
-     personality_key = excluded.personality_key, last_activity = excluded.last_activity, \
-     mode = excluded.mode, is_dm = excluded.is_dm";
+/// Saves a conversation, replacing the user's one in that channel (either backend).
+fn upsert_conversation<DB>(
+    c: &Conversation,
+) -> sqlx::query::Query<'_, DB, <DB as sqlx::Database>::Arguments>
+where
+    DB: sqlx::Database,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    sqlx::query(
+        "INSERT INTO conversations (user_id, channel_id, personality_key, last_activity, mode, is_dm) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (user_id, channel_id) DO UPDATE SET \
+         personality_key = excluded.personality_key, last_activity = excluded.last_activity, \
+         mode = excluded.mode, is_dm = excluded.is_dm",
+    )
+    .bind(c.user.to_i64())
+    .bind(c.channel.to_i64())
+    .bind(c.personality.key())
+    .bind(c.last_activity.as_millis())
+    .bind(mode_text(c.mode))
+    .bind(c.is_dm)
+}
 
 /// Appends one history entry (either backend).
 fn insert_history<'q, DB>(
