@@ -277,18 +277,14 @@ impl ConversationRepository for Store {
         entry: &HistoryEntry,
         keep: usize,
     ) -> Result<(), StoreError> {
-        on_pool!(self.backend(), |pool| {
-            let mut tx = pool.begin_write().await?;
-            insert_history(channel, personality, entry)
-                .execute(&mut *tx)
-                .await
-                .map_err(missing_personality)?;
-            trim_history(channel, personality, keep)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-            tx.commit().await.map_err(db)
-        })
+        self.write_history(
+            None,
+            channel,
+            personality,
+            std::slice::from_ref(entry),
+            keep,
+        )
+        .await
     }
 
     async fn record_exchange(
@@ -297,24 +293,8 @@ impl ConversationRepository for Store {
         entries: &[HistoryEntry],
         keep: usize,
     ) -> Result<(), StoreError> {
-        on_pool!(self.backend(), |pool| {
-            let mut tx = pool.begin_write().await?;
-            upsert_conversation(c)
-                .execute(&mut *tx)
-                .await
-                .map_err(missing_personality)?;
-            for entry in entries {
-                insert_history(c.channel, &c.personality, entry)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(missing_personality)?;
-            }
-            trim_history(c.channel, &c.personality, keep)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-            tx.commit().await.map_err(db)
-        })
+        self.write_history(Some(c), c.channel, &c.personality, entries, keep)
+            .await
     }
 
     async fn history(
@@ -441,6 +421,40 @@ impl ConversationRepository for Store {
             })
         })
         .transpose()
+    }
+}
+
+impl Store {
+    /// In one transaction: saves `conversation` (when given), appends `entries` to the
+    /// (channel, personality) history and keeps its newest `keep`.
+    async fn write_history(
+        &self,
+        conversation: Option<&Conversation>,
+        channel: ChannelId,
+        personality: &PersonalityName,
+        entries: &[HistoryEntry],
+        keep: usize,
+    ) -> Result<(), StoreError> {
+        on_pool!(self.backend(), |pool| {
+            let mut tx = pool.begin_write().await?;
+            if let Some(c) = conversation {
+                upsert_conversation(c)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(missing_personality)?;
+            }
+            for entry in entries {
+                insert_history(channel, personality, entry)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(missing_personality)?;
+            }
+            trim_history(channel, personality, keep)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            tx.commit().await.map_err(db)
+        })
     }
 }
 
