@@ -94,6 +94,12 @@ async fn main() -> anyhow::Result<()> {
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
+    // `TROUPE_SQLITE_DURABILITY=full` measures every commit waiting for the disk (ADR 0035).
+    .chain(
+        std::env::var("TROUPE_SQLITE_DURABILITY")
+            .ok()
+            .map(|v| ("TROUPE_SQLITE_DURABILITY".to_owned(), v)),
+    )
     .collect();
     let config = Config::from_sources(&BTreeMap::new(), vars)?;
     let (stop, stopped) = oneshot::channel::<()>();

@@ -147,6 +147,8 @@ pub const SETTINGS: &[(&str, bool)] = &[
     ("TROUPE_AUTO_MIGRATE", false),
     // The store's in-memory read model (issue 13, ADR 0031).
     ("TROUPE_READ_MODEL", false),
+    // SQLite's durability per kind of write (issue 13, ADR 0035).
+    ("TROUPE_SQLITE_DURABILITY", false),
     // Read elsewhere: the log filter (telemetry), `troupe smoke`'s URL and admin token.
     ("TROUPE_LOG", false),
     ("TROUPE_URL", false),
@@ -221,6 +223,9 @@ pub struct Config {
     pub auto_migrate: bool,
     /// Serve the hot reads of the store from memory (`TROUPE_READ_MODEL`, default on; ADR 0031).
     pub read_model: bool,
+    /// SQLite's durability per kind of write (`TROUPE_SQLITE_DURABILITY`: `full`,
+    /// `per-operation` (default), `normal`; ADR 0035).
+    pub sqlite_durability: troupe_store::Durability,
     pub prefix: String,
     pub mention_char: char,
     pub bot_owners: BTreeSet<UserId>,
@@ -504,6 +509,12 @@ impl Config {
             .transpose()?;
         let auto_migrate = on_off("TROUPE_AUTO_MIGRATE", false)?;
         let read_model = on_off("TROUPE_READ_MODEL", true)?;
+        let sqlite_durability = match get("TROUPE_SQLITE_DURABILITY") {
+            None => troupe_store::Durability::default(),
+            Some(raw) => raw
+                .parse()
+                .map_err(|e: String| invalid("TROUPE_SQLITE_DURABILITY", e))?,
+        };
         let admin_token = get("TROUPE_ADMIN_TOKEN");
         if let Some(token) = &admin_token
             && token.chars().count() < ADMIN_TOKEN_MIN_CHARS
@@ -623,6 +634,7 @@ impl Config {
             database_url_is_default,
             auto_migrate,
             read_model,
+            sqlite_durability,
             admin_token: admin_token.map(Secret::new),
             token_key: token_key.map(Secret::new),
             previous_token_keys,
@@ -1133,6 +1145,9 @@ mod tests {
         assert_eq!(c.http_addr.to_string(), "127.0.0.1:3000");
         assert!(c.database_url.expose().starts_with("sqlite://"));
         assert!(c.database_url.expose().ends_with("troupe.db"));
+        assert_eq!(c.sqlite_durability, troupe_store::Durability::PerOperation);
+        let full = load(&[("TROUPE_SQLITE_DURABILITY", "full")]).unwrap();
+        assert_eq!(full.sqlite_durability, troupe_store::Durability::Full);
     }
 
     #[test]
@@ -1152,6 +1167,7 @@ mod tests {
             ("TROUPE_DISCORD_API_PROXY", "http://127.0.0.1:1"),
             ("TROUPE_DISCORD_DEV_GUILD", "x"),
             ("TROUPE_LOG", "troupe=loud"),
+            ("TROUPE_SQLITE_DURABILITY", "fsync"),
         ];
         for (setting, value) in cases {
             let err = load(&[(setting, value)]).unwrap_err().to_string();

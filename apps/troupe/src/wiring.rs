@@ -171,6 +171,7 @@ pub async fn connect_store(config: &Config) -> anyhow::Result<Store> {
     let options = StoreOptions {
         token_key,
         previous_token_keys,
+        durability: config.sqlite_durability,
         ..StoreOptions::default()
     };
     Store::connect(config.database_url.expose(), options)

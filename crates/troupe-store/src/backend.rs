@@ -4,9 +4,12 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{PgPool, Postgres, SqlSafeStr as _, Sqlite, SqlitePool, Transaction};
 use troupe_ports::StoreError;
 
 /// Which database a store uses.
@@ -33,16 +36,115 @@ impl std::fmt::Display for BackendKind {
     }
 }
 
-/// How hard SQLite works to keep a committed transaction across a power loss.
+/// How hard SQLite works to keep a committed transaction across a power loss (ADR 0035).
+/// Every setting survives a crash of the process; they differ on a crash of the machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Durability {
-    /// `synchronous = FULL`: a committed transaction survives a crash of the process and of the
-    /// machine (power loss). The default.
-    #[default]
+    /// `synchronous = FULL` for every commit: each one survives a power loss.
     Full,
-    /// `synchronous = NORMAL` (with WAL): survives a crash of the process; the last transactions
-    /// may be lost on a power loss. Faster commits.
+    /// The default. `synchronous = FULL` for settings (personalities, aliases, flags, tokens,
+    /// preferences, activations) and for the claims that keep a message from being answered
+    /// twice; `synchronous = NORMAL` for chatter (a conversation's history and state, the map
+    /// of the personalities' messages), which commits without waiting for the disk: it becomes
+    /// durable with the next durable commit or checkpoint, and a power loss may take the last
+    /// exchanges before it.
+    #[default]
+    PerOperation,
+    /// `synchronous = NORMAL` (with WAL) for every commit: the last transactions may be lost on
+    /// a power loss. Fastest commits.
     Normal,
+}
+
+impl Durability {
+    /// `full`, `per-operation` or `normal`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Full => "full",
+            Self::PerOperation => "per-operation",
+            Self::Normal => "normal",
+        }
+    }
+}
+
+impl FromStr for Durability {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "full" => Ok(Self::Full),
+            "per-operation" => Ok(Self::PerOperation),
+            "normal" => Ok(Self::Normal),
+            _ => Err("must be full, per-operation or normal".to_owned()),
+        }
+    }
+}
+
+/// The SQLite writer's connection for one chatter write (ADR 0035): under
+/// [`Durability::PerOperation`] it commits with `synchronous = NORMAL` and goes back to the
+/// pool at `FULL`; a write dropped or failed before that closes the connection instead, so no
+/// later write inherits the relaxed setting. Elsewhere it is the plain writer connection.
+pub(crate) struct ChatterConnection {
+    conn: PoolConnection<Sqlite>,
+    relaxed: bool,
+}
+
+impl ChatterConnection {
+    /// The writer's connection, relaxed when `relax` (a SQLite file under `PerOperation`).
+    pub(crate) async fn acquire(pool: &SqlitePool, relax: bool) -> Result<Self, StoreError> {
+        let conn = pool.acquire().await.map_err(db)?;
+        let mut this = Self {
+            conn,
+            relaxed: relax,
+        };
+        if relax {
+            sqlx::query("PRAGMA synchronous = NORMAL")
+                .execute(&mut *this.conn)
+                .await
+                .map_err(db)?;
+        }
+        Ok(this)
+    }
+
+    /// A write transaction on it (`BEGIN IMMEDIATE`).
+    pub(crate) async fn begin(&mut self) -> Result<Transaction<'_, Sqlite>, StoreError> {
+        Transaction::begin(&mut *self.conn, Some("BEGIN IMMEDIATE".into_sql_str()))
+            .await
+            .map_err(db)
+    }
+
+    /// Restores `synchronous = FULL` and returns the connection to the pool.
+    pub(crate) async fn release(mut self) -> Result<(), StoreError> {
+        if self.relaxed {
+            sqlx::query("PRAGMA synchronous = FULL")
+                .execute(&mut *self.conn)
+                .await
+                .map_err(db)?;
+            self.relaxed = false;
+        }
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for ChatterConnection {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &SqliteConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for ChatterConnection {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.conn
+    }
+}
+
+impl Drop for ChatterConnection {
+    fn drop(&mut self) {
+        if self.relaxed {
+            // Still at `NORMAL` (cancelled, or a statement failed): a fresh connection opens
+            // at `FULL`, this one is not reused.
+            self.conn.close_on_drop();
+        }
+    }
 }
 
 /// The connection pool of one backend.
@@ -139,11 +241,19 @@ pub(crate) struct ConnectSettings {
 pub(crate) struct Pools {
     pub writer: Backend,
     pub readers: Backend,
+    /// Chatter commits without waiting for the disk ([`ChatterConnection`]): a SQLite file
+    /// under [`Durability::PerOperation`].
+    pub relaxed_chatter: bool,
 }
 
 /// Readers of a SQLite file when the options do not say: with the one writer, the four
 /// connections the pool had before ADR 0034.
 const SQLITE_READERS: u32 = 3;
+
+/// The page cache of each reader, in KiB (SQLite's `-N` form): hot reads come from the read
+/// model (ADR 0031), so readers serve list pages, histories and tokens; SQLite's default is
+/// 2,000 KiB per connection.
+const READER_CACHE_SIZE: &str = "-512";
 
 /// Opens the pools the URL names: `sqlite://path` (created when missing) or
 /// `postgres://…` / `postgresql://…`.
@@ -162,7 +272,7 @@ pub(crate) async fn connect(url: &str, settings: ConnectSettings) -> Result<Pool
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(match settings.durability {
-                    Durability::Full => SqliteSynchronous::Full,
+                    Durability::Full | Durability::PerOperation => SqliteSynchronous::Full,
                     Durability::Normal => SqliteSynchronous::Normal,
                 })
                 .busy_timeout(settings.busy_timeout)
@@ -190,6 +300,9 @@ pub(crate) async fn connect(url: &str, settings: ConnectSettings) -> Result<Pool
                 return Ok(Pools {
                     readers: writer.clone(),
                     writer,
+                    // Nothing of `:memory:` reaches a disk, and its one connection must not
+                    // be closed.
+                    relaxed_chatter: false,
                 });
             }
             // The writer connects first: it creates the file and turns WAL on.
@@ -203,10 +316,15 @@ pub(crate) async fn connect(url: &str, settings: ConnectSettings) -> Result<Pool
             // fails loudly ("attempt to write a readonly database") instead of taking the lock.
             let readers = pool()
                 .max_connections(settings.max_connections.unwrap_or(SQLITE_READERS).max(1))
-                .connect_lazy_with(options.pragma("query_only", "ON"));
+                .connect_lazy_with(
+                    options
+                        .pragma("query_only", "ON")
+                        .pragma("cache_size", READER_CACHE_SIZE),
+                );
             Ok(Pools {
                 writer: Backend::Sqlite(writer),
                 readers: Backend::Sqlite(readers),
+                relaxed_chatter: settings.durability == Durability::PerOperation,
             })
         }
         "postgres" | "postgresql" => {
@@ -224,6 +342,7 @@ pub(crate) async fn connect(url: &str, settings: ConnectSettings) -> Result<Pool
             Ok(Pools {
                 readers: pool.clone(),
                 writer: pool,
+                relaxed_chatter: false,
             })
         }
         _ => Err(StoreError::Unexpected(format!(
@@ -300,4 +419,114 @@ pub(crate) fn to_sql_int(n: u64) -> i64 {
 /// Converts a count SQL returned to `u64` (negative counts cannot happen; they become 0).
 pub(crate) fn from_sql_count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn synchronous(conn: &mut SqliteConnection) -> i64 {
+        sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(conn)
+            .await
+            .unwrap()
+    }
+
+    async fn file_store(dir: &tempfile::TempDir, durability: Durability) -> Pools {
+        let url = format!("sqlite://{}", dir.path().join("chatter.db").display());
+        connect(
+            &url,
+            ConnectSettings {
+                max_connections: None,
+                durability,
+                busy_timeout: Duration::from_secs(5),
+            },
+        )
+        .await
+        .unwrap()
+    }
+
+    fn writer(pools: &Pools) -> &SqlitePool {
+        match &pools.writer {
+            Backend::Sqlite(pool) => pool,
+            Backend::Postgres(_) => unreachable!("a SQLite URL"),
+        }
+    }
+
+    /// `1` is NORMAL, `2` is FULL.
+    #[tokio::test]
+    async fn a_chatter_write_commits_relaxed_and_hands_the_writer_back_at_full() {
+        let dir = tempfile::tempdir().unwrap();
+        let pools = file_store(&dir, Durability::PerOperation).await;
+        assert!(pools.relaxed_chatter);
+        let pool = writer(&pools);
+
+        let mut conn = ChatterConnection::acquire(pool, true).await.unwrap();
+        assert_eq!(synchronous(&mut conn).await, 1);
+        let mut tx = conn.begin().await.unwrap();
+        sqlx::query("CREATE TABLE t (x INTEGER)")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        conn.release().await.unwrap();
+
+        let mut next = pool.acquire().await.unwrap();
+        assert_eq!(synchronous(&mut next).await, 2);
+    }
+
+    /// A chatter write dropped half-way (a cancelled task, a failed statement) must not leave
+    /// the one writer relaxed for the settings written after it.
+    #[tokio::test]
+    async fn a_chatter_write_dropped_before_its_end_closes_the_relaxed_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let pools = file_store(&dir, Durability::PerOperation).await;
+        let pool = writer(&pools);
+
+        let mut conn = ChatterConnection::acquire(pool, true).await.unwrap();
+        let tx = conn.begin().await.unwrap();
+        drop(tx);
+        drop(conn);
+
+        let mut next = pool.acquire().await.unwrap();
+        assert_eq!(synchronous(&mut next).await, 2);
+        // The dropped transaction did not stay open on the writer either.
+        sqlx::query("CREATE TABLE t (x INTEGER)")
+            .execute(&mut *next)
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn full_and_normal_apply_to_every_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let full = file_store(&dir, Durability::Full).await;
+        assert!(!full.relaxed_chatter);
+        let mut conn = ChatterConnection::acquire(writer(&full), full.relaxed_chatter)
+            .await
+            .unwrap();
+        assert_eq!(synchronous(&mut conn).await, 2);
+        conn.release().await.unwrap();
+        full.writer.close().await;
+        full.readers.close().await;
+
+        let normal = file_store(&dir, Durability::Normal).await;
+        assert!(!normal.relaxed_chatter);
+        let mut conn = writer(&normal).acquire().await.unwrap();
+        assert_eq!(synchronous(&mut conn).await, 1);
+    }
+
+    #[test]
+    fn durability_reads_its_three_names_and_refuses_others() {
+        for d in [
+            Durability::Full,
+            Durability::PerOperation,
+            Durability::Normal,
+        ] {
+            assert_eq!(d.as_str().parse::<Durability>(), Ok(d));
+        }
+        assert_eq!(" FULL ".parse::<Durability>(), Ok(Durability::Full));
+        assert!("fsync".parse::<Durability>().is_err());
+        assert_eq!(Durability::default(), Durability::PerOperation);
+    }
 }

@@ -51,7 +51,8 @@ pub struct StoreOptions {
     /// Pool size; defaults to 8 for PostgreSQL. For a SQLite file, the number of read-only
     /// connections beside the one that writes (default 3; ADR 0034).
     pub max_connections: Option<u32>,
-    /// SQLite `synchronous` setting (PostgreSQL always commits durably).
+    /// SQLite's durability per kind of write (ADR 0035; default [`Durability::PerOperation`]).
+    /// PostgreSQL always commits durably.
     pub durability: Durability,
     /// How long a SQLite writer waits for the write lock, and how long a caller waits for a
     /// PostgreSQL connection (also when connecting), before `Unavailable`.
@@ -64,7 +65,7 @@ impl Default for StoreOptions {
             token_key: None,
             previous_token_keys: Vec::new(),
             max_connections: None,
-            durability: Durability::Full,
+            durability: Durability::default(),
             busy_timeout: Duration::from_secs(5),
         }
     }
@@ -85,6 +86,8 @@ struct Inner {
     reader: Backend,
     cipher: TokenCipher,
     claims: AtomicU64,
+    /// Chatter commits without waiting for the disk (ADR 0035).
+    relaxed_chatter: bool,
     /// The hot reads served from memory (ADR 0031); off until [`Store::start_read_model`].
     reads: ReadModel,
 }
@@ -120,6 +123,7 @@ impl Store {
                 reader: pools.readers,
                 cipher: TokenCipher::new(options.token_key, options.previous_token_keys),
                 claims: AtomicU64::new(0),
+                relaxed_chatter: pools.relaxed_chatter,
                 reads: ReadModel::default(),
             }),
         })
@@ -170,6 +174,11 @@ impl Store {
     }
 
     /// The pool for plain reads (one statement, no transaction): never waits behind a write.
+    /// Whether chatter writes relax `synchronous` ([`backend::ChatterConnection`], ADR 0035).
+    pub(crate) fn relaxed_chatter(&self) -> bool {
+        self.inner.relaxed_chatter
+    }
+
     pub(crate) fn reader(&self) -> &Backend {
         &self.inner.reader
     }

@@ -116,6 +116,8 @@ impl StoreSnapshots {
                 backend,
                 cipher: main.cipher().clone(),
                 claims: AtomicU64::new(0),
+                // Its one connection holds the pinned transaction: never closed mid-way.
+                relaxed_chatter: false,
                 // A snapshot answers from its pinned transaction only: never from a model.
                 reads: crate::reads::ReadModel::default(),
             }),

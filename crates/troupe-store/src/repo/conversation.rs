@@ -10,7 +10,8 @@ use troupe_ports::{ConversationRepository, PersonalityMessage, StoreError};
 
 use crate::Store;
 use crate::backend::{
-    Violation, WritePool as _, db, from_sql_count, on_pool, to_sql_int, violation,
+    Backend, ChatterConnection, Violation, WritePool as _, db, from_sql_count, on_pool, to_sql_int,
+    violation,
 };
 use crate::reads::{self, Change, VERSION_SQL, counter};
 use crate::rows::{self, corrupt};
@@ -377,24 +378,23 @@ impl ConversationRepository for Store {
     }
 
     async fn record_personality_message(&self, m: &PersonalityMessage) -> Result<(), StoreError> {
-        on_pool!(self.backend(), |pool| {
-            sqlx::query(
-                "INSERT INTO message_map (message_id, channel_id, personality_key, user_id, at) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (message_id) DO UPDATE SET \
-                 channel_id = excluded.channel_id, personality_key = excluded.personality_key, \
-                 user_id = excluded.user_id, at = excluded.at",
-            )
-            .bind(m.message.to_i64())
-            .bind(m.channel.to_i64())
-            .bind(m.personality.key())
-            .bind(m.user.to_i64())
-            .bind(m.at.as_millis())
-            .execute(pool)
-            .await
-            .map(|_| ())
-        })
-        .map_err(missing_personality)?;
-        Ok(())
+        // Chatter (ADR 0035): on a SQLite file under the default durability it commits
+        // without waiting for the disk.
+        match self.backend() {
+            Backend::Sqlite(pool) => {
+                let mut conn = ChatterConnection::acquire(pool, self.relaxed_chatter()).await?;
+                upsert_personality_message(m)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(missing_personality)?;
+                conn.release().await
+            }
+            Backend::Postgres(pool) => upsert_personality_message(m)
+                .execute(pool)
+                .await
+                .map(|_| ())
+                .map_err(missing_personality),
+        }
     }
 
     async fn personality_message(
@@ -435,30 +435,63 @@ impl Store {
         entries: &[HistoryEntry],
         keep: usize,
     ) -> Result<(), StoreError> {
-        on_pool!(self.backend(), |pool| {
-            let mut tx = pool.begin_write().await?;
-            if let Some(c) = conversation {
-                upsert_conversation(c)
+        // Chatter (ADR 0035): on a SQLite file under the default durability the exchange
+        // commits without waiting for the disk; the next durable commit carries it there.
+        macro_rules! write {
+            ($tx:expr) => {{
+                let mut tx = $tx;
+                if let Some(c) = conversation {
+                    upsert_conversation(c)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(missing_personality)?;
+                }
+                for entry in entries {
+                    insert_history(channel, personality, entry)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(missing_personality)?;
+                }
+                trim_history(channel, personality, keep)
                     .execute(&mut *tx)
                     .await
-                    .map_err(missing_personality)?;
+                    .map_err(db)?;
+                tx.commit().await.map_err(db)
+            }};
+        }
+        match self.backend() {
+            Backend::Sqlite(pool) => {
+                let mut conn = ChatterConnection::acquire(pool, self.relaxed_chatter()).await?;
+                write!(conn.begin().await?)?;
+                conn.release().await
             }
-            for entry in entries {
-                insert_history(channel, personality, entry)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(missing_personality)?;
-            }
-            trim_history(channel, personality, keep)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-            tx.commit().await.map_err(db)
-        })
+            Backend::Postgres(pool) => write!(pool.begin_write().await?),
+        }
     }
 }
 
-/// Saves a conversation, replacing the user's one in that channel (either backend).
+/// Records which personality wrote a message (chatter).
+fn upsert_personality_message<DB>(
+    m: &PersonalityMessage,
+) -> sqlx::query::Query<'_, DB, <DB as sqlx::Database>::Arguments>
+where
+    DB: sqlx::Database,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    sqlx::query(
+        "INSERT INTO message_map (message_id, channel_id, personality_key, user_id, at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (message_id) DO UPDATE SET \
+         channel_id = excluded.channel_id, personality_key = excluded.personality_key, \
+         user_id = excluded.user_id, at = excluded.at",
+    )
+    .bind(m.message.to_i64())
+    .bind(m.channel.to_i64())
+    .bind(m.personality.key())
+    .bind(m.user.to_i64())
+    .bind(m.at.as_millis())
+}
+
 fn upsert_conversation<DB>(
     c: &Conversation,
 ) -> sqlx::query::Query<'_, DB, <DB as sqlx::Database>::Arguments>
