@@ -496,7 +496,7 @@ impl Bot {
         }
         match envelope.event {
             Relayed::MessageCreate(message) => {
-                let message = *message;
+                let message = messages::Received::from(*message);
                 let Some(lane) = messages::lane_of(ctx, &message) else {
                     return Ok(());
                 };
@@ -508,8 +508,8 @@ impl Bot {
                 let span = tracing::info_span!(
                     "message",
                     shard,
-                    guild = message.guild_id.map(Id::get),
-                    channel = message.channel_id.get(),
+                    guild = message.guild.map(Id::get),
+                    channel = message.channel.get(),
                     message = message.id.get(),
                     attempt,
                     command = tracing::field::Empty,

@@ -196,6 +196,8 @@ where
             Event::GuildCreate(guild) => monitor.guild_available(guild.id().get()),
             Event::GuildDelete(guild) => monitor.guild_gone(guild.id.get()),
             Event::MessageCreate(message) => {
+                // Only what the work reads stays: a queued event is small.
+                let message = messages::Received::from(message.message);
                 let Some(lane) = messages::lane_of(&ctx, &message) else {
                     continue;
                 };
@@ -203,15 +205,14 @@ where
                     "message",
                     shard = number,
                     guild = tracing::field::Empty,
-                    channel = message.channel_id.get(),
+                    channel = message.channel.get(),
                     message = message.id.get(),
                     command = tracing::field::Empty,
                 );
-                if let Some(guild) = message.guild_id {
+                if let Some(guild) = message.guild {
                     span.record("guild", guild.get());
                 }
                 let seq = shard.session().map(Session::sequence);
-                let message = message.message;
                 match ctx.lanes.admit(lane, &queues, seq) {
                     Some(ticket) => {
                         let task_ctx = Arc::clone(&ctx);
