@@ -211,6 +211,10 @@ pub struct State {
     pub users: HashMap<u64, UserModel>,
     pub webhooks: BTreeMap<u64, WebhookModel>,
     pub messages: BTreeMap<u64, MessageModel>,
+    /// The message each `(channel, nonce)` created: a create with `enforce_nonce` finds its
+    /// first in one lookup instead of scanning every message (which made the fake, not the
+    /// bot, the limit of a 20,000-command burst).
+    pub nonces: HashMap<(u64, String), u64>,
     pub next_id: u64,
     pub requests: Vec<RecordedRequest>,
     pub faults: Vec<Fault>,

@@ -252,15 +252,16 @@ fn route(
                     return error(403, 50_007, "Cannot send messages to this user");
                 }
             }
+            let nonce = body["nonce"]
+                .as_str()
+                .map(str::to_owned)
+                .or_else(|| body["nonce"].as_u64().map(|n| n.to_string()));
             if body["enforce_nonce"] == Value::Bool(true)
-                && let Some(nonce) = body["nonce"]
-                    .as_str()
-                    .map(str::to_owned)
-                    .or_else(|| body["nonce"].as_u64().map(|n| n.to_string()))
+                && let Some(nonce) = &nonce
                 && let Some(first) = state
-                    .messages
-                    .values()
-                    .find(|m| m.channel == channel && m.nonce.as_deref() == Some(nonce.as_str()))
+                    .nonces
+                    .get(&(channel, nonce.clone()))
+                    .and_then(|id| state.messages.get(id))
             {
                 // Discord: a second create with the same nonce returns the first message.
                 return reply(200, &payloads::message(first, &bot));
@@ -276,12 +277,13 @@ fn route(
                 reply_to: body["message_reference"]["message_id"].as_str().map(id),
                 username: None,
                 thread: None,
-                nonce: body["nonce"]
-                    .as_str()
-                    .map(str::to_owned)
-                    .or_else(|| body["nonce"].as_u64().map(|n| n.to_string())),
+                nonce,
             };
             let out = payloads::message(&message, &bot);
+            if let Some(nonce) = &message.nonce {
+                // No live message has this nonce here (else it was returned above).
+                state.nonces.insert((channel, nonce.clone()), message.id);
+            }
             state.messages.insert(message.id, message);
             reply(200, &out)
         }
