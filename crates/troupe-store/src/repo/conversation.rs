@@ -492,6 +492,7 @@ where
     .bind(m.at.as_millis())
 }
 
+/// Saves a conversation, replacing the user's one in that channel (either backend).
 fn upsert_conversation<DB>(
     c: &Conversation,
 ) -> sqlx::query::Query<'_, DB, <DB as sqlx::Database>::Arguments>
