@@ -7,9 +7,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::task::{Context, Poll};
 
 use tokio::sync::Semaphore;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tokio_util::task::TaskTracker;
 use troupe_application::dispatch::Dispatcher;
 use troupe_application::flow::MessageHandler;
@@ -90,13 +91,36 @@ pub(crate) struct Ctx {
 impl Ctx {
     /// Runs `work` as a tracked event task that stops when shutdown gives up on it.
     pub(crate) fn spawn(&self, work: impl Future<Output = ()> + Send + 'static) {
-        let cancel = self.cancel.clone();
-        self.tasks.spawn(async move {
-            tokio::select! {
-                () = cancel.cancelled() => {}
-                () = work => {}
-            }
-        });
+        self.tasks
+            .spawn(until_cancelled(self.cancel.clone().cancelled_owned(), work));
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// Work that stops when `cancelled` completes. A named future rather than an `async` block
+    /// around `select!`, which keeps a second copy of the work's state (rustc#62958): that copy
+    /// was half the memory of every queued event (docs/PERFORMANCE.md, issue 13).
+    struct UntilCancelled<W> {
+        #[pin]
+        cancelled: WaitForCancellationFutureOwned,
+        #[pin]
+        work: W,
+    }
+}
+
+fn until_cancelled<W>(cancelled: WaitForCancellationFutureOwned, work: W) -> UntilCancelled<W> {
+    UntilCancelled { cancelled, work }
+}
+
+impl<W: Future<Output = ()>> Future for UntilCancelled<W> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.project();
+        if this.work.poll(cx).is_ready() {
+            return Poll::Ready(());
+        }
+        this.cancelled.poll(cx)
     }
 }
 
@@ -139,5 +163,61 @@ impl Bot {
     /// error when every shard closed for good.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), BotError> {
         crate::gateway::run(self.ctx, shutdown).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Work whose state is about a kilobyte while it waits.
+    fn kilobyte_of_work(done: Arc<AtomicBool>) -> impl Future<Output = ()> {
+        async move {
+            let state = [7u8; 1024];
+            tokio::task::yield_now().await;
+            std::hint::black_box(&state);
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn an_event_task_holds_its_work_once() {
+        let work = kilobyte_of_work(Arc::new(AtomicBool::new(false)));
+        let alone = std::mem::size_of_val(&work);
+        let wrapped = until_cancelled(CancellationToken::new().cancelled_owned(), work);
+        assert!(
+            std::mem::size_of_val(&wrapped) < alone + 256,
+            "{} bytes for {alone} bytes of work",
+            std::mem::size_of_val(&wrapped)
+        );
+    }
+
+    #[tokio::test]
+    async fn an_event_task_runs_to_its_end_and_stops_when_cancelled() {
+        let done = Arc::new(AtomicBool::new(false));
+        let token = CancellationToken::new();
+        until_cancelled(
+            token.clone().cancelled_owned(),
+            kilobyte_of_work(Arc::clone(&done)),
+        )
+        .await;
+        assert!(done.load(std::sync::atomic::Ordering::SeqCst));
+
+        let done = Arc::new(AtomicBool::new(false));
+        let never = {
+            let done = Arc::clone(&done);
+            async move {
+                std::future::pending::<()>().await;
+                done.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        };
+        let task = tokio::spawn(until_cancelled(token.clone().cancelled_owned(), never));
+        tokio::task::yield_now().await;
+        token.cancel();
+        tokio::time::timeout(std::time::Duration::from_secs(5), task)
+            .await
+            .expect("a cancelled task stops")
+            .expect("no panic");
+        assert!(!done.load(std::sync::atomic::Ordering::SeqCst));
     }
 }
