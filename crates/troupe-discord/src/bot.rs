@@ -117,10 +117,12 @@ impl<W: Future<Output = ()>> Future for UntilCancelled<W> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.project();
-        if this.work.poll(cx).is_ready() {
+        // Cancellation first: work spawned after it (a queued event handed a slot as shutdown
+        // gives up) never begins, so its event stays in the resume point and is replayed.
+        if this.cancelled.poll(cx).is_ready() {
             return Poll::Ready(());
         }
-        this.cancelled.poll(cx)
+        this.work.poll(cx)
     }
 }
 
@@ -171,13 +173,11 @@ mod tests {
     use super::*;
 
     /// Work whose state is about a kilobyte while it waits.
-    fn kilobyte_of_work(done: Arc<AtomicBool>) -> impl Future<Output = ()> {
-        async move {
-            let state = [7u8; 1024];
-            tokio::task::yield_now().await;
-            std::hint::black_box(&state);
-            done.store(true, std::sync::atomic::Ordering::SeqCst);
-        }
+    async fn kilobyte_of_work(done: Arc<AtomicBool>) {
+        let state = [7u8; 1024];
+        tokio::task::yield_now().await;
+        std::hint::black_box(&state);
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     #[test]
@@ -219,5 +219,16 @@ mod tests {
             .expect("a cancelled task stops")
             .expect("no panic");
         assert!(!done.load(std::sync::atomic::Ordering::SeqCst));
+
+        let began = Arc::new(AtomicBool::new(false));
+        let late = {
+            let began = Arc::clone(&began);
+            async move { began.store(true, std::sync::atomic::Ordering::SeqCst) }
+        };
+        until_cancelled(token.cancelled_owned(), late).await;
+        assert!(
+            !began.load(std::sync::atomic::Ordering::SeqCst),
+            "work given its slot after cancellation never begins (its event is replayed)"
+        );
     }
 }

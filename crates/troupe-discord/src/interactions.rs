@@ -241,7 +241,7 @@ pub(crate) async fn handle(
     let client = ctx.platform.http().interaction(interaction.application_id);
     let work = async {
         let running = match ticket {
-            Some(ticket) => Some(ticket.start().await),
+            Some(ticket) => ticket.start().await,
             None => None,
         };
         (running, prepare(&ctx, &interaction, command).await)

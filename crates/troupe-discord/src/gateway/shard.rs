@@ -215,18 +215,20 @@ where
                 let seq = shard.session().map(Session::sequence);
                 match ctx.lanes.admit(lane, &queues, seq) {
                     Some(ticket) => {
+                        // A queued message waits as data (what its handling reads); its task
+                        // is spawned when a slot is handed to it, so a full queue stays small.
                         let task_ctx = Arc::clone(&ctx);
-                        let id = message.id.get();
-                        ctx.spawn(
-                            crate::relay::in_event(id, async move {
-                                let _running = ticket.start().await;
-                                // The handling's state is allocated once it runs: a queued
-                                // event holds its message and ticket, not the whole future
-                                // (tens of kilobytes), so a full queue stays small.
-                                Box::pin(messages::handle(task_ctx, message, lane)).await;
-                            })
-                            .instrument(span),
-                        );
+                        ticket.then(move |running| {
+                            let id = message.id.get();
+                            let spawner = Arc::clone(&task_ctx);
+                            spawner.spawn(
+                                crate::relay::in_event(id, async move {
+                                    let _running = running.begin();
+                                    messages::handle(task_ctx, message, lane).await;
+                                })
+                                .instrument(span),
+                            );
+                        });
                     }
                     None => span.in_scope(|| messages::shed(&ctx, &message, lane)),
                 }
