@@ -69,6 +69,18 @@ impl Budget {
         self.line.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Takes a free slot, counted running. A slot is free only while nobody waits
+    /// ([`Budget::release`] hands a freed slot to the first in line), so this never jumps
+    /// the line.
+    fn take_free(&self, line: &mut Line) -> bool {
+        if line.free == 0 {
+            return false;
+        }
+        line.free -= 1;
+        self.stats.running.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
     /// A slot freed: the first event in line takes it, else it is free again.
     fn release(self: &Arc<Self>) {
         loop {
@@ -158,7 +170,7 @@ impl Queued {
             sequence,
         } = self;
         let mut line = budget.line();
-        if line.free == 0 {
+        if !budget.take_free(&mut line) {
             line.waiting.push_back(Waiting {
                 start,
                 place,
@@ -166,9 +178,7 @@ impl Queued {
             });
             return;
         }
-        line.free -= 1;
         drop(line);
-        budget.stats.running.fetch_add(1, Ordering::Relaxed);
         drop(place);
         let running = Running {
             budget: Some(budget),
@@ -283,17 +293,8 @@ impl Lanes {
                 (Arc::clone(&queues.sequences), seq)
             })
         };
-        let slot = {
-            let mut line = budget.line();
-            // Events in line go first.
-            let free = line.free > 0 && line.waiting.is_empty();
-            if free {
-                line.free -= 1;
-            }
-            free
-        };
+        let slot = budget.take_free(&mut budget.line());
         if slot {
-            budget.stats.running.fetch_add(1, Ordering::Relaxed);
             return Some(Ticket::Slot(Running {
                 budget: Some(Arc::clone(budget)),
                 sequence: sequence(),
