@@ -24,10 +24,12 @@
 //!    commands.
 //!
 //! Rule 2 is in-process memory, bounded: entries are dropped once their window is over and there
-//! are never more than [`MAX_REMEMBERED`] (the one expiring first is dropped first).
+//! are never more than [`MAX_REMEMBERED`] (the one expiring first is dropped first, found in an
+//! index by expiry: a full guard costs the same per command as an empty one).
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
 use std::collections::hash_map::RandomState;
+use std::collections::{BinaryHeap, HashMap};
 use std::fmt;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -125,17 +127,17 @@ impl Drop for AdmitTicket {
         let now = self.clock.now();
         let mut state = lock(&self.state);
         // A newer run may have replaced a timed-out entry; leave that one alone.
-        let ours = matches!(
-            state.entries.get(&self.key),
-            Some(Entry::InFlight { generation, .. }) if *generation == self.generation
-        );
-        if !ours {
-            return;
-        }
+        let user = match state.entries.get(&self.key) {
+            Some(Remembered {
+                user,
+                entry: Entry::InFlight { generation, .. },
+            }) if *generation == self.generation => *user,
+            _ => return,
+        };
         if self.succeeded {
-            state.entries.insert(self.key, Entry::Succeeded { at: now });
+            state.remember(self.key, user, Entry::Succeeded { at: now });
         } else {
-            state.entries.remove(&self.key);
+            state.forget(self.key);
         }
     }
 }
@@ -156,10 +158,21 @@ impl Entry {
     }
 }
 
+/// A remembered run and whose command it was.
+#[derive(Debug, Clone, Copy)]
+struct Remembered {
+    user: UserId,
+    entry: Entry,
+}
+
 #[derive(Debug)]
 struct State {
     /// Hash of (user, channel, command, all arguments) → the last admitted run.
-    entries: HashMap<u64, Entry>,
+    entries: HashMap<u64, Remembered>,
+    /// When each entry of `entries` expires, soonest first. An entry replaced or forgotten
+    /// leaves its record behind (skipped when it comes up); the index is rebuilt when such
+    /// records outnumber the entries, so it stays within twice their number.
+    expiries: BinaryHeap<Reverse<(Timestamp, u64)>>,
     /// Each user's latest admitted command (its key); only entries still in `entries`.
     latest: HashMap<UserId, u64>,
     next_generation: u64,
@@ -167,23 +180,45 @@ struct State {
 }
 
 impl State {
-    fn prune(&mut self, now: Timestamp) {
-        if !self.entries.is_empty() {
-            self.entries.retain(|_, e| e.expires() > now);
-        }
-        while self.entries.len() > MAX_REMEMBERED {
-            let first = self
+    /// Remembers `entry` as the last run of `key`, a command of `user`.
+    fn remember(&mut self, key: u64, user: UserId, entry: Entry) {
+        self.entries.insert(key, Remembered { user, entry });
+        self.expiries.push(Reverse((entry.expires(), key)));
+        if self.expiries.len() > 2 * self.entries.len() + 64 {
+            self.expiries = self
                 .entries
                 .iter()
-                .min_by_key(|(_, e)| e.expires())
-                .map(|(k, _)| *k);
-            match first {
-                Some(key) => self.entries.remove(&key),
-                None => break,
-            };
+                .map(|(key, r)| Reverse((r.entry.expires(), *key)))
+                .collect();
         }
-        let entries = &self.entries;
-        self.latest.retain(|_, key| entries.contains_key(key));
+    }
+
+    /// Forgets `key` (and that it was its user's latest command).
+    fn forget(&mut self, key: u64) {
+        if let Some(Remembered { user, .. }) = self.entries.remove(&key)
+            && self.latest.get(&user) == Some(&key)
+        {
+            self.latest.remove(&user);
+        }
+    }
+
+    /// Drops the entries whose window is over, then the ones expiring first while there are
+    /// more than [`MAX_REMEMBERED`]: each step takes the soonest expiry from the index, so a
+    /// full guard costs one step per admitted command, not a scan of everything it holds.
+    fn prune(&mut self, now: Timestamp) {
+        while let Some(&Reverse((expires, key))) = self.expiries.peek() {
+            let live = self
+                .entries
+                .get(&key)
+                .is_some_and(|r| r.entry.expires() == expires);
+            if live && expires > now && self.entries.len() <= MAX_REMEMBERED {
+                break;
+            }
+            self.expiries.pop();
+            if live {
+                self.forget(key);
+            }
+        }
     }
 
     fn key(&self, request: &CommandRequest) -> u64 {
@@ -226,6 +261,7 @@ impl CommandGuard {
             clock,
             state: Arc::new(Mutex::new(State {
                 entries: HashMap::new(),
+                expiries: BinaryHeap::new(),
                 latest: HashMap::new(),
                 next_generation: 0,
                 hasher: RandomState::new(),
@@ -253,7 +289,12 @@ impl CommandGuard {
         let now = self.clock.now();
         let mut state = lock(&self.state);
         let key = state.key(request);
-        match state.entries.get(&key).filter(|e| e.expires() > now) {
+        match state
+            .entries
+            .get(&key)
+            .map(|r| r.entry)
+            .filter(|e| e.expires() > now)
+        {
             Some(Entry::InFlight { .. }) => return Admission::Suppressed(Suppressed::InFlight),
             Some(Entry::Succeeded { .. })
                 if state.latest.get(&request.invoker.id) == Some(&key) =>
@@ -265,17 +306,15 @@ impl CommandGuard {
         state.latest.insert(request.invoker.id, key);
         let generation = state.next_generation;
         state.next_generation += 1;
-        state.entries.insert(
+        state.remember(
             key,
+            request.invoker.id,
             Entry::InFlight {
                 generation,
                 since: now,
             },
         );
-        // Expired entries are skipped by the lookup above; the memory is swept when full.
-        if state.entries.len() > MAX_REMEMBERED || state.latest.len() > MAX_REMEMBERED {
-            state.prune(now);
-        }
+        state.prune(now);
         Admission::Proceed(AdmitTicket {
             state: Arc::clone(&self.state),
             clock: Arc::clone(&self.clock),
@@ -307,5 +346,86 @@ impl CommandGuard {
         let mut state = lock(&self.state);
         state.prune(self.clock.now());
         state.entries.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> State {
+        State {
+            entries: HashMap::new(),
+            expiries: BinaryHeap::new(),
+            latest: HashMap::new(),
+            next_generation: 0,
+            hasher: RandomState::new(),
+        }
+    }
+
+    fn user(n: u64) -> UserId {
+        UserId::new(n).expect("a user id")
+    }
+
+    const T0: Timestamp = Timestamp::from_millis(1_750_000_000_000);
+
+    #[test]
+    fn a_full_guard_drops_the_entries_expiring_first_and_its_index_stays_small() {
+        let mut s = state();
+        // Every command of a burst (eight a millisecond, all within the 3 s window): admitted
+        // (in flight), then succeeded.
+        for i in 0..(3 * MAX_REMEMBERED as u64) {
+            let now = T0.plus(Duration::from_millis(i / 8));
+            s.latest.insert(user(i + 1), i);
+            s.remember(
+                i,
+                user(i + 1),
+                Entry::InFlight {
+                    generation: i,
+                    since: now,
+                },
+            );
+            s.prune(now);
+            s.remember(i, user(i + 1), Entry::Succeeded { at: now });
+            assert!(s.entries.len() <= MAX_REMEMBERED);
+            assert!(s.latest.len() <= s.entries.len());
+            assert!(
+                s.expiries.len() <= 2 * s.entries.len() + 64,
+                "{} records for {} entries",
+                s.expiries.len(),
+                s.entries.len()
+            );
+        }
+        // The newest MAX_REMEMBERED stayed: the older ones expire first.
+        let oldest_kept = 3 * MAX_REMEMBERED as u64 - MAX_REMEMBERED as u64;
+        assert!(s.entries.contains_key(&oldest_kept));
+        assert!(!s.entries.contains_key(&(oldest_kept - 1)));
+        // Once their window is over, nothing is left.
+        s.prune(T0.plus(Duration::from_secs(3600)));
+        assert!(s.entries.is_empty() && s.latest.is_empty());
+    }
+
+    #[test]
+    fn a_forgotten_or_replaced_entry_leaves_only_a_record_that_is_skipped() {
+        let mut s = state();
+        let since = T0;
+        s.latest.insert(user(1), 7);
+        s.remember(
+            7,
+            user(1),
+            Entry::InFlight {
+                generation: 0,
+                since,
+            },
+        );
+        s.remember(8, user(2), Entry::Succeeded { at: since });
+        s.forget(7);
+        assert!(s.latest.is_empty());
+        // Key 8 expires at T0 + 3 s; the stale record of 7 (T0 + 10 min) must not drop it early
+        // nor keep anything alive.
+        s.prune(since.plus(Duration::from_secs(2)));
+        assert!(s.entries.contains_key(&8));
+        s.prune(since.plus(Duration::from_secs(4)));
+        assert!(s.entries.is_empty());
     }
 }
