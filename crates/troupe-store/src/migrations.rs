@@ -53,6 +53,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0060_read_model_version.sql"),
         include_str!("../../../migrations/postgres/0060_read_model_version.sql"),
     ),
+    (
+        70,
+        "read model auth",
+        include_str!("../../../migrations/sqlite/0070_read_model_auth.sql"),
+        include_str!("../../../migrations/postgres/0070_read_model_auth.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

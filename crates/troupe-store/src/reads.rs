@@ -2,7 +2,9 @@
 //!
 //! What it holds: a compact index of the personality registry (name key, name, display key,
 //! owner and alias keys of every personality; no profiles), a bounded cache of recently used
-//! full personalities, every channel activation, and the set of users with autorespond on.
+//! full personalities, every channel activation, the set of users with autorespond on, and who
+//! holds a token (with its expiry; the token itself stays in the database) or an age
+//! verification (migration 0070).
 //!
 //! How it stays true:
 //! - Migration 0060's counter row (`read_model_version`) is bumped by a trigger in the
@@ -537,6 +539,10 @@ pub(crate) struct Content {
     registry: Registry,
     activations: HashMap<i64, Activation>,
     autorespond: HashSet<i64>,
+    /// User → when their stored token expires (milliseconds). Not the token: a secret.
+    tokens: HashMap<i64, i64>,
+    /// User → when they were age-verified (milliseconds).
+    verifications: HashMap<i64, i64>,
 }
 
 struct State {
@@ -578,6 +584,18 @@ pub(crate) enum Change<'a> {
     Autorespond {
         user: i64,
         enabled: bool,
+    },
+    /// A user's token stored (expiring then) or deleted (`None`).
+    Token {
+        user: i64,
+        expires: Option<i64>,
+    },
+    /// Every token expired at this time deleted.
+    ExpiredTokens(i64),
+    /// A user's age verification recorded (the first one is kept) or removed (`None`).
+    Verification {
+        user: i64,
+        at: Option<i64>,
     },
 }
 
@@ -647,6 +665,28 @@ impl Content {
                     self.autorespond.insert(user);
                 } else {
                     self.autorespond.remove(&user);
+                }
+                Ok(false)
+            }
+            Change::Token { user, expires } => {
+                match expires {
+                    Some(expires) => self.tokens.insert(user, expires),
+                    None => self.tokens.remove(&user),
+                };
+                Ok(false)
+            }
+            Change::ExpiredTokens(now) => {
+                self.tokens.retain(|_, expires| *expires > now);
+                Ok(false)
+            }
+            Change::Verification { user, at } => {
+                match at {
+                    Some(at) => {
+                        self.verifications.entry(user).or_insert(at);
+                    }
+                    None => {
+                        self.verifications.remove(&user);
+                    }
                 }
                 Ok(false)
             }
@@ -850,6 +890,16 @@ impl ReadModel {
 
     pub(crate) fn autorespond(&self, user: i64) -> Option<bool> {
         Some(self.serving()?.content.autorespond.contains(&user))
+    }
+
+    /// When the user's stored token expires (`Some(None)`: they hold none).
+    pub(crate) fn token_expiry(&self, user: i64) -> Option<Option<i64>> {
+        Some(self.serving()?.content.tokens.get(&user).copied())
+    }
+
+    /// When the user was age-verified (`Some(None)`: never).
+    pub(crate) fn verified_at(&self, user: i64) -> Option<Option<i64>> {
+        Some(self.serving()?.content.verifications.get(&user).copied())
     }
 
     // --- writes -------------------------------------------------------------------------------
@@ -1098,6 +1148,17 @@ async fn load(backend: &Backend) -> Result<(u64, Content), StoreError> {
             .await
             .map_err(db)?;
         content.autorespond = users.into_iter().collect();
+        let tokens: Vec<(i64, i64)> = sqlx::query_as("SELECT user_id, expires_at FROM auth_tokens")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
+        content.tokens = tokens.into_iter().collect();
+        let verifications: Vec<(i64, i64)> =
+            sqlx::query_as("SELECT user_id, verified_at FROM age_verifications")
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db)?;
+        content.verifications = verifications.into_iter().collect();
         tx.rollback().await.map_err(db)?;
         Ok::<_, StoreError>((from_sql_count(version), content))
     })
@@ -1139,7 +1200,8 @@ impl Drop for ReadModelFeed {
 impl Store {
     /// Starts serving the hot reads from memory (ADR 0031): `PersonalityRepository::lookup`,
     /// `get`, `alias_owner`, `count` and the totals of `list_by_owner`;
-    /// `ConversationRepository::activation`, `count_activations` and `autorespond`. Loads the
+    /// `ConversationRepository::activation`, `count_activations` and `autorespond`;
+    /// `AuthRepository::verification`, and `token` for a user who holds none. Loads the
     /// model (when it cannot, reads stay on SQL and the feed keeps trying), then keeps it
     /// current in a background task until the returned feed is dropped. Needs a migrated
     /// store and a Tokio runtime. A second call while a feed runs returns an inert feed.

@@ -18,9 +18,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sqlx::Connection as _;
+use troupe_domain::Timestamp;
+use troupe_domain::auth::{AccessToken, AgeVerification, UserAuth};
 use troupe_domain::conversation::ChannelActivation;
 use troupe_domain::personality::{Alias, Personality};
-use troupe_ports::{ConversationRepository, PersonalityRepository, StoreError};
+use troupe_ports::{AuthRepository, ConversationRepository, PersonalityRepository, StoreError};
 use troupe_store::Store;
 use troupe_testkit::{Stores, contract};
 
@@ -86,6 +88,7 @@ async fn contract_with_model(store: Store, suite: &str) {
     let stores = Stores::sharing(Arc::new(store.clone()));
     match suite {
         "personality" => contract::personality_repository(&stores).await,
+        "auth" => contract::auth_repository(&stores).await,
         _ => contract::conversation_repository(&stores).await,
     }
     assert!(
@@ -122,13 +125,96 @@ suites!(
     "personality"
 );
 suites!(
+    the_auth_contract_passes_with_the_sqlite_read_model_serving,
+    the_auth_contract_passes_with_the_postgres_read_model_serving,
+    "auth"
+);
+suites!(
     the_conversation_contract_passes_with_the_sqlite_read_model_serving,
     the_conversation_contract_passes_with_the_postgres_read_model_serving,
     "conversation"
 );
 
+fn token_of(u: u64, expires: i64) -> UserAuth {
+    UserAuth {
+        user: user(u),
+        token: AccessToken::parse("tok-secret-123").unwrap(),
+        created_at: Timestamp::from_millis(1),
+        expires_at: Timestamp::from_millis(expires),
+    }
+}
+
+fn verified(u: u64, at_: i64) -> AgeVerification {
+    AgeVerification {
+        user: user(u),
+        verified_at: Timestamp::from_millis(at_),
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Own writes.
+
+/// Tokens (who holds one, not the secret) and age verifications: this store's writes show in
+/// its next read.
+async fn own_auth_writes_are_visible_at_once(store: Store) {
+    let _feed = store.start_read_model().await;
+    assert!(store.read_model_serving());
+    let rebuilds = store.read_model_rebuilds();
+    assert!(store.token(user(21)).await.unwrap().is_none());
+    store.save_token(&token_of(21, 5_000)).await.unwrap();
+    let got = store
+        .token(user(21))
+        .await
+        .unwrap()
+        .expect("the token just saved");
+    assert_eq!(got.token.expose(), "tok-secret-123");
+    assert!(store.delete_token(user(21)).await.unwrap());
+    assert!(store.token(user(21)).await.unwrap().is_none());
+    store.save_token(&token_of(22, 5_000)).await.unwrap();
+    store.save_token(&token_of(23, 9_000)).await.unwrap();
+    assert_eq!(
+        store
+            .delete_expired_tokens(Timestamp::from_millis(5_000))
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(store.token(user(22)).await.unwrap().is_none());
+    assert!(store.token(user(23)).await.unwrap().is_some());
+
+    assert!(store.verification(user(24)).await.unwrap().is_none());
+    store.save_verification(&verified(24, 100)).await.unwrap();
+    store.save_verification(&verified(24, 200)).await.unwrap();
+    assert_eq!(
+        store.verification(user(24)).await.unwrap(),
+        Some(verified(24, 100)),
+        "the first verification is kept"
+    );
+    assert!(store.remove_verification(user(24)).await.unwrap());
+    assert!(store.verification(user(24)).await.unwrap().is_none());
+    assert!(store.read_model_serving());
+    assert_eq!(
+        store.read_model_rebuilds(),
+        rebuilds,
+        "own writes are applied, not rebuilt"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_own_auth_writes_are_visible_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, store) = sqlite(&dir).await;
+    own_auth_writes_are_visible_at_once(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_own_auth_writes_are_visible_at_once() {
+    common::with_postgres("read model auth writes", |url| async move {
+        let store = Store::open(&url, common::options()).await.unwrap();
+        own_auth_writes_are_visible_at_once(store).await;
+    })
+    .await;
+}
 
 async fn own_writes_are_visible_at_once(store: Store) {
     let _feed = store.start_read_model().await;
@@ -301,6 +387,27 @@ async fn another_process_writes_arrive(url: &str, a: Store, b: Store) -> Duratio
         a.lookup("enigma").await.unwrap().is_none()
             && a.activation(channel(60)).await.unwrap().is_none()
     })
+    .await;
+
+    // Tokens and age verifications.
+    assert!(a.token(user(31)).await.unwrap().is_none());
+    b.save_token(&token_of(31, 9_000)).await.unwrap();
+    b.save_verification(&verified(32, 100)).await.unwrap();
+    eventually("b's token and verification are seen by a", || async {
+        a.token(user(31)).await.unwrap().is_some()
+            && a.verification(user(32)).await.unwrap().is_some()
+    })
+    .await;
+    b.delete_token(user(31)).await.unwrap();
+    eventually("b's token deletion is seen by a", || async {
+        a.token(user(31)).await.unwrap().is_none()
+    })
+    .await;
+    external(url, "DELETE FROM age_verifications WHERE user_id = 32").await;
+    eventually(
+        "a raw SQL removal of a verification is seen by a",
+        || async { a.verification(user(32)).await.unwrap().is_none() },
+    )
     .await;
 
     // As raw SQL, the way the previous release (which knows nothing of the model) writes.
@@ -488,6 +595,8 @@ async fn reads_answer_from_memory(url: &str, store: Store) {
         .unwrap();
     store.activate(&activation(80, "ada")).await.unwrap();
     store.set_autorespond(user(13), true).await.unwrap();
+    store.save_verification(&verified(13, 100)).await.unwrap();
+    store.save_token(&token_of(13, 9_000)).await.unwrap();
     // The notifications of these writes (PostgreSQL) have been handled and the model serves.
     tokio::time::sleep(Duration::from_millis(600)).await;
     eventually("the model serves", || async { store.read_model_serving() }).await;
@@ -500,7 +609,9 @@ async fn reads_answer_from_memory(url: &str, store: Store) {
         "ALTER TABLE personalities RENAME TO personalities_away; \
          ALTER TABLE aliases RENAME TO aliases_away; \
          ALTER TABLE channel_activations RENAME TO channel_activations_away; \
-         ALTER TABLE autorespond RENAME TO autorespond_away",
+         ALTER TABLE autorespond RENAME TO autorespond_away; \
+         ALTER TABLE auth_tokens RENAME TO auth_tokens_away; \
+         ALTER TABLE age_verifications RENAME TO age_verifications_away",
     )
     .await;
     // Two polls later the model is still confirmed and serving.
@@ -543,6 +654,15 @@ async fn reads_answer_from_memory(url: &str, store: Store) {
         assert_eq!(store.count_activations().await.unwrap(), 1);
         assert!(store.autorespond(user(13)).await.unwrap());
         assert!(!store.autorespond(user(14)).await.unwrap());
+        assert_eq!(
+            store.verification(user(13)).await.unwrap(),
+            Some(verified(13, 100))
+        );
+        assert_eq!(store.verification(user(14)).await.unwrap(), None);
+        assert!(
+            store.token(user(14)).await.unwrap().is_none(),
+            "who holds no token is known without the database"
+        );
     })
     .await;
     assert!(answers.is_ok(), "the model answered without the database");
@@ -553,6 +673,8 @@ async fn reads_answer_from_memory(url: &str, store: Store) {
     assert!(store.count().await.is_err());
     assert!(store.activation(channel(80)).await.is_err());
     assert!(store.autorespond(user(13)).await.is_err());
+    assert!(store.verification(user(13)).await.is_err());
+    assert!(store.token(user(14)).await.is_err());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,13 +7,21 @@ use troupe_ports::{AuthRepository, StoreError};
 
 use crate::Store;
 use crate::backend::{WritePool as _, db, from_sql_count, on_pool};
+use crate::reads::{self, Change, VERSION_SQL, counter};
 use crate::rows;
+
+// Writes of tokens and verifications record the read model's counter around their change
+// (reads.rs): this process's own reads see them at once.
 
 #[async_trait]
 impl AuthRepository for Store {
     async fn save_token(&self, auth: &UserAuth) -> Result<(), StoreError> {
         let sealed = self.cipher().encrypt(auth.user, &auth.token)?;
-        on_pool!(self.backend(), |pool| {
+        let _writing = self.reads().writing();
+        let (track, lock) = (self.reads().tracking(), reads::lock_sql(self.kind()));
+        let versions = on_pool!(self.backend(), |pool| {
+            let mut tx = pool.begin_write().await?;
+            let before = counter!(tx, track, lock);
             sqlx::query(
                 "INSERT INTO auth_tokens (user_id, token_ciphertext, created_at, expires_at) \
                  VALUES ($1, $2, $3, $4) ON CONFLICT (user_id) DO UPDATE SET \
@@ -24,15 +32,25 @@ impl AuthRepository for Store {
             .bind(sealed.as_slice())
             .bind(auth.created_at.as_millis())
             .bind(auth.expires_at.as_millis())
-            .execute(pool)
+            .execute(&mut *tx)
             .await
-            .map(|_| ())
-        })
-        .map_err(db)?;
+            .map_err(db)?;
+            let after = counter!(tx, track, VERSION_SQL);
+            tx.commit().await.map_err(db)?;
+            before.zip(after)
+        });
+        let change = Change::Token {
+            user: auth.user.to_i64(),
+            expires: Some(auth.expires_at.as_millis()),
+        };
+        self.read_model_committed(versions, &[change]).await;
         Ok(())
     }
 
     async fn token(&self, user: UserId) -> Result<Option<UserAuth>, StoreError> {
+        if let Some(None) = self.reads().token_expiry(user.to_i64()) {
+            return Ok(None);
+        }
         let row: Option<(Vec<u8>, i64, i64)> = on_pool!(self.reader(), |pool| {
             sqlx::query_as(
                 "SELECT token_ciphertext, created_at, expires_at FROM auth_tokens WHERE user_id = $1",
@@ -54,26 +72,48 @@ impl AuthRepository for Store {
     }
 
     async fn delete_token(&self, user: UserId) -> Result<bool, StoreError> {
-        let n = on_pool!(self.backend(), |pool| {
-            sqlx::query("DELETE FROM auth_tokens WHERE user_id = $1")
+        let _writing = self.reads().writing();
+        let (track, lock) = (self.reads().tracking(), reads::lock_sql(self.kind()));
+        let (n, versions) = on_pool!(self.backend(), |pool| {
+            let mut tx = pool.begin_write().await?;
+            let before = counter!(tx, track, lock);
+            let n = sqlx::query("DELETE FROM auth_tokens WHERE user_id = $1")
                 .bind(user.to_i64())
-                .execute(pool)
+                .execute(&mut *tx)
                 .await
-                .map(|r| r.rows_affected())
-        })
-        .map_err(db)?;
+                .map_err(db)?
+                .rows_affected();
+            let after = counter!(tx, track, VERSION_SQL);
+            tx.commit().await.map_err(db)?;
+            (n, before.zip(after))
+        });
+        let change = Change::Token {
+            user: user.to_i64(),
+            expires: None,
+        };
+        self.read_model_committed(versions, &[change]).await;
         Ok(n > 0)
     }
 
     async fn delete_expired_tokens(&self, now: Timestamp) -> Result<u64, StoreError> {
-        on_pool!(self.backend(), |pool| {
-            sqlx::query("DELETE FROM auth_tokens WHERE expires_at <= $1")
+        let _writing = self.reads().writing();
+        let (track, lock) = (self.reads().tracking(), reads::lock_sql(self.kind()));
+        let (n, versions) = on_pool!(self.backend(), |pool| {
+            let mut tx = pool.begin_write().await?;
+            let before = counter!(tx, track, lock);
+            let n = sqlx::query("DELETE FROM auth_tokens WHERE expires_at <= $1")
                 .bind(now.as_millis())
-                .execute(pool)
+                .execute(&mut *tx)
                 .await
-                .map(|r| r.rows_affected())
-        })
-        .map_err(db)
+                .map_err(db)?
+                .rows_affected();
+            let after = counter!(tx, track, VERSION_SQL);
+            tx.commit().await.map_err(db)?;
+            (n, before.zip(after))
+        });
+        self.read_model_committed(versions, &[Change::ExpiredTokens(now.as_millis())])
+            .await;
+        Ok(n)
     }
 
     async fn count_tokens(&self) -> Result<u64, StoreError> {
@@ -87,6 +127,12 @@ impl AuthRepository for Store {
     }
 
     async fn verification(&self, user: UserId) -> Result<Option<AgeVerification>, StoreError> {
+        if let Some(at) = self.reads().verified_at(user.to_i64()) {
+            return Ok(at.map(|at| AgeVerification {
+                user,
+                verified_at: rows::ts(at),
+            }));
+        }
         let at: Option<i64> = on_pool!(self.reader(), |pool| {
             sqlx::query_scalar("SELECT verified_at FROM age_verifications WHERE user_id = $1")
                 .bind(user.to_i64())
@@ -101,30 +147,53 @@ impl AuthRepository for Store {
     }
 
     async fn save_verification(&self, v: &AgeVerification) -> Result<(), StoreError> {
-        on_pool!(self.backend(), |pool| {
+        let _writing = self.reads().writing();
+        let (track, lock) = (self.reads().tracking(), reads::lock_sql(self.kind()));
+        let versions = on_pool!(self.backend(), |pool| {
+            let mut tx = pool.begin_write().await?;
+            let before = counter!(tx, track, lock);
             sqlx::query(
                 "INSERT INTO age_verifications (user_id, verified_at) VALUES ($1, $2) \
                  ON CONFLICT (user_id) DO NOTHING",
             )
             .bind(v.user.to_i64())
             .bind(v.verified_at.as_millis())
-            .execute(pool)
+            .execute(&mut *tx)
             .await
-            .map(|_| ())
-        })
-        .map_err(db)?;
+            .map_err(db)?;
+            let after = counter!(tx, track, VERSION_SQL);
+            tx.commit().await.map_err(db)?;
+            before.zip(after)
+        });
+        let change = Change::Verification {
+            user: v.user.to_i64(),
+            at: Some(v.verified_at.as_millis()),
+        };
+        self.read_model_committed(versions, &[change]).await;
         Ok(())
     }
 
     async fn remove_verification(&self, user: UserId) -> Result<bool, StoreError> {
-        let n = on_pool!(self.backend(), |pool| {
-            sqlx::query("DELETE FROM age_verifications WHERE user_id = $1")
+        let _writing = self.reads().writing();
+        let (track, lock) = (self.reads().tracking(), reads::lock_sql(self.kind()));
+        let (n, versions) = on_pool!(self.backend(), |pool| {
+            let mut tx = pool.begin_write().await?;
+            let before = counter!(tx, track, lock);
+            let n = sqlx::query("DELETE FROM age_verifications WHERE user_id = $1")
                 .bind(user.to_i64())
-                .execute(pool)
+                .execute(&mut *tx)
                 .await
-                .map(|r| r.rows_affected())
-        })
-        .map_err(db)?;
+                .map_err(db)?
+                .rows_affected();
+            let after = counter!(tx, track, VERSION_SQL);
+            tx.commit().await.map_err(db)?;
+            (n, before.zip(after))
+        });
+        let change = Change::Verification {
+            user: user.to_i64(),
+            at: None,
+        };
+        self.read_model_committed(versions, &[change]).await;
         Ok(n > 0)
     }
 
