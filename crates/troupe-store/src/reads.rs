@@ -893,11 +893,19 @@ impl ReadModel {
     }
 
     /// When the user's stored token expires (`Some(None)`: they hold none).
+    #[expect(
+        clippy::option_option,
+        reason = "None: ask SQL; Some(None): known to be absent"
+    )]
     pub(crate) fn token_expiry(&self, user: i64) -> Option<Option<i64>> {
         Some(self.serving()?.content.tokens.get(&user).copied())
     }
 
     /// When the user was age-verified (`Some(None)`: never).
+    #[expect(
+        clippy::option_option,
+        reason = "None: ask SQL; Some(None): known to be absent"
+    )]
     pub(crate) fn verified_at(&self, user: i64) -> Option<Option<i64>> {
         Some(self.serving()?.content.verifications.get(&user).copied())
     }
