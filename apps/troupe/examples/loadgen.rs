@@ -10,6 +10,7 @@
 //! target/release/examples/loadgen --bin target/release/troupe --commands 1000 --rate 100
 //! target/release/examples/loadgen --bin target/release/troupe --commands 5000 --rate 500 --personalities 10000 --no-rest-ratelimit
 //! target/release/examples/loadgen --bin target/release/troupe --commands 3000 --rate 300 --personalities 10000 --restart --no-rest-ratelimit
+//! target/release/examples/loadgen --bin target/release/troupe --commands 6000 --rate 300 --after-start 11 --no-rest-ratelimit   # steady state
 //! ```
 
 use std::path::PathBuf;
@@ -33,6 +34,11 @@ struct Args {
     /// After seeding, stop the bot and start a new process over the same store (the figure
     /// "RSS after a restart over N personalities").
     restart: bool,
+    /// Seconds to wait after the bot is up before the measured commands. The bot's claim book
+    /// asks the store about every id Discord made within 10 s of the process's start (a replay
+    /// after a restart may carry them; ADR 0030), so a run that starts at once measures that
+    /// restart window; `--after-start 11` measures the steady state.
+    after_start: u64,
 }
 
 fn parse_args() -> Args {
@@ -43,6 +49,7 @@ fn parse_args() -> Args {
         personalities: 0,
         no_rest_ratelimit: false,
         restart: false,
+        after_start: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -54,6 +61,7 @@ fn parse_args() -> Args {
             "--personalities" => args.personalities = value().parse().unwrap_or(0),
             "--no-rest-ratelimit" => args.no_rest_ratelimit = true,
             "--restart" => args.restart = true,
+            "--after-start" => args.after_start = value().parse().unwrap_or(0),
             other => {
                 eprintln!("unknown argument {other}");
                 std::process::exit(2);
@@ -320,6 +328,10 @@ async fn main() {
         }
     }
 
+    if args.after_start > 0 {
+        tokio::time::sleep(Duration::from_secs(args.after_start)).await;
+        println!("measured from {} s after the start", args.after_start);
+    }
     let before_replies = fake.reply_latencies().len();
     let before_requests = fake.request_count();
     let cpu_before = cpu(pid);

@@ -18,10 +18,6 @@ use troupe_store::Store;
 /// How often a process refreshes its registry entry.
 pub const HEARTBEAT: Duration = Duration::from_secs(2);
 
-/// How often the applied flag version is compared with the last one reported (an in-memory
-/// read; a change is written to the registry at once).
-const FLAG_CHECK: Duration = Duration::from_millis(10);
-
 /// The host name: `HOSTNAME`, else the kernel's, else `unknown`.
 pub fn host_name() -> String {
     std::env::var("HOSTNAME")
@@ -142,8 +138,12 @@ async fn keep_fresh(
 ) {
     let mut heartbeat = tokio::time::interval(every);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut check = tokio::time::interval(FLAG_CHECK);
-    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Woken when the flag watcher applies a new version (was a 10 ms poll: a hundred wake-ups
+    // a second of an idle bot).
+    let (applied, mut applied_versions) = tokio::sync::watch::channel(beat.flags.version());
+    beat.flags.on_applied(move |version| {
+        applied.send_replace(Some(version));
+    });
     let mut reported: Option<u64> = None;
     let mut down = false;
     loop {
@@ -157,8 +157,8 @@ async fn keep_fresh(
                 }
                 result.map(|()| true)
             }
-            _ = check.tick() => {
-                let applied = beat.flags.version();
+            Ok(()) = applied_versions.changed() => {
+                let applied = *applied_versions.borrow_and_update();
                 match applied {
                     Some(v) if reported.is_some_and(|r| r < v) => {
                         let result = beat.registry.report_flag_version(&beat.record.id, v).await;

@@ -363,7 +363,12 @@ pub struct Flags {
     targeting: BTreeMap<Category, Targeting>,
     store: Arc<dyn FlagStore>,
     current: RwLock<(u64, Arc<FlagSnapshot>)>,
+    /// Told each version a refresh applies ([`Flags::on_applied`]).
+    listeners: std::sync::Mutex<Vec<Listener>>,
 }
+
+/// What [`Flags::on_applied`] calls.
+type Listener = Box<dyn Fn(u64) + Send + Sync>;
 
 impl fmt::Debug for Flags {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -387,6 +392,7 @@ impl Flags {
             targeting,
             store,
             current: RwLock::new((u64::MAX, initial)),
+            listeners: std::sync::Mutex::new(Vec::new()),
         };
         flags.refresh().await?;
         Ok(flags)
@@ -426,7 +432,24 @@ impl Flags {
         if let Ok(mut guard) = self.current.write() {
             *guard = (version, snapshot);
         }
+        let listeners = self
+            .listeners
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for listener in listeners.iter() {
+            listener(version);
+        }
         Ok(true)
+    }
+
+    /// Calls `listener` with each new version a refresh applies ([`Flags::version`]), so
+    /// nobody needs to poll for it. It runs inside the refresh: keep it quick (hand the
+    /// version on, e.g. to a channel).
+    pub fn on_applied(&self, listener: impl Fn(u64) + Send + Sync + 'static) {
+        self.listeners
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(Box::new(listener));
     }
 
     /// Sets (or with `None` removes) a runtime value with an audit entry, and applies it to this

@@ -135,3 +135,56 @@ async fn an_outage_is_logged_once_and_its_end_once_and_a_change_made_meanwhile_i
     );
     assert!(!logged.contains("Some("), "{logged}");
 }
+
+#[tokio::test]
+async fn each_applied_version_is_told_to_the_listeners_once_whoever_changed_it() {
+    let (stores, _) = Stores::in_memory();
+    let shared = stores.flags;
+    let flags = Flags::load(EnvFlags::default(), BTreeMap::new(), Arc::clone(&shared))
+        .await
+        .unwrap();
+    let told = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&told);
+    flags.on_applied(move |version| sink.lock().unwrap().push(version));
+    let mut health = WatchHealth::default();
+    assert!(!flags.watch_step(&mut health).await);
+    assert!(
+        told.lock().unwrap().is_empty(),
+        "nothing applied, nothing told"
+    );
+
+    // A change through these flags is applied (and told) at once.
+    flags
+        .change(
+            "ddd.commands.enabled",
+            Some(true),
+            "ops",
+            "stage 1",
+            Timestamp::from_millis(1),
+        )
+        .await
+        .unwrap();
+    let first = flags.version().expect("a version in force");
+    assert_eq!(*told.lock().unwrap(), vec![first]);
+
+    // Another process's change is told when the watcher applies it.
+    let other = Flags::load(EnvFlags::default(), BTreeMap::new(), Arc::clone(&shared))
+        .await
+        .unwrap();
+    other
+        .change(
+            "ddd.commands.enabled",
+            Some(false),
+            "ops",
+            "rollback",
+            Timestamp::from_millis(2),
+        )
+        .await
+        .unwrap();
+    assert!(flags.watch_step(&mut health).await);
+    let second = flags.version().expect("a version in force");
+    assert!(second > first);
+    assert_eq!(*told.lock().unwrap(), vec![first, second]);
+    assert!(!flags.watch_step(&mut health).await);
+    assert_eq!(told.lock().unwrap().len(), 2, "told once per version");
+}
