@@ -10,18 +10,37 @@ use crate::backend::{WritePool as _, db, from_sql_count, on_pool};
 use crate::reads::{self, Change, VERSION_SQL, counter};
 use crate::rows;
 
-// Writes of tokens and verifications record the read model's counter around their change
-// (reads.rs): this process's own reads see them at once.
+/// Runs one statement (`$query`, built per backend) in a write transaction that records the
+/// read model's counter around it, then applies `$change` to the model: this process's own
+/// reads see the write at once (reads.rs). Evaluates to the rows the statement affected.
+macro_rules! tracked_write {
+    ($store:expr, $change:expr, $query:expr) => {{
+        let _writing = $store.reads().writing();
+        let (track, lock) = ($store.reads().tracking(), reads::lock_sql($store.kind()));
+        let (affected, versions) = on_pool!($store.backend(), |pool| {
+            let mut tx = pool.begin_write().await?;
+            let before = counter!(tx, track, lock);
+            let affected = $query.execute(&mut *tx).await.map_err(db)?.rows_affected();
+            let after = counter!(tx, track, VERSION_SQL);
+            tx.commit().await.map_err(db)?;
+            (affected, before.zip(after))
+        });
+        $store.read_model_committed(versions, &[$change]).await;
+        affected
+    }};
+}
 
 #[async_trait]
 impl AuthRepository for Store {
     async fn save_token(&self, auth: &UserAuth) -> Result<(), StoreError> {
         let sealed = self.cipher().encrypt(auth.user, &auth.token)?;
-        let _writing = self.reads().writing();
-        let (track, lock) = (self.reads().tracking(), reads::lock_sql(self.kind()));
-        let versions = on_pool!(self.backend(), |pool| {
-            let mut tx = pool.begin_write().await?;
-            let before = counter!(tx, track, lock);
+        let change = Change::Token {
+            user: auth.user.to_i64(),
+            expires: Some(auth.expires_at.as_millis()),
+        };
+        tracked_write!(
+            self,
+            change,
             sqlx::query(
                 "INSERT INTO auth_tokens (user_id, token_ciphertext, created_at, expires_at) \
                  VALUES ($1, $2, $3, $4) ON CONFLICT (user_id) DO UPDATE SET \
@@ -32,18 +51,7 @@ impl AuthRepository for Store {
             .bind(sealed.as_slice())
             .bind(auth.created_at.as_millis())
             .bind(auth.expires_at.as_millis())
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-            let after = counter!(tx, track, VERSION_SQL);
-            tx.commit().await.map_err(db)?;
-            before.zip(after)
-        });
-        let change = Change::Token {
-            user: auth.user.to_i64(),
-            expires: Some(auth.expires_at.as_millis()),
-        };
-        self.read_model_committed(versions, &[change]).await;
+        );
         Ok(())
     }
 
@@ -72,48 +80,24 @@ impl AuthRepository for Store {
     }
 
     async fn delete_token(&self, user: UserId) -> Result<bool, StoreError> {
-        let _writing = self.reads().writing();
-        let (track, lock) = (self.reads().tracking(), reads::lock_sql(self.kind()));
-        let (n, versions) = on_pool!(self.backend(), |pool| {
-            let mut tx = pool.begin_write().await?;
-            let before = counter!(tx, track, lock);
-            let n = sqlx::query("DELETE FROM auth_tokens WHERE user_id = $1")
-                .bind(user.to_i64())
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?
-                .rows_affected();
-            let after = counter!(tx, track, VERSION_SQL);
-            tx.commit().await.map_err(db)?;
-            (n, before.zip(after))
-        });
         let change = Change::Token {
             user: user.to_i64(),
             expires: None,
         };
-        self.read_model_committed(versions, &[change]).await;
-        Ok(n > 0)
+        let deleted = tracked_write!(
+            self,
+            change,
+            sqlx::query("DELETE FROM auth_tokens WHERE user_id = $1").bind(user.to_i64())
+        );
+        Ok(deleted > 0)
     }
 
     async fn delete_expired_tokens(&self, now: Timestamp) -> Result<u64, StoreError> {
-        let _writing = self.reads().writing();
-        let (track, lock) = (self.reads().tracking(), reads::lock_sql(self.kind()));
-        let (n, versions) = on_pool!(self.backend(), |pool| {
-            let mut tx = pool.begin_write().await?;
-            let before = counter!(tx, track, lock);
-            let n = sqlx::query("DELETE FROM auth_tokens WHERE expires_at <= $1")
-                .bind(now.as_millis())
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?
-                .rows_affected();
-            let after = counter!(tx, track, VERSION_SQL);
-            tx.commit().await.map_err(db)?;
-            (n, before.zip(after))
-        });
-        self.read_model_committed(versions, &[Change::ExpiredTokens(now.as_millis())])
-            .await;
-        Ok(n)
+        Ok(tracked_write!(
+            self,
+            Change::ExpiredTokens(now.as_millis()),
+            sqlx::query("DELETE FROM auth_tokens WHERE expires_at <= $1").bind(now.as_millis())
+        ))
     }
 
     async fn count_tokens(&self) -> Result<u64, StoreError> {
@@ -147,54 +131,34 @@ impl AuthRepository for Store {
     }
 
     async fn save_verification(&self, v: &AgeVerification) -> Result<(), StoreError> {
-        let _writing = self.reads().writing();
-        let (track, lock) = (self.reads().tracking(), reads::lock_sql(self.kind()));
-        let versions = on_pool!(self.backend(), |pool| {
-            let mut tx = pool.begin_write().await?;
-            let before = counter!(tx, track, lock);
+        let change = Change::Verification {
+            user: v.user.to_i64(),
+            at: Some(v.verified_at.as_millis()),
+        };
+        tracked_write!(
+            self,
+            change,
             sqlx::query(
                 "INSERT INTO age_verifications (user_id, verified_at) VALUES ($1, $2) \
                  ON CONFLICT (user_id) DO NOTHING",
             )
             .bind(v.user.to_i64())
             .bind(v.verified_at.as_millis())
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-            let after = counter!(tx, track, VERSION_SQL);
-            tx.commit().await.map_err(db)?;
-            before.zip(after)
-        });
-        let change = Change::Verification {
-            user: v.user.to_i64(),
-            at: Some(v.verified_at.as_millis()),
-        };
-        self.read_model_committed(versions, &[change]).await;
+        );
         Ok(())
     }
 
     async fn remove_verification(&self, user: UserId) -> Result<bool, StoreError> {
-        let _writing = self.reads().writing();
-        let (track, lock) = (self.reads().tracking(), reads::lock_sql(self.kind()));
-        let (n, versions) = on_pool!(self.backend(), |pool| {
-            let mut tx = pool.begin_write().await?;
-            let before = counter!(tx, track, lock);
-            let n = sqlx::query("DELETE FROM age_verifications WHERE user_id = $1")
-                .bind(user.to_i64())
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?
-                .rows_affected();
-            let after = counter!(tx, track, VERSION_SQL);
-            tx.commit().await.map_err(db)?;
-            (n, before.zip(after))
-        });
         let change = Change::Verification {
             user: user.to_i64(),
             at: None,
         };
-        self.read_model_committed(versions, &[change]).await;
-        Ok(n > 0)
+        let removed = tracked_write!(
+            self,
+            change,
+            sqlx::query("DELETE FROM age_verifications WHERE user_id = $1").bind(user.to_i64())
+        );
+        Ok(removed > 0)
     }
 
     async fn save_pending(&self, p: &PendingAuthorization) -> Result<(), StoreError> {
