@@ -84,6 +84,33 @@ macro_rules! counter {
 }
 pub(crate) use counter;
 
+/// Runs one statement (`$query`, built per backend) on `$store` in a write transaction that
+/// records the counter around it, then applies `$change` to the model: the store's own reads
+/// see the write at once. Evaluates to the rows the statement affected; `?` on errors.
+macro_rules! tracked_write {
+    ($store:expr, $change:expr, $query:expr) => {{
+        use $crate::backend::WritePool as _;
+        let reads = $store.reads();
+        let _writing = reads.writing();
+        let (track, lock) = (reads.tracking(), $crate::reads::lock_sql($store.kind()));
+        let (affected, versions) = $crate::backend::on_pool!($store.backend(), |pool| {
+            let mut tx = pool.begin_write().await?;
+            let before = $crate::reads::counter!(tx, track, lock);
+            let affected = $query
+                .execute(&mut *tx)
+                .await
+                .map_err($crate::backend::db)?
+                .rows_affected();
+            let after = $crate::reads::counter!(tx, track, $crate::reads::VERSION_SQL);
+            tx.commit().await.map_err($crate::backend::db)?;
+            (affected, before.zip(after))
+        });
+        $store.read_model_committed(versions, &[$change]).await;
+        affected
+    }};
+}
+pub(crate) use tracked_write;
+
 // ---------------------------------------------------------------------------------------------
 // The registry index.
 

@@ -7,28 +7,8 @@ use troupe_ports::{AuthRepository, StoreError};
 
 use crate::Store;
 use crate::backend::{WritePool as _, db, from_sql_count, on_pool};
-use crate::reads::{self, Change, VERSION_SQL, counter};
+use crate::reads::{Change, tracked_write};
 use crate::rows;
-
-/// Runs one statement (`$query`, built per backend) in a write transaction that records the
-/// read model's counter around it, then applies `$change` to the model: this process's own
-/// reads see the write at once (reads.rs). Evaluates to the rows the statement affected.
-macro_rules! tracked_write {
-    ($store:expr, $change:expr, $query:expr) => {{
-        let _writing = $store.reads().writing();
-        let (track, lock) = ($store.reads().tracking(), reads::lock_sql($store.kind()));
-        let (affected, versions) = on_pool!($store.backend(), |pool| {
-            let mut tx = pool.begin_write().await?;
-            let before = counter!(tx, track, lock);
-            let affected = $query.execute(&mut *tx).await.map_err(db)?.rows_affected();
-            let after = counter!(tx, track, VERSION_SQL);
-            tx.commit().await.map_err(db)?;
-            (affected, before.zip(after))
-        });
-        $store.read_model_committed(versions, &[$change]).await;
-        affected
-    }};
-}
 
 #[async_trait]
 impl AuthRepository for Store {
@@ -111,19 +91,16 @@ impl AuthRepository for Store {
     }
 
     async fn verification(&self, user: UserId) -> Result<Option<AgeVerification>, StoreError> {
-        if let Some(at) = self.reads().verified_at(user.to_i64()) {
-            return Ok(at.map(|at| AgeVerification {
-                user,
-                verified_at: rows::ts(at),
-            }));
-        }
-        let at: Option<i64> = on_pool!(self.reader(), |pool| {
-            sqlx::query_scalar("SELECT verified_at FROM age_verifications WHERE user_id = $1")
-                .bind(user.to_i64())
-                .fetch_optional(pool)
-                .await
-        })
-        .map_err(db)?;
+        let at = match self.reads().verified_at(user.to_i64()) {
+            Some(at) => at,
+            None => on_pool!(self.reader(), |pool| {
+                sqlx::query_scalar("SELECT verified_at FROM age_verifications WHERE user_id = $1")
+                    .bind(user.to_i64())
+                    .fetch_optional(pool)
+                    .await
+            })
+            .map_err(db)?,
+        };
         Ok(at.map(|at| AgeVerification {
             user,
             verified_at: rows::ts(at),

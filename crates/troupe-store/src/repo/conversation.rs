@@ -13,7 +13,7 @@ use crate::backend::{
     Backend, ChatterConnection, Violation, WritePool as _, db, from_sql_count, on_pool, to_sql_int,
     violation,
 };
-use crate::reads::{self, Change, VERSION_SQL, counter};
+use crate::reads::{self, Change, VERSION_SQL, counter, tracked_write};
 use crate::rows::{self, corrupt};
 
 const ACTIVATION: &str = "SELECT a.channel_id, p.name, a.activated_by, a.activated_at \
@@ -351,29 +351,20 @@ impl ConversationRepository for Store {
     }
 
     async fn set_autorespond(&self, user: UserId, enabled: bool) -> Result<(), StoreError> {
-        let _writing = self.reads().writing();
-        let (track, lock) = (self.reads().tracking(), reads::lock_sql(self.kind()));
-        let versions = on_pool!(self.backend(), |pool| {
-            let mut tx = pool.begin_write().await?;
-            let before = counter!(tx, track, lock);
+        let change = Change::Autorespond {
+            user: user.to_i64(),
+            enabled,
+        };
+        tracked_write!(
+            self,
+            change,
             sqlx::query(
                 "INSERT INTO autorespond (user_id, enabled) VALUES ($1, $2) \
                  ON CONFLICT (user_id) DO UPDATE SET enabled = excluded.enabled",
             )
             .bind(user.to_i64())
             .bind(enabled)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-            let after = counter!(tx, track, VERSION_SQL);
-            tx.commit().await.map_err(db)?;
-            before.zip(after)
-        });
-        let change = Change::Autorespond {
-            user: user.to_i64(),
-            enabled,
-        };
-        self.read_model_committed(versions, &[change]).await;
+        );
         Ok(())
     }
 
