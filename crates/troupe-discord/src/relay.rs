@@ -47,7 +47,7 @@ const OUTBOX: usize = 10_000;
 
 /// An event as it travels from a gateway to a worker.
 #[derive(Debug, Serialize, Deserialize)]
-struct Envelope {
+struct Envelope<M> {
     v: u8,
     shard: u32,
     /// When the gateway received it (Unix ms): a slash command's 3 s run from then.
@@ -57,18 +57,38 @@ struct Envelope {
     /// The shard's latest heartbeat latency (a worker's `ping` and `status` report it).
     #[serde(default)]
     latency_ms: Option<u64>,
-    event: Relayed,
+    event: Relayed<M>,
 }
 
+/// A relayed event. A gateway sends a message as twilight's `Message` (`Relayed<Message>`); a
+/// worker reads only what its handling keeps (`Relayed<messages::WireMessage>`): the same
+/// Discord field names either way.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "t", content = "d")]
-enum Relayed {
-    MessageCreate(Box<Message>),
+enum Relayed<M> {
+    MessageCreate(Box<M>),
     MessageDelete(MessageDelete),
     InteractionCreate(Box<Interaction>),
 }
 
-impl Relayed {
+/// The Discord id of a relayed message, in whichever form it travels.
+trait DiscordId {
+    fn discord_id(&self) -> u64;
+}
+
+impl DiscordId for Message {
+    fn discord_id(&self) -> u64 {
+        self.id.get()
+    }
+}
+
+impl DiscordId for messages::WireMessage {
+    fn discord_id(&self) -> u64 {
+        self.id().get()
+    }
+}
+
+impl<M: DiscordId> Relayed<M> {
     fn kind(&self) -> &'static str {
         match self {
             Self::MessageCreate(_) => "MESSAGE_CREATE",
@@ -81,7 +101,7 @@ impl Relayed {
     /// (a message's create and delete are two events).
     fn id(&self) -> String {
         let id = match self {
-            Self::MessageCreate(m) => m.id.get(),
+            Self::MessageCreate(m) => m.discord_id(),
             Self::MessageDelete(d) => d.id.get(),
             Self::InteractionCreate(i) => i.id.get(),
         };
@@ -473,7 +493,7 @@ impl Bot {
         payload: &[u8],
         attempt: u64,
     ) -> Result<(), RelayedEventError> {
-        let envelope: Envelope = serde_json::from_slice(payload)
+        let envelope: Envelope<messages::WireMessage> = serde_json::from_slice(payload)
             .map_err(|e| RelayedEventError::Unreadable(e.to_string()))?;
         if envelope.v != VERSION {
             return Err(RelayedEventError::Unreadable(format!(
@@ -583,7 +603,7 @@ mod tests {
 
     #[test]
     fn an_event_id_names_its_kind_and_its_discord_id() {
-        let deleted = Relayed::MessageDelete(MessageDelete {
+        let deleted = Relayed::<Message>::MessageDelete(MessageDelete {
             channel_id: Id::new(7),
             guild_id: None,
             id: Id::new(42),
@@ -591,7 +611,7 @@ mod tests {
         assert_eq!(deleted.id(), "MESSAGE_DELETE-42");
         assert_eq!(deleted.kind(), "MESSAGE_DELETE");
         let json = serde_json::to_vec(&deleted).unwrap();
-        let back: Relayed = serde_json::from_slice(&json).unwrap();
+        let back: Relayed<messages::WireMessage> = serde_json::from_slice(&json).unwrap();
         assert_eq!(back.id(), deleted.id(), "the envelope reads back");
     }
 

@@ -8,13 +8,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_core::Stream as _;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::Instrument as _;
 use twilight_gateway::error::ReceiveMessageErrorType;
 use twilight_gateway::queue::Queue;
 use twilight_gateway::{
-    CloseFrame, ConfigBuilder, Event, EventTypeFlags, Session, Shard, ShardState, StreamExt as _,
+    CloseFrame, ConfigBuilder, Event, EventTypeFlags, Message, Session, Shard, ShardState,
 };
 
 use super::backoff;
@@ -37,8 +38,16 @@ pub(crate) struct ShardExit {
     pub fatal: bool,
 }
 
-pub(crate) fn wanted_events() -> EventTypeFlags {
-    EventTypeFlags::GATEWAY_HELLO
+/// The events twilight parses. A MESSAGE_CREATE only in a gateway process (`relaying`), which
+/// relays twilight's whole message; elsewhere the shard loop reads it itself.
+pub(crate) fn wanted_events(relaying: bool) -> EventTypeFlags {
+    let message_create = if relaying {
+        EventTypeFlags::MESSAGE_CREATE
+    } else {
+        EventTypeFlags::empty()
+    };
+    message_create
+        | EventTypeFlags::GATEWAY_HELLO
         | EventTypeFlags::GATEWAY_HEARTBEAT_ACK
         | EventTypeFlags::GATEWAY_INVALIDATE_SESSION
         | EventTypeFlags::GATEWAY_RECONNECT
@@ -56,7 +65,6 @@ pub(crate) fn wanted_events() -> EventTypeFlags {
         | EventTypeFlags::ROLE_CREATE
         | EventTypeFlags::ROLE_UPDATE
         | EventTypeFlags::ROLE_DELETE
-        | EventTypeFlags::MESSAGE_CREATE
         | EventTypeFlags::MESSAGE_DELETE
         | EventTypeFlags::INTERACTION_CREATE
 }
@@ -111,7 +119,35 @@ where
                 tracing::warn!(shard = number, "the gateway did not confirm the close in time");
                 return exit(&shard, queues, false);
             }
-            item = shard.next_event(wanted_events()) => item,
+            item = std::future::poll_fn(|cx| std::pin::Pin::new(&mut shard).poll_next(cx)) => item,
+        };
+        let item = match item {
+            // A MESSAGE_CREATE is read straight into what its work keeps, except in a gateway
+            // process, which relays twilight's whole message (relay.rs).
+            Some(Ok(Message::Text(json))) if ctx.relay.is_none() && is_message_create(&json) => {
+                match messages::received_from_gateway(&json) {
+                    Ok(message) => {
+                        monitor.event(number);
+                        let seq = shard.session().map(Session::sequence);
+                        on_message(&ctx, number, &queues, seq, message);
+                    }
+                    // Malformed: log the reader's error (not the frame) and skip, never crash.
+                    Err(e) => {
+                        tracing::warn!(shard = number, error = %e, "gateway message skipped");
+                    }
+                }
+                continue;
+            }
+            Some(Ok(Message::Text(json))) => {
+                match twilight_gateway::parse(json, wanted_events(ctx.relay.is_some())) {
+                    Ok(Some(event)) => Some(Ok(Event::from(event))),
+                    Ok(None) => continue,
+                    Err(e) => Some(Err(e)),
+                }
+            }
+            Some(Ok(Message::Close(frame))) => Some(Ok(Event::GatewayClose(frame))),
+            Some(Err(e)) => Some(Err(e)),
+            None => None,
         };
         let event = match item {
             None => {
@@ -195,44 +231,6 @@ where
             }
             Event::GuildCreate(guild) => monitor.guild_available(guild.id().get()),
             Event::GuildDelete(guild) => monitor.guild_gone(guild.id.get()),
-            Event::MessageCreate(message) => {
-                // Only what the work reads stays: a queued event is small.
-                let message = messages::Received::from(message.message);
-                let Some(lane) = messages::lane_of(&ctx, &message) else {
-                    continue;
-                };
-                let span = tracing::info_span!(
-                    "message",
-                    shard = number,
-                    guild = tracing::field::Empty,
-                    channel = message.channel.get(),
-                    message = message.id.get(),
-                    command = tracing::field::Empty,
-                );
-                if let Some(guild) = message.guild {
-                    span.record("guild", guild.get());
-                }
-                let seq = shard.session().map(Session::sequence);
-                match ctx.lanes.admit(lane, &queues, seq) {
-                    Some(ticket) => {
-                        // A queued message waits as data (what its handling reads); its task
-                        // is spawned when a slot is handed to it, so a full queue stays small.
-                        let task_ctx = Arc::clone(&ctx);
-                        ticket.then(move |running| {
-                            let id = message.id.get();
-                            let spawner = Arc::clone(&task_ctx);
-                            spawner.spawn(
-                                crate::relay::in_event(id, async move {
-                                    let _running = running.begin();
-                                    messages::handle(task_ctx, message, lane).await;
-                                })
-                                .instrument(span),
-                            );
-                        });
-                    }
-                    None => span.in_scope(|| messages::shed(&ctx, &message, lane)),
-                }
-            }
             Event::MessageDelete(deleted) => messages::deleted(&ctx, &deleted),
             Event::InteractionCreate(interaction) => {
                 let interaction = interaction.0;
@@ -271,6 +269,85 @@ where
                 }
             }
             _ => {}
+        }
+    }
+}
+
+/// A MESSAGE_CREATE to its lane: its work queued as data, or shed when the lane is full.
+fn on_message(
+    ctx: &Arc<Ctx>,
+    number: u32,
+    queues: &ShardQueues,
+    seq: Option<u64>,
+    message: messages::Received,
+) {
+    let Some(lane) = messages::lane_of(ctx, &message) else {
+        return;
+    };
+    let span = tracing::info_span!(
+        "message",
+        shard = number,
+        guild = tracing::field::Empty,
+        channel = message.channel.get(),
+        message = message.id.get(),
+        command = tracing::field::Empty,
+    );
+    if let Some(guild) = message.guild {
+        span.record("guild", guild.get());
+    }
+    match ctx.lanes.admit(lane, queues, seq) {
+        Some(ticket) => {
+            // A queued message waits as data (what its handling reads); its task is spawned
+            // when a slot is handed to it, so a full queue stays small.
+            let task_ctx = Arc::clone(ctx);
+            ticket.then(move |running| {
+                let id = message.id.get();
+                let spawner = Arc::clone(&task_ctx);
+                spawner.spawn(
+                    crate::relay::in_event(id, async move {
+                        let _running = running.begin();
+                        messages::handle(task_ctx, message, lane).await;
+                    })
+                    .instrument(span),
+                );
+            });
+        }
+        None => span.in_scope(|| messages::shed(ctx, &message, lane)),
+    }
+}
+
+/// Whether a gateway text is a MESSAGE_CREATE dispatch, from its `t` key alone (one scan, where
+/// twilight's `GatewayEventDeserializer` scans for `op`, `s` and `t`; only a dispatch has a
+/// string `t`). A text this misjudges loses nothing: read as a message only if its `d` is one,
+/// and otherwise parsed by twilight.
+fn is_message_create(json: &str) -> bool {
+    json.find(r#""t":"#).is_some_and(|at| {
+        json[at + 4..]
+            .trim_start()
+            .starts_with(r#""MESSAGE_CREATE""#)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_message_create;
+
+    #[test]
+    fn a_message_create_is_told_by_its_event_type_wherever_the_key_is() {
+        for json in [
+            r#"{"t":"MESSAGE_CREATE","s":3,"op":0,"d":{}}"#,
+            r#"{"d":{"content":"\"t\":\"READY\""},"op":0,"s":3,"t": "MESSAGE_CREATE"}"#,
+        ] {
+            assert!(is_message_create(json), "{json}");
+        }
+        for json in [
+            r#"{"t":"MESSAGE_DELETE","s":3,"op":0,"d":{}}"#,
+            r#"{"t":null,"s":null,"op":11,"d":null}"#,
+            r#"{"d":{"content":"\"t\":\"MESSAGE_CREATE\""},"op":0,"s":3,"t":"READY"}"#,
+            r#"{"op":1}"#,
+            r#"{"t":"#,
+        ] {
+            assert!(!is_message_create(json), "{json}");
         }
     }
 }

@@ -183,7 +183,14 @@ pub(super) fn send_in_session(state: &mut State, session: &str, kind: &str, d: V
         return;
     };
     model.seq += 1;
-    let frame = json!({"op": 0, "s": model.seq, "t": kind, "d": d}).to_string();
+    // Discord's own key order (`t`, `s`, `op`, `d`): a client that looks for the header keys
+    // (twilight does) finds them before the payload, as it does against Discord. `json!` would
+    // sort them and put `d` first.
+    let frame = format!(
+        r#"{{"t":{},"s":{},"op":0,"d":{d}}}"#,
+        Value::from(kind),
+        model.seq
+    );
     model.log.push((model.seq, frame.clone()));
     if let Some(c) = state
         .connections
