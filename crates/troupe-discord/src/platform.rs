@@ -81,6 +81,25 @@ impl std::fmt::Debug for DiscordPlatform {
 
 /// A nonce for a message create: Discord returns the first message for a repeated nonce
 /// (`enforce_nonce`), so a create tried again after an ambiguous failure never posts twice.
+/// The body of a message create, written straight to JSON (no `serde_json::Value` in between).
+#[derive(serde::Serialize)]
+struct CreateMessage<'a> {
+    nonce: String,
+    enforce_nonce: bool,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    content: &'a str,
+    #[serde(skip_serializing_if = "<[Embed]>::is_empty")]
+    embeds: &'a [Embed],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message_reference: Option<Reference>,
+}
+
+#[derive(serde::Serialize)]
+struct Reference {
+    message_id: Id<MessageMarker>,
+    fail_if_not_exists: bool,
+}
+
 fn nonce() -> String {
     // At most 25 characters; a random u64 has at most 20 digits.
     fastrand::u64(1..).to_string()
@@ -166,33 +185,21 @@ impl DiscordPlatform {
         embeds: &[Embed],
         reply_to: Option<Id<MessageMarker>>,
     ) -> Result<Id<MessageMarker>, RestError> {
-        let mut body = serde_json::json!({
-            "nonce": crate::relay::scoped_nonce().unwrap_or_else(nonce),
-            "enforce_nonce": true,
-        });
-        if !content.is_empty() {
-            body["content"] = content.into();
-        }
-        if !embeds.is_empty() {
-            body["embeds"] = serde_json::to_value(embeds)
-                .map_err(|e| RestError::Decode(format!("embeds: {e}")))?;
-        }
-        if let Some(reply_to) = reply_to {
-            body["message_reference"] = serde_json::json!({
-                "message_id": reply_to.to_string(),
-                "fail_if_not_exists": false,
-            });
-        }
-        let body = body.to_string();
+        let body = serde_json::to_vec(&CreateMessage {
+            nonce: crate::relay::scoped_nonce().unwrap_or_else(nonce),
+            enforce_nonce: true,
+            content,
+            embeds,
+            message_reference: reply_to.map(|message_id| Reference {
+                message_id,
+                fail_if_not_exists: false,
+            }),
+        })
+        .map_err(|e| RestError::Decode(format!("message body: {e}")))?;
         self.rest
             .global("create message", || async {
                 crate::rest::created_id(
-                    fresh(
-                        self.http()
-                            .create_message(channel)
-                            .payload_json(body.as_bytes()),
-                    )
-                    .await?,
+                    fresh(self.http().create_message(channel).payload_json(&body)).await?,
                 )
                 .await
             })
@@ -414,5 +421,56 @@ mod typing_tests {
             assert!(throttle.due(Id::new(c)));
         }
         assert!(throttle.last.lock().unwrap().len() <= TYPING_CHANNELS);
+    }
+}
+
+#[cfg(test)]
+mod body_tests {
+    use super::*;
+
+    #[test]
+    fn a_message_create_body_names_only_what_it_sends() {
+        let body = |content, embeds, reply_to: Option<u64>| {
+            let bytes = serde_json::to_vec(&CreateMessage {
+                nonce: "17".into(),
+                enforce_nonce: true,
+                content,
+                embeds,
+                message_reference: reply_to.map(|id| Reference {
+                    message_id: Id::new(id),
+                    fail_if_not_exists: false,
+                }),
+            })
+            .unwrap();
+            serde_json::from_slice::<serde_json::Value>(&bytes).unwrap()
+        };
+        assert_eq!(
+            body("hi \"there\"", &[], None),
+            serde_json::json!({"nonce": "17", "enforce_nonce": true, "content": "hi \"there\""})
+        );
+        let embed = Embed {
+            author: None,
+            color: Some(7),
+            description: Some("d".into()),
+            fields: Vec::new(),
+            flags: None,
+            footer: None,
+            image: None,
+            kind: "rich".into(),
+            provider: None,
+            thumbnail: None,
+            timestamp: None,
+            title: Some("t".into()),
+            url: None,
+            video: None,
+        };
+        assert_eq!(
+            body("", std::slice::from_ref(&embed), Some(99)),
+            serde_json::json!({
+                "nonce": "17", "enforce_nonce": true,
+                "embeds": [{"color": 7, "description": "d", "title": "t", "type": "rich"}],
+                "message_reference": {"message_id": "99", "fail_if_not_exists": false},
+            })
+        );
     }
 }
