@@ -615,6 +615,41 @@ mod tests {
         assert_eq!(back.id(), deleted.id(), "the envelope reads back");
     }
 
+    #[test]
+    fn a_worker_reads_the_message_a_gateway_sends_as_twilights() {
+        let message: Message = serde_json::from_value(serde_json::json!({
+            "id": "1001", "channel_id": "2002", "guild_id": "3003",
+            "author": {"id": "4004", "username": "ada", "global_name": null,
+                       "discriminator": "0", "avatar": null, "bot": true},
+            "member": {"roles": ["77"], "nick": "Countess", "joined_at": null,
+                       "deaf": false, "mute": false, "flags": 0},
+            "content": "!tz ping", "timestamp": "2026-12-01T00:00:00+00:00",
+            "edited_timestamp": null, "tts": false, "mention_everyone": false,
+            "mentions": [], "mention_roles": [], "attachments": [], "embeds": [],
+            "pinned": false, "type": 0, "webhook_id": "55",
+            "message_reference": {"message_id": "999", "channel_id": "2002"}
+        }))
+        .unwrap();
+        let sent = Relayed::MessageCreate(Box::new(message));
+        let json = serde_json::to_vec(&sent).unwrap();
+        let back: Relayed<messages::WireMessage> = serde_json::from_slice(&json).unwrap();
+        assert_eq!(back.id(), sent.id());
+        let Relayed::MessageCreate(read) = back else {
+            panic!("not a message create");
+        };
+        let read = messages::Received::from(*read);
+        assert_eq!(
+            (read.id.get(), read.channel.get(), read.guild.map(Id::get)),
+            (1001, 2002, Some(3003))
+        );
+        assert_eq!((read.author.get(), read.author_is_bot), (4004, true));
+        assert_eq!(read.webhook.map(Id::get), Some(55));
+        assert_eq!(read.display_name, "Countess");
+        assert_eq!(read.roles, [Id::new(77)]);
+        assert_eq!(read.content, "!tz ping");
+        assert_eq!(read.reply_to.map(Id::get), Some(999));
+    }
+
     #[tokio::test]
     async fn nonces_repeat_for_the_same_event_and_are_absent_outside_an_event() {
         assert!(scoped_nonce().is_none());

@@ -318,8 +318,8 @@ fn on_message(
 
 /// Whether a gateway text is a MESSAGE_CREATE dispatch, from its `t` key alone (one scan, where
 /// twilight's `GatewayEventDeserializer` scans for `op`, `s` and `t`; only a dispatch has a
-/// string `t`). A text this misjudges loses nothing: read as a message only if its `d` is one,
-/// and otherwise parsed by twilight.
+/// string `t`). It judges as twilight does — the string after the first `"t":` — so what this
+/// does not call a MESSAGE_CREATE, twilight's parser would not either.
 fn is_message_create(json: &str) -> bool {
     json.find(r#""t":"#).is_some_and(|at| {
         json[at + 4..]
