@@ -79,8 +79,6 @@ impl std::fmt::Debug for DiscordPlatform {
     }
 }
 
-/// A nonce for a message create: Discord returns the first message for a repeated nonce
-/// (`enforce_nonce`), so a create tried again after an ambiguous failure never posts twice.
 /// The body of a message create, written straight to JSON (no `serde_json::Value` in between).
 #[derive(serde::Serialize)]
 struct CreateMessage<'a> {
@@ -100,6 +98,28 @@ struct Reference {
     fail_if_not_exists: bool,
 }
 
+impl<'a> CreateMessage<'a> {
+    fn new(
+        nonce: String,
+        content: &'a str,
+        embeds: &'a [Embed],
+        reply_to: Option<Id<MessageMarker>>,
+    ) -> Self {
+        Self {
+            nonce,
+            enforce_nonce: true,
+            content,
+            embeds,
+            message_reference: reply_to.map(|message_id| Reference {
+                message_id,
+                fail_if_not_exists: false,
+            }),
+        }
+    }
+}
+
+/// A nonce for a message create: Discord returns the first message for a repeated nonce
+/// (`enforce_nonce`), so a create tried again after an ambiguous failure never posts twice.
 fn nonce() -> String {
     // At most 25 characters; a random u64 has at most 20 digits.
     fastrand::u64(1..).to_string()
@@ -185,17 +205,9 @@ impl DiscordPlatform {
         embeds: &[Embed],
         reply_to: Option<Id<MessageMarker>>,
     ) -> Result<Id<MessageMarker>, RestError> {
-        let body = serde_json::to_vec(&CreateMessage {
-            nonce: crate::relay::scoped_nonce().unwrap_or_else(nonce),
-            enforce_nonce: true,
-            content,
-            embeds,
-            message_reference: reply_to.map(|message_id| Reference {
-                message_id,
-                fail_if_not_exists: false,
-            }),
-        })
-        .map_err(|e| RestError::Decode(format!("message body: {e}")))?;
+        let nonce = crate::relay::scoped_nonce().unwrap_or_else(nonce);
+        let body = serde_json::to_vec(&CreateMessage::new(nonce, content, embeds, reply_to))
+            .map_err(|e| RestError::Decode(format!("message body: {e}")))?;
         self.rest
             .global("create message", || async {
                 crate::rest::created_id(
@@ -431,17 +443,10 @@ mod body_tests {
     #[test]
     fn a_message_create_body_names_only_what_it_sends() {
         let body = |content, embeds, reply_to: Option<u64>| {
-            let bytes = serde_json::to_vec(&CreateMessage {
-                nonce: "17".into(),
-                enforce_nonce: true,
-                content,
-                embeds,
-                message_reference: reply_to.map(|id| Reference {
-                    message_id: Id::new(id),
-                    fail_if_not_exists: false,
-                }),
-            })
-            .unwrap();
+            let reply_to = reply_to.map(Id::new);
+            let bytes =
+                serde_json::to_vec(&CreateMessage::new("17".into(), content, embeds, reply_to))
+                    .unwrap();
             serde_json::from_slice::<serde_json::Value>(&bytes).unwrap()
         };
         assert_eq!(
