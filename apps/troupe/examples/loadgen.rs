@@ -2,7 +2,10 @@
 //! end (issue 6)"): starts the fake Discord in this process, runs the real `troupe run` binary
 //! against it (SQLite in a temporary directory), injects prefix commands through the fake
 //! gateway at a given rate, and reports commands/s (gateway event in → REST reply out),
-//! latency percentiles, the bot's CPU time per command and its resident memory.
+//! latency percentiles, the bot's CPU time per command and its resident memory. With
+//! `--conversations` it starts the fake AI too, adds a personality, and sends conversation
+//! messages (`@bob …`, each from a new user) instead of commands: message in → the answer's
+//! webhook post out.
 //!
 //! ```text
 //! cargo build --release -p troupe --bin troupe --example loadgen
@@ -11,12 +14,19 @@
 //! target/release/examples/loadgen --bin target/release/troupe --commands 5000 --rate 500 --personalities 10000 --no-rest-ratelimit
 //! target/release/examples/loadgen --bin target/release/troupe --commands 3000 --rate 300 --personalities 10000 --restart --no-rest-ratelimit
 //! target/release/examples/loadgen --bin target/release/troupe --commands 6000 --rate 300 --after-start 11 --no-rest-ratelimit   # steady state
+//! target/release/examples/loadgen --bin target/release/troupe --conversations --commands 3000 --rate 100 --after-start 11 --no-rest-ratelimit
 //! ```
+//!
+//! Build the bot alone, then this (`cargo build --release --locked -p troupe --bin troupe`,
+//! then `cargo build --release -p troupe --example loadgen`): built in one command with an
+//! example, the bot's crates get the dev-dependencies' features and its link order (ADR 0048)
+//! no longer matches.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use troupe_testkit::ai::FakeAiServer;
 use troupe_testkit::discord::{FakeDiscord, TOKEN};
 
 const GUILD: u64 = 100_000_000_000_000_001;
@@ -39,6 +49,10 @@ struct Args {
     /// after a restart may carry them; ADR 0030), so a run that starts at once measures that
     /// restart window; `--after-start 11` measures the steady state.
     after_start: u64,
+    /// Conversation messages to a personality (answered by the fake AI) instead of commands.
+    conversations: bool,
+    /// The fake AI's address, set when `conversations` is.
+    ai_url: Option<String>,
 }
 
 fn parse_args() -> Args {
@@ -50,6 +64,8 @@ fn parse_args() -> Args {
         no_rest_ratelimit: false,
         restart: false,
         after_start: 0,
+        conversations: false,
+        ai_url: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -62,6 +78,7 @@ fn parse_args() -> Args {
             "--no-rest-ratelimit" => args.no_rest_ratelimit = true,
             "--restart" => args.restart = true,
             "--after-start" => args.after_start = value().parse().unwrap_or(0),
+            "--conversations" => args.conversations = true,
             other => {
                 eprintln!("unknown argument {other}");
                 std::process::exit(2);
@@ -201,6 +218,14 @@ fn start_bot(args: &Args, fake: &FakeDiscord, dir: &std::path::Path) -> Child {
         .env("TROUPE_LOG_FORMAT", "json")
         // A burst is queued, not shed: the benchmark measures the work, not the shedding.
         .env("TROUPE_DISCORD_COMMANDS_QUEUED", "100000")
+        .envs(args.ai_url.iter().flat_map(|url| {
+            [
+                ("TROUPE_AI_BASE_URL", url.as_str()),
+                ("TROUPE_AI_API_KEY", "sk-bench"),
+                // No wait for a PluralKit proxy to replace the message: none comes here.
+                ("TROUPE_PROXY_WAIT_MS", "0"),
+            ]
+        }))
         // Experiments (allocator, runtime, store settings) pass their settings through.
         .envs(std::env::vars().filter(|(k, _)| {
             k.starts_with("TROUPE_")
@@ -286,8 +311,14 @@ async fn wait_connected(fake: &FakeDiscord, sessions: usize) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 1)]
 async fn main() {
-    let args = parse_args();
+    let mut args = parse_args();
     let fake = FakeDiscord::start().await.expect("fake Discord");
+    let ai = if args.conversations {
+        Some(FakeAiServer::start().await)
+    } else {
+        None
+    };
+    args.ai_url = ai.as_ref().map(FakeAiServer::base_url);
     fake.add_guild(GUILD, OWNER);
     fake.add_member(GUILD, OWNER, &[]);
     fake.add_text_channel(GUILD, CHANNEL, "bench", true);
@@ -331,6 +362,11 @@ async fn main() {
     if args.after_start > 0 {
         tokio::time::sleep(Duration::from_secs(args.after_start)).await;
         println!("measured from {} s after the start", args.after_start);
+    }
+    if args.conversations {
+        converse(&args, &fake, pid, base).await;
+        stop(child);
+        return;
     }
     let before_replies = fake.reply_latencies().len();
     let before_requests = fake.request_count();
@@ -392,4 +428,115 @@ async fn main() {
     println!("peak RSS: {:.1} MB", peak as f64 / 1024.0);
     report_requests(&fake);
     stop(child);
+}
+
+/// The answers' webhook posts so far: (marker, when posted), the marker being the last word of
+/// the answer (the fake AI ends its answer with the user's last word).
+fn answers(fake: &FakeDiscord) -> Vec<(String, Instant)> {
+    fake.requests_to("POST", "/webhooks/")
+        .into_iter()
+        .filter_map(|r| {
+            let marker = r.body["content"].as_str()?.rsplit(' ').next()?.to_owned();
+            Some((marker, r.at))
+        })
+        .collect()
+}
+
+/// Waits until `posts` webhook posts were made, polling cheaply.
+async fn wait_posts(fake: &FakeDiscord, posts: usize, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while fake.requests_to("POST", "/webhooks/").len() < posts {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    true
+}
+
+/// The conversation run: a personality, then `--commands` messages to it at `--rate`, each from
+/// a new user (one exchange per user and channel at a time: none waits behind another).
+async fn converse(args: &Args, fake: &FakeDiscord, pid: u32, first_user: u64) {
+    let add = fake.send_message(CHANNEL, OWNER, "!tz add bob");
+    assert!(
+        fake.wait_until(Duration::from_secs(30), |f| !f.replies_to(add).is_empty())
+            .await,
+        "the personality was not added"
+    );
+    // Warm-up: the channel's webhook is made with the first answer.
+    fake.add_member(GUILD, first_user, &[]);
+    fake.send_message(CHANNEL, first_user, "@bob warm-up");
+    assert!(
+        wait_posts(fake, 1, Duration::from_secs(30)).await,
+        "the warm-up message was not answered"
+    );
+    let n = args.commands;
+    for i in 1..=n {
+        fake.add_member(GUILD, first_user + i, &[]);
+    }
+    let before = fake.requests_to("POST", "/webhooks/").len();
+    let cpu_before = cpu(pid);
+    let mut sent = Vec::with_capacity(n as usize);
+    let started = Instant::now();
+    for i in 0..n {
+        if args.rate > 0 {
+            let due = started + Duration::from_secs_f64(i as f64 / args.rate as f64);
+            tokio::time::sleep_until(due.into()).await;
+        } else if i % 256 == 0 {
+            tokio::task::yield_now().await;
+        }
+        sent.push(Instant::now());
+        fake.send_message(CHANNEL, first_user + 1 + i, &format!("@bob c{i}"));
+    }
+    let done = wait_posts(fake, before + n as usize, Duration::from_secs(600)).await;
+    let elapsed = started.elapsed();
+    let cpu_used = cpu(pid).saturating_sub(cpu_before);
+    let (_, peak) = memory(pid);
+    let mut counts: std::collections::HashMap<usize, usize> = std::collections::HashMap::new();
+    let mut latencies = Vec::new();
+    for (marker, at) in answers(fake) {
+        let Some(i) = marker
+            .strip_prefix('c')
+            .and_then(|i| i.parse::<usize>().ok())
+        else {
+            continue;
+        };
+        let Some(sent_at) = sent.get(i) else { continue };
+        *counts.entry(i).or_default() += 1;
+        if counts[&i] == 1 {
+            latencies.push(at.duration_since(*sent_at));
+        }
+    }
+    latencies.sort_unstable();
+    let answered = latencies.len();
+    println!(
+        "conversation messages: {n} sent at {}, {answered} answered{}",
+        if args.rate == 0 {
+            "full speed".to_owned()
+        } else {
+            format!("{}/s", args.rate)
+        },
+        if done { "" } else { " (timed out)" }
+    );
+    println!(
+        "throughput: {:.0} messages/s ({:.2} s)",
+        answered as f64 / elapsed.as_secs_f64(),
+        elapsed.as_secs_f64()
+    );
+    println!(
+        "latency (message in -> the answer's webhook post): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        percentile(&latencies, 0.50).as_secs_f64() * 1e3,
+        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+        latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3
+    );
+    println!(
+        "bot CPU: {:.3} s total, {:.3} ms per message",
+        cpu_used.as_secs_f64(),
+        cpu_used.as_secs_f64() * 1e3 / answered.max(1) as f64
+    );
+    println!("peak RSS: {:.1} MB", peak as f64 / 1024.0);
+    println!(
+        "messages answered more than once: {} (of {answered} answered)",
+        counts.values().filter(|c| **c > 1).count()
+    );
 }
