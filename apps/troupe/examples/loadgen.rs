@@ -8,7 +8,7 @@
 //! webhook post out.
 //!
 //! ```text
-//! cargo build --release -p troupe --bin troupe --example loadgen
+//! cargo build --release --locked -p troupe --bin troupe && cargo build --release -p troupe --example loadgen
 //! target/release/examples/loadgen --bin target/release/troupe --commands 20000 --rate 0 --no-rest-ratelimit
 //! target/release/examples/loadgen --bin target/release/troupe --commands 1000 --rate 100
 //! target/release/examples/loadgen --bin target/release/troupe --commands 5000 --rate 500 --personalities 10000 --no-rest-ratelimit
@@ -17,10 +17,8 @@
 //! target/release/examples/loadgen --bin target/release/troupe --conversations --commands 3000 --rate 100 --after-start 11 --no-rest-ratelimit
 //! ```
 //!
-//! Build the bot alone, then this (`cargo build --release --locked -p troupe --bin troupe`,
-//! then `cargo build --release -p troupe --example loadgen`): built in one command with an
-//! example, the bot's crates get the dev-dependencies' features and its link order (ADR 0048)
-//! no longer matches.
+//! The bot is built alone, then this: built in one command with an example, the bot's crates
+//! get the dev-dependencies' features and its link order (ADR 0048) no longer matches.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
