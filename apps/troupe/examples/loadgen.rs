@@ -142,15 +142,18 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[index.min(sorted.len() - 1)]
 }
 
+/// Sends `messages` messages at `rate` (0: at once), message `i` from user `first_user + i`;
+/// returns when it started and when each was sent.
 async fn inject(
     fake: &FakeDiscord,
-    commands: u64,
+    messages: u64,
     rate: u64,
     first_user: u64,
     text: impl Fn(u64) -> String,
-) -> Instant {
+) -> (Instant, Vec<Instant>) {
     let started = Instant::now();
-    for i in 0..commands {
+    let mut sent = Vec::with_capacity(messages as usize);
+    for i in 0..messages {
         if rate > 0 {
             let due = started + Duration::from_secs_f64(i as f64 / rate as f64);
             tokio::time::sleep_until(due.into()).await;
@@ -158,9 +161,62 @@ async fn inject(
             tokio::task::yield_now().await;
         }
         // Distinct users: the 3-second identical-command guard would drop repeats.
+        sent.push(Instant::now());
         fake.send_message(CHANNEL, first_user + i, &text(i));
     }
-    started
+    (started, sent)
+}
+
+/// What a run measured, printed the same way for commands and conversation messages.
+struct Figures<'a> {
+    /// "commands" or "messages".
+    unit: &'a str,
+    sent: u64,
+    rate: u64,
+    done: bool,
+    elapsed: Duration,
+    /// Sorted, one per answered item.
+    latencies: &'a [Duration],
+    cpu: Duration,
+}
+
+impl Figures<'_> {
+    fn print(&self, heading: &str, latency: &str) {
+        let answered = self.latencies.len();
+        println!(
+            "{heading}: {} sent at {}, {answered} answered{}",
+            self.sent,
+            if self.rate == 0 {
+                "full speed".to_owned()
+            } else {
+                format!("{}/s", self.rate)
+            },
+            if self.done { "" } else { " (timed out)" }
+        );
+        println!(
+            "throughput: {:.0} {}/s ({:.2} s)",
+            answered as f64 / self.elapsed.as_secs_f64(),
+            self.unit,
+            self.elapsed.as_secs_f64()
+        );
+        println!(
+            "{latency}: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            percentile(self.latencies, 0.50).as_secs_f64() * 1e3,
+            percentile(self.latencies, 0.99).as_secs_f64() * 1e3,
+            self.latencies
+                .last()
+                .copied()
+                .unwrap_or_default()
+                .as_secs_f64()
+                * 1e3
+        );
+        println!(
+            "bot CPU: {:.3} s total, {:.3} ms per {}",
+            self.cpu.as_secs_f64(),
+            self.cpu.as_secs_f64() * 1e3 / answered.max(1) as f64,
+            self.unit.trim_end_matches('s')
+        );
+    }
 }
 
 /// The request and reply counts once `replies` more commands are answered.
@@ -371,7 +427,7 @@ async fn main() {
     let cpu_before = cpu(pid);
     let n = args.commands;
     let answered_at = after(&fake, n);
-    let started = inject(&fake, n, args.rate, base, |i| match i % 4 {
+    let (started, _) = inject(&fake, n, args.rate, base, |i| match i % 4 {
         0 => "!tz ping".to_owned(),
         1 => "!tz help".to_owned(),
         2 => "!tz list".to_owned(),
@@ -388,36 +444,20 @@ async fn main() {
         .skip(before_replies)
         .collect();
     latencies.sort_unstable();
-    let answered = latencies.len();
     let requests = fake.request_count() - before_requests;
-    println!(
-        "commands: {n} injected at {}, {answered} answered{}",
-        if args.rate == 0 {
-            "full speed".to_owned()
-        } else {
-            format!("{}/s", args.rate)
-        },
-        if done { "" } else { " (timed out)" }
-    );
+    let figures = Figures {
+        unit: "commands",
+        sent: n,
+        rate: args.rate,
+        done,
+        elapsed,
+        latencies: &latencies,
+        cpu: cpu_used,
+    };
+    figures.print("commands", "latency");
     println!(
         "REST rate limiter: {}",
         if args.no_rest_ratelimit { "off" } else { "on" }
-    );
-    println!(
-        "throughput: {:.0} commands/s ({:.2} s)",
-        answered as f64 / elapsed.as_secs_f64(),
-        elapsed.as_secs_f64()
-    );
-    println!(
-        "latency: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        percentile(&latencies, 0.50).as_secs_f64() * 1e3,
-        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
-        latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3
-    );
-    println!(
-        "bot CPU: {:.3} s total, {:.3} ms per command",
-        cpu_used.as_secs_f64(),
-        cpu_used.as_secs_f64() * 1e3 / answered.max(1) as f64
     );
     println!(
         "REST requests: {requests}, at most {} in any 1 s window",
@@ -474,18 +514,8 @@ async fn converse(args: &Args, fake: &FakeDiscord, pid: u32, first_user: u64) {
     }
     let before = fake.requests_to("POST", "/webhooks/").len();
     let cpu_before = cpu(pid);
-    let mut sent = Vec::with_capacity(n as usize);
-    let started = Instant::now();
-    for i in 0..n {
-        if args.rate > 0 {
-            let due = started + Duration::from_secs_f64(i as f64 / args.rate as f64);
-            tokio::time::sleep_until(due.into()).await;
-        } else if i % 256 == 0 {
-            tokio::task::yield_now().await;
-        }
-        sent.push(Instant::now());
-        fake.send_message(CHANNEL, first_user + 1 + i, &format!("@bob c{i}"));
-    }
+    let (started, sent) =
+        inject(fake, n, args.rate, first_user + 1, |i| format!("@bob c{i}")).await;
     let done = wait_posts(fake, before + n as usize, Duration::from_secs(600)).await;
     let elapsed = started.elapsed();
     let cpu_used = cpu(pid).saturating_sub(cpu_before);
@@ -507,30 +537,18 @@ async fn converse(args: &Args, fake: &FakeDiscord, pid: u32, first_user: u64) {
     }
     latencies.sort_unstable();
     let answered = latencies.len();
-    println!(
-        "conversation messages: {n} sent at {}, {answered} answered{}",
-        if args.rate == 0 {
-            "full speed".to_owned()
-        } else {
-            format!("{}/s", args.rate)
-        },
-        if done { "" } else { " (timed out)" }
-    );
-    println!(
-        "throughput: {:.0} messages/s ({:.2} s)",
-        answered as f64 / elapsed.as_secs_f64(),
-        elapsed.as_secs_f64()
-    );
-    println!(
-        "latency (message in -> the answer's webhook post): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        percentile(&latencies, 0.50).as_secs_f64() * 1e3,
-        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
-        latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3
-    );
-    println!(
-        "bot CPU: {:.3} s total, {:.3} ms per message",
-        cpu_used.as_secs_f64(),
-        cpu_used.as_secs_f64() * 1e3 / answered.max(1) as f64
+    let figures = Figures {
+        unit: "messages",
+        sent: n,
+        rate: args.rate,
+        done,
+        elapsed,
+        latencies: &latencies,
+        cpu: cpu_used,
+    };
+    figures.print(
+        "conversation messages",
+        "latency (message in -> the answer's webhook post)",
     );
     println!("peak RSS: {:.1} MB", peak as f64 / 1024.0);
     println!(
