@@ -219,25 +219,35 @@ impl Figures<'_> {
     }
 }
 
-/// The request and reply counts once `replies` more commands are answered.
-fn after(fake: &FakeDiscord, replies: u64) -> (usize, usize) {
-    let replies = replies as usize;
-    (
-        fake.request_count() + replies,
-        fake.reply_latencies().len() + replies,
-    )
+/// Replies to commands so far (one per answered message or interaction).
+fn replies(fake: &FakeDiscord) -> usize {
+    fake.reply_latencies().len()
 }
 
-/// Waits until the commands counted by [`after`] were answered, polling cheaply so the fake does not
-/// take CPU from the bot: first the request count (each reply is one request; a restarted
-/// bot's first command also fetches the guild and channel), then the replies themselves.
-async fn wait_replies(
+/// Webhook posts so far: a personality's answers.
+fn webhook_posts(fake: &FakeDiscord) -> usize {
+    fake.requests_to("POST", "/webhooks/").len()
+}
+
+/// The request and answer counts (`answers`: [`replies`] or [`webhook_posts`]) once `more`
+/// more messages are answered.
+fn after(fake: &FakeDiscord, more: u64, answers: fn(&FakeDiscord) -> usize) -> (usize, usize) {
+    let more = more as usize;
+    (fake.request_count() + more, answers(fake) + more)
+}
+
+/// Waits until the messages counted by [`after`] were answered, polling cheaply so the fake
+/// does not take CPU from the bot: first the request count (each answer is one request; a
+/// restarted bot's first command also fetches the guild and channel), then the answers
+/// themselves.
+async fn wait_answered(
     fake: &FakeDiscord,
-    (requests, replies): (usize, usize),
+    (requests, answered): (usize, usize),
+    answers: fn(&FakeDiscord) -> usize,
     timeout: Duration,
 ) -> bool {
     let deadline = Instant::now() + timeout;
-    while fake.request_count() < requests || fake.reply_latencies().len() < replies {
+    while fake.request_count() < requests || answers(fake) < answered {
         if Instant::now() >= deadline {
             return false;
         }
@@ -385,10 +395,10 @@ async fn main() {
     if args.personalities > 0 {
         let seeded_at = Instant::now();
         let n = args.personalities;
-        let seeded = after(&fake, n);
+        let seeded = after(&fake, n, replies);
         inject(&fake, n, 0, base, |i| format!("!tz add bench{i}")).await;
         assert!(
-            wait_replies(&fake, seeded, Duration::from_secs(600)).await,
+            wait_answered(&fake, seeded, replies, Duration::from_secs(600)).await,
             "seeding did not finish"
         );
         base += n;
@@ -426,7 +436,7 @@ async fn main() {
     let before_requests = fake.request_count();
     let cpu_before = cpu(pid);
     let n = args.commands;
-    let answered_at = after(&fake, n);
+    let answered_at = after(&fake, n, replies);
     let (started, _) = inject(&fake, n, args.rate, base, |i| match i % 4 {
         0 => "!tz ping".to_owned(),
         1 => "!tz help".to_owned(),
@@ -434,7 +444,7 @@ async fn main() {
         _ => "!tz status".to_owned(),
     })
     .await;
-    let done = wait_replies(&fake, answered_at, Duration::from_secs(600)).await;
+    let done = wait_answered(&fake, answered_at, replies, Duration::from_secs(600)).await;
     let elapsed = started.elapsed();
     let cpu_used = cpu(pid).saturating_sub(cpu_before);
     let (_, peak) = memory(pid);
@@ -480,18 +490,6 @@ fn answers(fake: &FakeDiscord) -> Vec<(String, Instant)> {
         .collect()
 }
 
-/// Waits until `posts` webhook posts were made, polling cheaply.
-async fn wait_posts(fake: &FakeDiscord, posts: usize, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    while fake.requests_to("POST", "/webhooks/").len() < posts {
-        if Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    true
-}
-
 /// The conversation run: a personality, then `--commands` messages to it at `--rate`, each from
 /// a new user (one exchange per user and channel at a time: none waits behind another).
 async fn converse(args: &Args, fake: &FakeDiscord, pid: u32, first_user: u64) {
@@ -503,20 +501,21 @@ async fn converse(args: &Args, fake: &FakeDiscord, pid: u32, first_user: u64) {
     );
     // Warm-up: the channel's webhook is made with the first answer.
     fake.add_member(GUILD, first_user, &[]);
+    let warmed = after(fake, 1, webhook_posts);
     fake.send_message(CHANNEL, first_user, "@bob warm-up");
     assert!(
-        wait_posts(fake, 1, Duration::from_secs(30)).await,
+        wait_answered(fake, warmed, webhook_posts, Duration::from_secs(30)).await,
         "the warm-up message was not answered"
     );
     let n = args.commands;
     for i in 1..=n {
         fake.add_member(GUILD, first_user + i, &[]);
     }
-    let before = fake.requests_to("POST", "/webhooks/").len();
+    let answered_at = after(fake, n, webhook_posts);
     let cpu_before = cpu(pid);
     let (started, sent) =
         inject(fake, n, args.rate, first_user + 1, |i| format!("@bob c{i}")).await;
-    let done = wait_posts(fake, before + n as usize, Duration::from_secs(600)).await;
+    let done = wait_answered(fake, answered_at, webhook_posts, Duration::from_secs(600)).await;
     let elapsed = started.elapsed();
     let cpu_used = cpu(pid).saturating_sub(cpu_before);
     let (_, peak) = memory(pid);
@@ -530,8 +529,9 @@ async fn converse(args: &Args, fake: &FakeDiscord, pid: u32, first_user: u64) {
             continue;
         };
         let Some(sent_at) = sent.get(i) else { continue };
-        *counts.entry(i).or_default() += 1;
-        if counts[&i] == 1 {
+        let count = counts.entry(i).or_default();
+        *count += 1;
+        if *count == 1 {
             latencies.push(at.duration_since(*sent_at));
         }
     }
