@@ -376,6 +376,7 @@ fn no_backups() -> ServeOptions {
     ServeOptions {
         schedule_backups: false,
         backup_check_every: Duration::from_secs(3600),
+        backup_worker: troupe::backups::BackupWorker::InProcess,
     }
 }
 

@@ -2,6 +2,10 @@
 //! change, daily otherwise, a backup right after a change, retention of the newest N. Each
 //! backup is the store's verified online backup; the last success feeds `/health`.
 //!
+//! Out of its process's way: the backup runs in a child process of the same binary (`troupe
+//! backup --scheduled`, ADR 0049), so the memory SQLite's snapshot, its integrity check and the
+//! hashing touch goes back to the system when it ends instead of staying with the bot.
+//!
 //! Out of the way: one process per store schedules (the one holding the `backup-scheduler`
 //! lease in the store); no scheduled backup starts during the quiet period after a rollback
 //! (a flag turned off) — an operator who wants one runs `troupe backup`.
@@ -94,6 +98,32 @@ pub fn last_backup(dir: &Path) -> Option<Timestamp> {
         .max()
 }
 
+/// Where a scheduled backup runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum BackupWorker {
+    /// In this process, on a background thread (tests and benches, which have no `troupe`
+    /// binary of their own).
+    #[default]
+    InProcess,
+    /// In a child process: `exe [--config file] backup --scheduled --dir … --keep …`, with this
+    /// process's environment but not its Discord token.
+    Child {
+        exe: PathBuf,
+        config: Option<PathBuf>,
+    },
+}
+
+/// What `troupe backup --scheduled` prints on its standard output: one JSON object.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ScheduledReport {
+    /// The backup's file name in the directory.
+    pub file: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Older backups removed by retention.
+    pub pruned: usize,
+}
+
 /// Runs the policy against a store.
 pub struct BackupScheduler {
     store: Store,
@@ -103,6 +133,7 @@ pub struct BackupScheduler {
     activity: Arc<Activity>,
     /// This process's name in the scheduler lease.
     holder: String,
+    worker: BackupWorker,
 }
 
 impl std::fmt::Debug for BackupScheduler {
@@ -110,6 +141,7 @@ impl std::fmt::Debug for BackupScheduler {
         f.debug_struct("BackupScheduler")
             .field("dir", &self.dir)
             .field("policy", &self.policy)
+            .field("worker", &self.worker)
             .finish_non_exhaustive()
     }
 }
@@ -155,7 +187,15 @@ impl BackupScheduler {
             policy,
             activity,
             holder,
+            worker: BackupWorker::InProcess,
         }
+    }
+
+    /// Takes the backups where `worker` says.
+    #[must_use]
+    pub fn with_worker(mut self, worker: BackupWorker) -> Self {
+        self.worker = worker;
+        self
     }
 
     /// The newest flag change (the rollout step) from the audit log: when, and whether it
@@ -207,32 +247,46 @@ impl BackupScheduler {
                 return Tick::NotScheduler;
             }
         }
-        match self.store.backup_in_background(&self.dir).await {
-            Ok(manifest) => {
+        match self.take().await {
+            Ok(report) => {
                 self.activity.success(now);
-                let pruned = prune_backups(&self.dir, self.policy.keep).map_or_else(
-                    |e| {
-                        tracing::warn!(error = %e, "backup retention failed");
-                        0
-                    },
-                    |removed| removed.len(),
-                );
                 tracing::info!(
-                    file = %manifest.file,
-                    size = manifest.size,
-                    pruned,
+                    file = %report.file,
+                    size = report.size,
+                    pruned = report.pruned,
                     interval_secs = self.policy.interval(change, now).as_secs(),
                     "scheduled backup taken"
                 );
                 Tick::Taken {
-                    file: manifest.file,
-                    pruned,
+                    file: report.file,
+                    pruned: report.pruned,
                 }
             }
             Err(e) => {
                 self.activity.failure(now);
                 tracing::error!(error = %e, "scheduled backup failed");
-                Tick::Failed(e.to_string())
+                Tick::Failed(e)
+            }
+        }
+    }
+
+    /// Takes one verified backup and applies retention, where the worker says.
+    async fn take(&self) -> Result<ScheduledReport, String> {
+        match &self.worker {
+            BackupWorker::InProcess => {
+                let manifest = self
+                    .store
+                    .backup_in_background(&self.dir)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(ScheduledReport {
+                    file: manifest.file,
+                    size: manifest.size,
+                    pruned: retain(&self.dir, self.policy.keep),
+                })
+            }
+            BackupWorker::Child { exe, config } => {
+                take_in_child(exe, config.as_deref(), &self.dir, self.policy.keep).await
             }
         }
     }
@@ -248,6 +302,57 @@ impl BackupScheduler {
             }
         })
     }
+}
+
+/// Retention after a backup taken in this process: how many older backups were removed.
+pub(crate) fn retain(dir: &Path, keep: usize) -> usize {
+    prune_backups(dir, keep).map_or_else(
+        |e| {
+            tracing::warn!(error = %e, "backup retention failed");
+            0
+        },
+        |removed| removed.len(),
+    )
+}
+
+/// Runs `troupe backup --scheduled` and reads its report. The child's log lines go to this
+/// process's standard error; it is killed if the scheduler stops (the `.partial` file it leaves
+/// is removed by the next backup).
+async fn take_in_child(
+    exe: &Path,
+    config: Option<&Path>,
+    dir: &Path,
+    keep: usize,
+) -> Result<ScheduledReport, String> {
+    let mut command = tokio::process::Command::new(exe);
+    if let Some(file) = config {
+        command.arg("--config").arg(file);
+    }
+    command
+        .arg("backup")
+        .arg("--scheduled")
+        .arg("--dir")
+        .arg(dir)
+        .arg("--keep")
+        .arg(keep.to_string())
+        .env_remove("DISCORD_TOKEN")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .kill_on_drop(true);
+    let output = command
+        .output()
+        .await
+        .map_err(|e| format!("cannot start the backup process {}: {e}", exe.display()))?;
+    if !output.status.success() {
+        return Err(format!(
+            "the backup process failed ({}); its error is logged above",
+            output.status
+        ));
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    serde_json::from_str(text.trim())
+        .map_err(|e| format!("the backup process ended well but its report is not readable: {e}"))
 }
 
 #[cfg(test)]

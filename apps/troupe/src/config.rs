@@ -272,6 +272,13 @@ pub struct Config {
     pub backup_keep: usize,
     /// Scheduled backups in `run` and `console --http` (`TROUPE_BACKUP_SCHEDULE`, default on).
     pub backup_schedule: bool,
+    /// Not a setting: the configuration file this was read from (`--config`, or
+    /// `./troupe.toml`), handed to the child process of a scheduled backup.
+    pub file: Option<PathBuf>,
+    /// Not a setting: the binary that takes scheduled backups in a child process (`troupe
+    /// backup --scheduled`, ADR 0049). `main` sets it to its own executable; `None` (tests,
+    /// benches) takes them in this process.
+    pub backup_exe: Option<PathBuf>,
     /// Where active alerts are posted (`TROUPE_OPS_WEBHOOK_URL`; Slack/Discord-style JSON).
     pub ops_webhook_url: Option<Secret>,
     /// The communication plan's channels and texts (`TROUPE_OPS_CHANNEL`,
@@ -297,7 +304,9 @@ impl Config {
             Some(path) => read_file(path)?,
             None => BTreeMap::new(),
         };
-        Self::from_sources(&file_values, std::env::vars())
+        let mut config = Self::from_sources(&file_values, std::env::vars())?;
+        config.file = file.map(Path::to_path_buf);
+        Ok(config)
     }
 
     /// Merges file values (already upper-cased keys) with environment variables (which win).
@@ -661,6 +670,8 @@ impl Config {
             backup_dir,
             backup_keep,
             backup_schedule,
+            file: None,
+            backup_exe: None,
             ops_webhook_url: ops_webhook_url.map(Secret::new),
             comms,
             auto_rollback,

@@ -28,7 +28,7 @@ use troupe_ports::{
 };
 use troupe_store::Store;
 
-use crate::backups::{BackupPolicy, BackupScheduler};
+use crate::backups::{BackupPolicy, BackupScheduler, BackupWorker};
 use crate::config::{Config, Secret};
 use crate::wiring::App;
 
@@ -303,12 +303,14 @@ impl Drop for RunningHttp {
 }
 
 /// What [`serve`] runs besides the server.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ServeOptions {
     /// Run the backup scheduler in this process (`TROUPE_BACKUP_SCHEDULE`).
     pub schedule_backups: bool,
     /// How often the scheduler looks whether a backup is due.
     pub backup_check_every: Duration,
+    /// Where the scheduled backups run (a child process of the `troupe` binary).
+    pub backup_worker: BackupWorker,
 }
 
 impl ServeOptions {
@@ -316,6 +318,13 @@ impl ServeOptions {
         Self {
             schedule_backups: config.backup_schedule,
             backup_check_every: Duration::from_secs(60),
+            backup_worker: config
+                .backup_exe
+                .clone()
+                .map_or(BackupWorker::InProcess, |exe| BackupWorker::Child {
+                    exe,
+                    config: config.file.clone(),
+                }),
         }
     }
 }
@@ -419,7 +428,8 @@ pub async fn serve_with(
                 ..BackupPolicy::default()
             },
             Arc::clone(&ops.backups),
-        );
+        )
+        .with_worker(options.backup_worker);
         tasks.push(scheduler.spawn(options.backup_check_every));
     }
     Ok(RunningHttp {

@@ -159,13 +159,16 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let config = match Config::load(cli.config.as_deref()) {
+    let mut config = match Config::load(cli.config.as_deref()) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("troupe: invalid configuration: {e}");
             return ExitCode::from(exit::USAGE);
         }
     };
+    // Scheduled backups (in `run` and `console --http`) run in a child process of this binary
+    // (ADR 0049). Without a path to it, they run in this process.
+    config.backup_exe = std::env::current_exe().ok();
     init_logging(
         &config,
         matches!(

@@ -95,6 +95,7 @@ async fn the_admin_api_of_a_running_troupe_rolls_back_backs_up_and_passes_the_sm
         ServeOptions {
             schedule_backups: true,
             backup_check_every: Duration::from_secs(3600),
+            backup_worker: troupe::backups::BackupWorker::InProcess,
         },
     )
     .await

@@ -27,6 +27,10 @@ pub struct BackupArgs {
     /// Backups kept afterwards, newest first, 1–10000 (default: TROUPE_BACKUP_KEEP).
     #[arg(long, value_name = "N", value_parser = parse_keep)]
     pub keep: Option<usize>,
+    /// The running bot's scheduled backup (ADR 0049): paced to keep out of the way of the
+    /// commands it answers, no progress lines, one JSON object on standard output.
+    #[arg(long, hide = true, conflicts_with = "format")]
+    pub scheduled: bool,
 }
 
 /// `--keep`: the bounds of `TROUPE_BACKUP_KEEP`.
@@ -42,6 +46,9 @@ fn parse_keep(raw: &str) -> Result<usize, String> {
 pub async fn run(args: BackupArgs, config: &Config) -> anyhow::Result<ExitCode> {
     let dir = args.dir.unwrap_or_else(|| config.backup_dir.clone());
     let keep = args.keep.unwrap_or(config.backup_keep);
+    if args.scheduled {
+        return scheduled(config, &dir, keep).await;
+    }
     eprintln!("[1/3] opening {}", config.database_label());
     let store = crate::wiring::open_store(config).await?;
     eprintln!(
@@ -76,5 +83,22 @@ pub async fn run(args: BackupArgs, config: &Config) -> anyhow::Result<ExitCode> 
     for file in pruned {
         crate::outln!("pruned {}", file.display());
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `troupe backup --scheduled`: what the bot's backup scheduler runs in a child process.
+async fn scheduled(
+    config: &Config,
+    dir: &std::path::Path,
+    keep: usize,
+) -> anyhow::Result<ExitCode> {
+    let store = crate::wiring::open_store(config).await?;
+    let manifest = store.backup_in_background(dir).await?;
+    let report = crate::backups::ScheduledReport {
+        file: manifest.file,
+        size: manifest.size,
+        pruned: crate::backups::retain(dir, keep),
+    };
+    crate::outln!("{}", serde_json::to_string(&report)?);
     Ok(ExitCode::SUCCESS)
 }
