@@ -684,6 +684,20 @@ impl Config {
         })
     }
 
+    /// Tokio workers for a process that holds gateway shards (`run`, `gateway`; ADR 0050): one
+    /// per shard it runs, at most one per core. The shards are known when `TROUPE_SHARDS` (and
+    /// a range) say; with Discord's recommendation they are not known before the runtime starts,
+    /// and one worker is assumed (the recommendation is one shard up to 2,500 guilds; the
+    /// gateway logs when it starts more shards than workers).
+    pub fn gateway_workers(&self, cores: usize) -> usize {
+        let shards = match (&self.shard_range, self.shards) {
+            (Some(range), _) => range.len(),
+            (None, Some(total)) => usize::try_from(total).unwrap_or(usize::MAX),
+            (None, None) => 1,
+        };
+        shards.clamp(1, cores.max(1))
+    }
+
     /// The database URL with any password replaced, for messages.
     pub fn database_label(&self) -> String {
         redact_url(self.database_url.expose())
@@ -1159,6 +1173,26 @@ mod tests {
         assert_eq!(c.sqlite_durability, troupe_store::Durability::PerOperation);
         let full = load(&[("TROUPE_SQLITE_DURABILITY", "full")]).unwrap();
         assert_eq!(full.sqlite_durability, troupe_store::Durability::Full);
+    }
+
+    #[test]
+    fn a_gateway_process_gets_one_worker_per_shard_it_runs_up_to_the_cores() {
+        assert_eq!(
+            load(&[]).unwrap().gateway_workers(8),
+            1,
+            "Discord's recommendation"
+        );
+        assert_eq!(
+            load(&[("TROUPE_SHARDS", "4")]).unwrap().gateway_workers(8),
+            4
+        );
+        assert_eq!(
+            load(&[("TROUPE_SHARDS", "64")]).unwrap().gateway_workers(8),
+            8
+        );
+        let ranged = load(&[("TROUPE_SHARDS", "16"), ("TROUPE_SHARD_RANGE", "4..6")]).unwrap();
+        assert_eq!(ranged.gateway_workers(8), 2);
+        assert_eq!(ranged.gateway_workers(0), 1);
     }
 
     #[test]

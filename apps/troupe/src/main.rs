@@ -176,10 +176,16 @@ fn main() -> ExitCode {
             Command::Console { .. } | Command::Compare { .. }
         ),
     );
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    // A process holding gateway shards gets one worker per shard it runs (ADR 0050), unless
+    // TOKIO_WORKER_THREADS says otherwise (tokio reads it when no count is set here).
+    if matches!(cli.command, Command::Run { .. } | Command::Gateway { .. })
+        && std::env::var_os("TOKIO_WORKER_THREADS").is_none()
     {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        builder.worker_threads(config.gateway_workers(cores));
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("troupe: cannot start the async runtime: {e}");

@@ -119,6 +119,14 @@ async fn plan(ctx: &Ctx) -> Result<Plan, BotError> {
             range.start, range.end
         )));
     }
+    let workers = tokio::runtime::Handle::current().metrics().num_workers();
+    if range.len() > workers {
+        tracing::info!(
+            shards = range.len(),
+            workers,
+            "more shards than runtime workers: set TROUPE_SHARDS to size the runtime for them"
+        );
+    }
     Ok(Plan {
         total,
         range,
