@@ -167,25 +167,52 @@ async fn inject(
     (started, sent)
 }
 
-/// What a run measured, printed the same way for commands and conversation messages.
-struct Figures<'a> {
-    /// "commands" or "messages".
-    unit: &'a str,
-    sent: u64,
+/// One measured run: messages sent at a rate until answered, with the bot's CPU time and
+/// peak RSS over it.
+struct Window {
     rate: u64,
+    /// When each message was sent.
+    sent: Vec<Instant>,
+    /// Whether every message was answered in time.
     done: bool,
     elapsed: Duration,
-    /// Sorted, one per answered item.
-    latencies: &'a [Duration],
     cpu: Duration,
+    /// Peak resident KiB of the bot so far.
+    peak: u64,
 }
 
-impl Figures<'_> {
-    fn print(&self, heading: &str, latency: &str) {
-        let answered = self.latencies.len();
+/// Sends `messages` messages (see [`inject`]) and waits until they are answered (counted by
+/// `answers`: [`replies`] or [`webhook_posts`]), measuring the bot `pid` meanwhile.
+async fn measure(
+    fake: &FakeDiscord,
+    pid: u32,
+    (messages, rate, first_user): (u64, u64, u64),
+    answers: fn(&FakeDiscord) -> usize,
+    text: impl Fn(u64) -> String,
+) -> Window {
+    let answered_at = after(fake, messages, answers);
+    let cpu_before = cpu(pid);
+    let (started, sent) = inject(fake, messages, rate, first_user, text).await;
+    let done = wait_answered(fake, answered_at, answers, Duration::from_secs(600)).await;
+    let elapsed = started.elapsed();
+    Window {
+        rate,
+        sent,
+        done,
+        elapsed,
+        cpu: cpu(pid).saturating_sub(cpu_before),
+        peak: memory(pid).1,
+    }
+}
+
+impl Window {
+    /// Prints the run the same way for commands and conversation messages; `unit` is
+    /// "commands" or "messages", `latencies` sorted, one per answered message.
+    fn print(&self, unit: &str, latencies: &[Duration], heading: &str, latency: &str) {
+        let answered = latencies.len();
         println!(
             "{heading}: {} sent at {}, {answered} answered{}",
-            self.sent,
+            self.sent.len(),
             if self.rate == 0 {
                 "full speed".to_owned()
             } else {
@@ -194,28 +221,23 @@ impl Figures<'_> {
             if self.done { "" } else { " (timed out)" }
         );
         println!(
-            "throughput: {:.0} {}/s ({:.2} s)",
+            "throughput: {:.0} {unit}/s ({:.2} s)",
             answered as f64 / self.elapsed.as_secs_f64(),
-            self.unit,
             self.elapsed.as_secs_f64()
         );
         println!(
             "{latency}: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-            percentile(self.latencies, 0.50).as_secs_f64() * 1e3,
-            percentile(self.latencies, 0.99).as_secs_f64() * 1e3,
-            self.latencies
-                .last()
-                .copied()
-                .unwrap_or_default()
-                .as_secs_f64()
-                * 1e3
+            percentile(latencies, 0.50).as_secs_f64() * 1e3,
+            percentile(latencies, 0.99).as_secs_f64() * 1e3,
+            latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3
         );
         println!(
             "bot CPU: {:.3} s total, {:.3} ms per {}",
             self.cpu.as_secs_f64(),
             self.cpu.as_secs_f64() * 1e3 / answered.max(1) as f64,
-            self.unit.trim_end_matches('s')
+            unit.trim_end_matches('s')
         );
+        println!("peak RSS: {:.1} MB", self.peak as f64 / 1024.0);
     }
 }
 
@@ -434,20 +456,19 @@ async fn main() {
     }
     let before_replies = fake.reply_latencies().len();
     let before_requests = fake.request_count();
-    let cpu_before = cpu(pid);
-    let n = args.commands;
-    let answered_at = after(&fake, n, replies);
-    let (started, _) = inject(&fake, n, args.rate, base, |i| match i % 4 {
-        0 => "!tz ping".to_owned(),
-        1 => "!tz help".to_owned(),
-        2 => "!tz list".to_owned(),
-        _ => "!tz status".to_owned(),
-    })
+    let window = measure(
+        &fake,
+        pid,
+        (args.commands, args.rate, base),
+        replies,
+        |i| match i % 4 {
+            0 => "!tz ping".to_owned(),
+            1 => "!tz help".to_owned(),
+            2 => "!tz list".to_owned(),
+            _ => "!tz status".to_owned(),
+        },
+    )
     .await;
-    let done = wait_answered(&fake, answered_at, replies, Duration::from_secs(600)).await;
-    let elapsed = started.elapsed();
-    let cpu_used = cpu(pid).saturating_sub(cpu_before);
-    let (_, peak) = memory(pid);
     let mut latencies: Vec<Duration> = fake
         .reply_latencies()
         .into_iter()
@@ -455,16 +476,7 @@ async fn main() {
         .collect();
     latencies.sort_unstable();
     let requests = fake.request_count() - before_requests;
-    let figures = Figures {
-        unit: "commands",
-        sent: n,
-        rate: args.rate,
-        done,
-        elapsed,
-        latencies: &latencies,
-        cpu: cpu_used,
-    };
-    figures.print("commands", "latency");
+    window.print("commands", &latencies, "commands", "latency");
     println!(
         "REST rate limiter: {}",
         if args.no_rest_ratelimit { "off" } else { "on" }
@@ -473,7 +485,6 @@ async fn main() {
         "REST requests: {requests}, at most {} in any 1 s window",
         fake.max_requests_per_second()
     );
-    println!("peak RSS: {:.1} MB", peak as f64 / 1024.0);
     report_requests(&fake);
     stop(child);
 }
@@ -511,14 +522,14 @@ async fn converse(args: &Args, fake: &FakeDiscord, pid: u32, first_user: u64) {
     for i in 1..=n {
         fake.add_member(GUILD, first_user + i, &[]);
     }
-    let answered_at = after(fake, n, webhook_posts);
-    let cpu_before = cpu(pid);
-    let (started, sent) =
-        inject(fake, n, args.rate, first_user + 1, |i| format!("@bob c{i}")).await;
-    let done = wait_answered(fake, answered_at, webhook_posts, Duration::from_secs(600)).await;
-    let elapsed = started.elapsed();
-    let cpu_used = cpu(pid).saturating_sub(cpu_before);
-    let (_, peak) = memory(pid);
+    let window = measure(
+        fake,
+        pid,
+        (n, args.rate, first_user + 1),
+        webhook_posts,
+        |i| format!("@bob c{i}"),
+    )
+    .await;
     let mut counts: std::collections::HashMap<usize, usize> = std::collections::HashMap::new();
     let mut latencies = Vec::new();
     for (marker, at) in answers(fake) {
@@ -528,7 +539,9 @@ async fn converse(args: &Args, fake: &FakeDiscord, pid: u32, first_user: u64) {
         else {
             continue;
         };
-        let Some(sent_at) = sent.get(i) else { continue };
+        let Some(sent_at) = window.sent.get(i) else {
+            continue;
+        };
         let count = counts.entry(i).or_default();
         *count += 1;
         if *count == 1 {
@@ -537,20 +550,12 @@ async fn converse(args: &Args, fake: &FakeDiscord, pid: u32, first_user: u64) {
     }
     latencies.sort_unstable();
     let answered = latencies.len();
-    let figures = Figures {
-        unit: "messages",
-        sent: n,
-        rate: args.rate,
-        done,
-        elapsed,
-        latencies: &latencies,
-        cpu: cpu_used,
-    };
-    figures.print(
+    window.print(
+        "messages",
+        &latencies,
         "conversation messages",
         "latency (message in -> the answer's webhook post)",
     );
-    println!("peak RSS: {:.1} MB", peak as f64 / 1024.0);
     println!(
         "messages answered more than once: {} (of {answered} answered)",
         counts.values().filter(|c| **c > 1).count()
