@@ -20,10 +20,14 @@
 //! The bot is built alone, then this: built in one command with an example, the bot's crates
 //! get the dev-dependencies' features and its link order (ADR 0048) no longer matches.
 
+#[path = "common/proc_stat.rs"]
+mod proc_stat;
+
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use proc_stat::cpu;
 use troupe_testkit::ai::FakeAiServer;
 use troupe_testkit::discord::{FakeDiscord, TOKEN};
 
@@ -119,19 +123,6 @@ fn composition(pid: u32) -> String {
         kb("RssAnon:"),
         kb("RssFile:")
     )
-}
-
-/// User + system CPU time of a process.
-fn cpu(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<u64> = after
-        .split_whitespace()
-        .map(|f| f.parse().unwrap_or(0))
-        .collect();
-    // utime and stime are fields 14 and 15 (1-based) of the whole line: 12 and 13 after ')'.
-    let ticks = fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0);
-    Duration::from_millis(ticks * 10) // CLK_TCK = 100 on Linux
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

@@ -19,6 +19,9 @@
 //!
 //! Everything stays on 127.0.0.1.
 
+#[path = "common/proc_stat.rs"]
+mod proc_stat;
+
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -115,7 +118,7 @@ async fn drive(exe: String, rate: u64, cycles: u64, current_thread: bool) {
         frames.write_all(&frame).await.expect("send");
         answered.recv().await;
     }
-    let before = cpu_ms(child.id());
+    let before = proc_stat::cpu(child.id());
     let start = Instant::now();
     for i in 0..cycles {
         if rate > 0 {
@@ -133,7 +136,7 @@ async fn drive(exe: String, rate: u64, cycles: u64, current_thread: bool) {
         }
     }
     let elapsed = start.elapsed();
-    let cpu = cpu_ms(child.id()) - before;
+    let cpu = proc_stat::cpu(child.id()).saturating_sub(before);
     println!(
         "cycles: {cycles} at {} ({:.2} s)",
         if rate > 0 {
@@ -145,8 +148,8 @@ async fn drive(exe: String, rate: u64, cycles: u64, current_thread: bool) {
     );
     println!(
         "child CPU: {:.3} s total, {:.3} ms per cycle",
-        cpu / 1000.0,
-        cpu / cycles as f64
+        cpu.as_secs_f64(),
+        cpu.as_secs_f64() * 1e3 / cycles as f64
     );
     server.abort();
     let _ = child.kill();
@@ -177,30 +180,4 @@ async fn child_bot(gateway: u16, rest: u16) {
             _ => return,
         }
     }
-}
-
-/// CPU time (user + system) of a process, in milliseconds.
-fn cpu_ms(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after_name = stat.rfind(')').map_or("", |i| &stat[i + 1..]);
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // utime and stime: fields 14 and 15 of the line, the 12th and 13th after the name.
-    (ticks(11) + ticks(12)) * 1000.0 / clock_ticks()
-}
-
-/// The kernel's clock ticks per second (`getconf CLK_TCK`), 100 on Linux.
-fn clock_ticks() -> f64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(100.0)
 }
