@@ -3,17 +3,18 @@
 //! bounded: command, category, system, outcome, result, flag, state, rule, severity, version, lane —
 //! never a user, guild or channel id.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 use std::time::Duration;
 
-use metrics::{counter, gauge, histogram};
+use metrics::{Counter, Histogram, counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use troupe_application::alerts::AlertMonitor;
 use troupe_application::dispatch::{CommandObserver, CommandRecord};
 use troupe_application::flags::{FlagName, FlagSnapshot};
+use troupe_application::model::OutcomeClass;
 use troupe_application::shadow::ShadowResult;
-use troupe_application::{Category, SystemKind};
+use troupe_application::{Category, CommandName, SystemKind};
 use troupe_ports::{GatewayHealth, GatewayState};
 
 use crate::sources::HealthSources;
@@ -227,7 +228,6 @@ fn describe() {
 pub fn record_command(record: &CommandRecord) {
     let command = record.command.as_str();
     let category = record.category.as_str();
-    let system = record.system.as_str();
     if record.fell_back {
         counter!("troupe_command_fallbacks_total", "command" => command, "category" => category)
             .increment(1);
@@ -240,21 +240,47 @@ pub fn record_command(record: &CommandRecord) {
         )
         .increment(1);
     }
-    counter!(
-        "troupe_commands_total",
-        "command" => command,
-        "category" => category,
-        "system" => system,
-        "outcome" => record.class.as_str()
-    )
-    .increment(1);
-    histogram!(
-        "troupe_command_duration_seconds",
-        "command" => command,
-        "category" => category,
-        "system" => system
-    )
-    .record(record.elapsed.as_secs_f64());
+    let (commands, duration) = command_series(record);
+    commands.increment(1);
+    duration.record(record.elapsed.as_secs_f64());
+}
+
+/// The series a finished command counts in (`troupe_commands_total` by its outcome) and the one
+/// its duration goes to. Once Troupe's recorder is installed (for the rest of the process), a
+/// series' handles are kept: registering one by name and labels hashes and looks them up in
+/// the recorder, about 5,000 instructions a command (docs/PERFORMANCE.md, eleventh pass), and
+/// a kept handle points at the same series.
+fn command_series(record: &CommandRecord) -> (Counter, Histogram) {
+    type Key = (CommandName, Category, SystemKind, OutcomeClass);
+    type Series = HashMap<Key, (Counter, Histogram)>;
+    static KEPT: LazyLock<Mutex<Series>> = LazyLock::new(Mutex::default);
+    let register = || {
+        let command = record.command.as_str();
+        let category = record.category.as_str();
+        let system = record.system.as_str();
+        (
+            counter!(
+                "troupe_commands_total",
+                "command" => command,
+                "category" => category,
+                "system" => system,
+                "outcome" => record.class.as_str()
+            ),
+            histogram!(
+                "troupe_command_duration_seconds",
+                "command" => command,
+                "category" => category,
+                "system" => system
+            ),
+        )
+    };
+    let installed = matches!(HANDLE.get(), Some(Ok(_)));
+    let Some(mut kept) = installed.then(|| KEPT.lock().ok()).flatten() else {
+        return register();
+    };
+    kept.entry((record.command, record.category, record.system, record.class))
+        .or_insert_with(register)
+        .clone()
 }
 
 /// Records one shadow result (the observer of `ShadowRunner::with_observer`).

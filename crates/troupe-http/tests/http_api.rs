@@ -589,6 +589,51 @@ async fn no_response_of_any_route_contains_the_admin_token() {
 
 // ---------------------------------------------------------------- metrics
 
+/// The per-command series are counted through kept handles after the first record: every
+/// record still counts, each in its own outcome's series, and all in one duration histogram.
+#[tokio::test]
+async fn every_command_record_counts_in_its_series() {
+    let w = world(ALL_ON, Some(TOKEN)).await;
+    let observer = troupe_http::metrics::command_observer(
+        None,
+        w.clock.clone() as std::sync::Arc<dyn troupe_ports::Clock>,
+    );
+    let command = CommandName::Alias;
+    let record = |class| CommandRecord {
+        command,
+        category: command.category(),
+        system: SystemKind::New,
+        class,
+        fell_back: false,
+        elapsed: Duration::from_millis(3),
+    };
+    for class in [
+        OutcomeClass::Conflict,
+        OutcomeClass::Conflict,
+        OutcomeClass::NotFound,
+        OutcomeClass::Conflict,
+    ] {
+        observer(&record(class));
+    }
+    let text = get(&w, "/metrics").await.text;
+    let labels = format!(
+        r#"command="{}",category="{}",system="{}""#,
+        command.as_str(),
+        command.category().as_str(),
+        SystemKind::New.as_str()
+    );
+    for needle in [
+        format!(r#"troupe_commands_total{{{labels},outcome="conflict"}} 3"#),
+        format!(r#"troupe_commands_total{{{labels},outcome="not_found"}} 1"#),
+        format!("troupe_command_duration_seconds_count{{{labels}}} 4"),
+    ] {
+        assert!(
+            text.lines().any(|l| l == needle),
+            "{needle} missing from:\n{text}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn metrics_expose_every_family_with_bounded_labels_only() {
     let w = world(ALL_ON, Some(TOKEN)).await;
