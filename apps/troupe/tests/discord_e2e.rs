@@ -514,6 +514,30 @@ async fn shutdown_during_work_finishes_the_in_flight_reply() {
     assert_eq!(fake.client_close_codes(), [4000], "a resumable close");
 }
 
+/// The one command reply whose id the bot reads back from Discord's answer (other replies'
+/// answers are not decoded): the purge report, deleted after its ten seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purge_report_is_deleted_after_its_lifetime() {
+    let bot = Running::start(&[]).await;
+    let id = bot.fake.send_message(DM, OWNER, "!tz purgbot");
+    assert!(
+        bot.fake
+            .wait_until(WAIT, |f| !f.replies_to(id).is_empty())
+            .await
+    );
+    let report = bot.fake.replies_to(id)[0].id;
+    let deleted = format!("/channels/{DM}/messages/{report}");
+    assert!(
+        bot.fake
+            .wait_until(Duration::from_secs(20), |f| !f
+                .requests_to("DELETE", &deleted)
+                .is_empty())
+            .await,
+        "the report was deleted by the id Discord gave it"
+    );
+    bot.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_slash_command_is_deferred_then_edited() {
     let bot = Running::start(&[]).await;

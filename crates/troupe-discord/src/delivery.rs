@@ -34,15 +34,19 @@ pub(crate) async fn message_outcome(
     let platform = &ctx.platform;
     let mut reply_id = None;
     if let Some(reply) = &dispatched.outcome.reply {
+        // Only a reply deleted later needs its id read from Discord's answer.
+        let read_id = (dispatched.outcome.follow_ups.iter())
+            .any(|f| matches!(f, FollowUp::DeleteReplyAfter(_)));
         match platform
             .send_reply(
                 invoking.channel,
                 &[reply_embed(reply)],
                 Some(invoking.message),
+                read_id,
             )
             .await
         {
-            Ok(id) => reply_id = Some(id),
+            Ok(id) => reply_id = id,
             Err(e) => {
                 tracing::warn!(error = %e, reference = ?dispatched.outcome.reference.map(|r| r.to_string()), "cannot deliver a command reply");
             }
@@ -125,6 +129,7 @@ pub(crate) fn busy(ctx: &Arc<Ctx>, invoking: Invoking) {
                 invoking.channel,
                 &[reply_embed(&busy_reply())],
                 Some(invoking.message),
+                false,
             )
             .await
         {

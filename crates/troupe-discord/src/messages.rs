@@ -97,8 +97,9 @@ pub(crate) fn received_from_gateway(json: &str) -> Result<Received, serde_json::
     struct Dispatch {
         d: wire::Message,
     }
-    // From bytes, as a worker reads a relayed message: one reader's code for both.
-    serde_json::from_slice::<Dispatch>(json.as_bytes()).map(|dispatch| dispatch.d.into())
+    // From text, as a worker reads a relayed message: one reader's code for both, and text
+    // already known to be UTF-8 is not checked again string by string.
+    serde_json::from_str::<Dispatch>(json).map(|dispatch| dispatch.d.into())
 }
 
 /// A message as Discord sends it (in a MESSAGE_CREATE, or relayed from a gateway process),

@@ -205,27 +205,48 @@ impl DiscordPlatform {
         embeds: &[Embed],
         reply_to: Option<Id<MessageMarker>>,
     ) -> Result<Id<MessageMarker>, RestError> {
+        self.post(channel, content, embeds, reply_to, true)
+            .await?
+            .ok_or_else(|| RestError::Decode("created message: no id read".into()))
+    }
+
+    /// [`create`](Self::create), reading the new message's id from the response only when
+    /// `read_id` (the body is a whole message, as long as what was sent: a command reply whose id
+    /// nobody needs skips decoding it).
+    async fn post(
+        &self,
+        channel: Id<ChannelMarker>,
+        content: &str,
+        embeds: &[Embed],
+        reply_to: Option<Id<MessageMarker>>,
+        read_id: bool,
+    ) -> Result<Option<Id<MessageMarker>>, RestError> {
         let nonce = crate::relay::scoped_nonce().unwrap_or_else(nonce);
         let body = serde_json::to_vec(&CreateMessage::new(nonce, content, embeds, reply_to))
             .map_err(|e| RestError::Decode(format!("message body: {e}")))?;
         self.rest
             .global("create message", || async {
-                crate::rest::created_id(
-                    fresh(self.http().create_message(channel).payload_json(&body)).await?,
-                )
-                .await
+                let response =
+                    fresh(self.http().create_message(channel).payload_json(&body)).await?;
+                if read_id {
+                    crate::rest::created_id(response).await.map(Some)
+                } else {
+                    crate::rest::drain(response).await.map(|()| None)
+                }
             })
             .await
     }
 
-    /// Sends a bot message (used for command replies, which reply to the invoking message).
+    /// Sends a bot message (used for command replies, which reply to the invoking message);
+    /// its id only when `read_id`.
     pub(crate) async fn send_reply(
         &self,
         channel: Id<ChannelMarker>,
         embeds: &[Embed],
         reply_to: Option<Id<MessageMarker>>,
-    ) -> Result<Id<MessageMarker>, RestError> {
-        self.create(channel, "", embeds, reply_to).await
+        read_id: bool,
+    ) -> Result<Option<Id<MessageMarker>>, RestError> {
+        self.post(channel, "", embeds, reply_to, read_id).await
     }
 }
 

@@ -493,8 +493,12 @@ impl Bot {
         payload: &[u8],
         attempt: u64,
     ) -> Result<(), RelayedEventError> {
-        let envelope: Envelope<messages::WireMessage> = serde_json::from_slice(payload)
-            .map_err(|e| RelayedEventError::Unreadable(e.to_string()))?;
+        // As text, as a shard reads a MESSAGE_CREATE: one reader's code for both.
+        let envelope: Envelope<messages::WireMessage> = std::str::from_utf8(payload)
+            .map_err(|e| RelayedEventError::Unreadable(e.to_string()))
+            .and_then(|text| {
+                serde_json::from_str(text).map_err(|e| RelayedEventError::Unreadable(e.to_string()))
+            })?;
         if envelope.v != VERSION {
             return Err(RelayedEventError::Unreadable(format!(
                 "envelope version {} (this worker reads {VERSION})",

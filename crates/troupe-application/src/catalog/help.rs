@@ -5,6 +5,7 @@
 //! are in `code` spans; nothing is bold.
 
 use std::fmt::Write as _;
+use std::sync::OnceLock;
 
 use troupe_ports::EmbedField;
 
@@ -78,18 +79,30 @@ pub fn line(spec: &CommandSpec) -> String {
     line
 }
 
-fn overview(audience: HelpAudience, prefix: &str) -> Reply {
-    let fields = HelpGroup::ALL
-        .into_iter()
-        .filter(|group| audience.sees(*group))
-        .map(|group| EmbedField {
-            name: group.title().to_owned(),
-            value: catalog::all()
+/// Each group's overview field value (its commands' [`line`]s), in [`HelpGroup::ALL`]'s order:
+/// the catalog is static, so they are written once per process, not per `help`.
+fn group_lines() -> &'static [String; 6] {
+    static LINES: OnceLock<[String; 6]> = OnceLock::new();
+    LINES.get_or_init(|| {
+        HelpGroup::ALL.map(|group| {
+            catalog::all()
                 .iter()
                 .filter(|spec| spec.help_group == group)
                 .map(line)
                 .collect::<Vec<_>>()
-                .join("\n"),
+                .join("\n")
+        })
+    })
+}
+
+fn overview(audience: HelpAudience, prefix: &str) -> Reply {
+    let fields = HelpGroup::ALL
+        .into_iter()
+        .zip(group_lines())
+        .filter(|(group, _)| audience.sees(*group))
+        .map(|(group, lines)| EmbedField {
+            name: group.title().to_owned(),
+            value: lines.clone(),
             inline: false,
         })
         .collect();

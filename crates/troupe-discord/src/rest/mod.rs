@@ -67,6 +67,13 @@ pub(crate) async fn created_id<T>(
         .map_err(|e| RestError::Decode(format!("created message: {e}")))
 }
 
+/// Reads a response's body to its end without decoding it (an unread body would keep the
+/// connection from being used again).
+pub(crate) async fn drain<T>(response: twilight_http::Response<T>) -> Result<(), RestError> {
+    response.bytes().await?;
+    Ok(())
+}
+
 /// A twilight request that twilight cancels if it would leave more than [`FRESH`] after the
 /// global slot it was built in (no slot: unchanged).
 pub(crate) fn fresh<R, T>(request: R) -> ResponseFuture<T>

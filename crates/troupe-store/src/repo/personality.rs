@@ -345,8 +345,10 @@ impl PersonalityRepository for Store {
                 total,
             });
         }
+        // Boxed: the transaction's state would otherwise make every call's future (also the
+        // read model's answers above) several kilobytes, copied whole into async_trait's box.
         let (total, found): (i64, Vec<PersonalityRow>) = on_pool!(self.reader(), |pool| {
-            async {
+            Box::pin(async {
                 let mut tx = pool.begin().await?;
                 let total: i64 =
                     sqlx::query_scalar("SELECT COUNT(*) FROM personalities WHERE owner_id = $1")
@@ -361,7 +363,7 @@ impl PersonalityRepository for Store {
                     .await?;
                 tx.commit().await?;
                 Ok::<_, sqlx::Error>((total, found))
-            }
+            })
             .await
         })
         .map_err(db)?;
