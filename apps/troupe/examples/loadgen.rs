@@ -27,7 +27,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use proc_stat::user_system;
+use proc_stat::CpuTime;
 use troupe_testkit::ai::FakeAiServer;
 use troupe_testkit::discord::{FakeDiscord, TOKEN};
 
@@ -167,8 +167,8 @@ struct Window {
     /// Whether every message was answered in time.
     done: bool,
     elapsed: Duration,
-    /// The bot's CPU time over the window: in its own code, in the kernel.
-    cpu: (Duration, Duration),
+    /// The bot's CPU time over the window.
+    cpu: CpuTime,
     /// Peak resident KiB of the bot so far.
     peak: u64,
 }
@@ -183,7 +183,7 @@ async fn measure(
     text: impl Fn(u64) -> String,
 ) -> Window {
     let answered_at = after(fake, messages, answers);
-    let cpu_before = user_system(pid);
+    let cpu_before = CpuTime::of(pid);
     let (started, sent) = inject(fake, messages, rate, first_user, text).await;
     let done = wait_answered(fake, answered_at, answers, Duration::from_secs(600)).await;
     let elapsed = started.elapsed();
@@ -192,13 +192,7 @@ async fn measure(
         sent,
         done,
         elapsed,
-        cpu: {
-            let (user, system) = user_system(pid);
-            (
-                user.saturating_sub(cpu_before.0),
-                system.saturating_sub(cpu_before.1),
-            )
-        },
+        cpu: CpuTime::of(pid).since(cpu_before),
         peak: memory(pid).1,
     }
 }
@@ -230,14 +224,13 @@ impl Window {
             latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3
         );
         let per = |d: Duration| d.as_secs_f64() * 1e3 / answered.max(1) as f64;
-        let (user, system) = self.cpu;
         println!(
             "bot CPU: {:.3} s total, {:.3} ms per {} (user {:.3}, system {:.3})",
-            (user + system).as_secs_f64(),
-            per(user + system),
+            self.cpu.total().as_secs_f64(),
+            per(self.cpu.total()),
             unit.trim_end_matches('s'),
-            per(user),
-            per(system)
+            per(self.cpu.user),
+            per(self.cpu.system)
         );
         println!("peak RSS: {:.1} MB", self.peak as f64 / 1024.0);
     }

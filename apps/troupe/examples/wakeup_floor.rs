@@ -118,11 +118,7 @@ async fn drive(exe: String, rate: u64, cycles: u64, current_thread: bool) {
         frames.write_all(&frame).await.expect("send");
         answered.recv().await;
     }
-    let cpu = |pid| {
-        let (user, system) = proc_stat::user_system(pid);
-        user + system
-    };
-    let before = cpu(child.id());
+    let before = proc_stat::CpuTime::of(child.id());
     let start = Instant::now();
     for i in 0..cycles {
         if rate > 0 {
@@ -140,7 +136,7 @@ async fn drive(exe: String, rate: u64, cycles: u64, current_thread: bool) {
         }
     }
     let elapsed = start.elapsed();
-    let cpu = cpu(child.id()).saturating_sub(before);
+    let cpu = proc_stat::CpuTime::of(child.id()).since(before).total();
     println!(
         "cycles: {cycles} at {} ({:.2} s)",
         if rate > 0 {

@@ -35,7 +35,10 @@ pub(crate) async fn message_outcome(
     let mut reply_id = None;
     if let Some(reply) = &dispatched.outcome.reply {
         // Only a reply deleted later needs its id read from Discord's answer.
-        let read_id = (dispatched.outcome.follow_ups.iter())
+        let read_id = dispatched
+            .outcome
+            .follow_ups
+            .iter()
             .any(|f| matches!(f, FollowUp::DeleteReplyAfter(_)));
         match platform
             .send_reply(

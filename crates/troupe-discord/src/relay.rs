@@ -494,11 +494,10 @@ impl Bot {
         attempt: u64,
     ) -> Result<(), RelayedEventError> {
         // As text, as a shard reads a MESSAGE_CREATE: one reader's code for both.
-        let envelope: Envelope<messages::WireMessage> = std::str::from_utf8(payload)
-            .map_err(|e| RelayedEventError::Unreadable(e.to_string()))
-            .and_then(|text| {
-                serde_json::from_str(text).map_err(|e| RelayedEventError::Unreadable(e.to_string()))
-            })?;
+        let text = std::str::from_utf8(payload)
+            .map_err(|e| RelayedEventError::Unreadable(e.to_string()))?;
+        let envelope: Envelope<messages::WireMessage> =
+            serde_json::from_str(text).map_err(|e| RelayedEventError::Unreadable(e.to_string()))?;
         if envelope.v != VERSION {
             return Err(RelayedEventError::Unreadable(format!(
                 "envelope version {} (this worker reads {VERSION})",

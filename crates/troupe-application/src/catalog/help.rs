@@ -81,8 +81,8 @@ pub fn line(spec: &CommandSpec) -> String {
 
 /// Each group's overview field value (its commands' [`line`]s), in [`HelpGroup::ALL`]'s order:
 /// the catalog is static, so they are written once per process, not per `help`.
-fn group_lines() -> &'static [String; 6] {
-    static LINES: OnceLock<[String; 6]> = OnceLock::new();
+fn group_lines() -> &'static [String; HelpGroup::ALL.len()] {
+    static LINES: OnceLock<[String; HelpGroup::ALL.len()]> = OnceLock::new();
     LINES.get_or_init(|| {
         HelpGroup::ALL.map(|group| {
             catalog::all()
