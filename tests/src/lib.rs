@@ -19,8 +19,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 pub const DEADLINE: Duration = Duration::from_secs(60);
 
 /// The `troupe` binary of this workspace: `TROUPE_TEST_BINARY`, else the one cargo built next
-/// to this test (`target/<profile>/troupe`; `cargo nextest run --workspace`, `scripts/test`
-/// and `cargo test --workspace` build it, as `troupe`'s own tests need it).
+/// to this test (`target/<triple>/<profile>/troupe`; `cargo nextest run --workspace`,
+/// `scripts/test` and `cargo test --workspace` build it, as `troupe`'s own tests need it).
 ///
 /// # Panics
 /// When there is no such binary, saying how to build it.

@@ -9,12 +9,12 @@
 //!
 //! ```text
 //! cargo build --release --locked -p troupe --bin troupe && cargo build --release -p troupe --example loadgen
-//! target/release/examples/loadgen --bin target/release/troupe --commands 20000 --rate 0 --no-rest-ratelimit
-//! target/release/examples/loadgen --bin target/release/troupe --commands 1000 --rate 100
-//! target/release/examples/loadgen --bin target/release/troupe --commands 5000 --rate 500 --personalities 10000 --no-rest-ratelimit
-//! target/release/examples/loadgen --bin target/release/troupe --commands 3000 --rate 300 --personalities 10000 --restart --no-rest-ratelimit
-//! target/release/examples/loadgen --bin target/release/troupe --commands 6000 --rate 300 --after-start 11 --no-rest-ratelimit   # steady state
-//! target/release/examples/loadgen --bin target/release/troupe --conversations --commands 3000 --rate 100 --after-start 11 --no-rest-ratelimit
+//! target/x86_64-unknown-linux-gnu/release/examples/loadgen --bin target/x86_64-unknown-linux-gnu/release/troupe --commands 20000 --rate 0 --no-rest-ratelimit
+//! target/x86_64-unknown-linux-gnu/release/examples/loadgen --bin target/x86_64-unknown-linux-gnu/release/troupe --commands 1000 --rate 100
+//! target/x86_64-unknown-linux-gnu/release/examples/loadgen --bin target/x86_64-unknown-linux-gnu/release/troupe --commands 5000 --rate 500 --personalities 10000 --no-rest-ratelimit
+//! target/x86_64-unknown-linux-gnu/release/examples/loadgen --bin target/x86_64-unknown-linux-gnu/release/troupe --commands 3000 --rate 300 --personalities 10000 --restart --no-rest-ratelimit
+//! target/x86_64-unknown-linux-gnu/release/examples/loadgen --bin target/x86_64-unknown-linux-gnu/release/troupe --commands 6000 --rate 300 --after-start 11 --no-rest-ratelimit   # steady state
+//! target/x86_64-unknown-linux-gnu/release/examples/loadgen --bin target/x86_64-unknown-linux-gnu/release/troupe --conversations --commands 3000 --rate 100 --after-start 11 --no-rest-ratelimit
 //! ```
 //!
 //! The bot is built alone, then this: built in one command with an example, the bot's crates
@@ -59,7 +59,7 @@ struct Args {
 
 fn parse_args() -> Args {
     let mut args = Args {
-        bin: PathBuf::from("target/release/troupe"),
+        bin: PathBuf::from("target/x86_64-unknown-linux-gnu/release/troupe"),
         commands: 10_000,
         rate: 0,
         personalities: 0,

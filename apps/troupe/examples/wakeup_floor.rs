@@ -12,9 +12,9 @@
 //!
 //! ```text
 //! cargo build --release -p troupe --example wakeup_floor
-//! target/release/examples/wakeup_floor --rate 300 --cycles 4500
-//! target/release/examples/wakeup_floor --rate 0 --cycles 20000
-//! target/release/examples/wakeup_floor --rate 300 --cycles 4500 --current-thread
+//! target/x86_64-unknown-linux-gnu/release/examples/wakeup_floor --rate 300 --cycles 4500
+//! target/x86_64-unknown-linux-gnu/release/examples/wakeup_floor --rate 0 --cycles 20000
+//! target/x86_64-unknown-linux-gnu/release/examples/wakeup_floor --rate 300 --cycles 4500 --current-thread
 //! ```
 //!
 //! Everything stays on 127.0.0.1.
