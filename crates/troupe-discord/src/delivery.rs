@@ -11,7 +11,6 @@ use twilight_model::id::marker::{ChannelMarker, MessageMarker};
 
 use crate::bot::Ctx;
 use crate::ids;
-use crate::render::reply_embed;
 
 /// What a shed command is told.
 pub(crate) const BUSY: &str =
@@ -41,12 +40,7 @@ pub(crate) async fn message_outcome(
             .iter()
             .any(|f| matches!(f, FollowUp::DeleteReplyAfter(_)));
         match platform
-            .send_reply(
-                invoking.channel,
-                &[reply_embed(reply)],
-                Some(invoking.message),
-                read_id,
-            )
+            .send_reply(invoking.channel, reply, Some(invoking.message), read_id)
             .await
         {
             Ok(id) => reply_id = id,
@@ -130,7 +124,7 @@ pub(crate) fn busy(ctx: &Arc<Ctx>, invoking: Invoking) {
         if let Err(e) = platform
             .send_reply(
                 invoking.channel,
-                &[reply_embed(&busy_reply())],
+                &busy_reply(),
                 Some(invoking.message),
                 false,
             )

@@ -3,6 +3,8 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use serde_json::value::RawValue;
+use troupe_application::Reply;
 use troupe_domain::conversation::Layout;
 use troupe_domain::{ChannelId, MessageId, UserId};
 use troupe_ports::{
@@ -18,7 +20,7 @@ use crate::cache::{Cache, ChannelFacts};
 use crate::config::DiscordConfig;
 use crate::ids;
 use crate::monitor::GatewayStatus;
-use crate::render::{is_personality_dm, outgoing, sanitize_username};
+use crate::render::{ReplyEmbeds, is_personality_dm, outgoing, reply_embed, sanitize_username};
 use crate::rest::{Rest, RestError, fresh};
 use crate::webhooks::{Post, Webhooks};
 
@@ -33,6 +35,7 @@ pub struct DiscordPlatform {
     monitor: Arc<GatewayStatus>,
     webhooks: Webhooks,
     typing: TypingThrottle,
+    replies: ReplyEmbeds,
 }
 
 /// The typing indicator is the bot's, per channel, and Discord shows it for about 10 s: one
@@ -86,10 +89,25 @@ struct CreateMessage<'a> {
     enforce_nonce: bool,
     #[serde(skip_serializing_if = "str::is_empty")]
     content: &'a str,
-    #[serde(skip_serializing_if = "<[Embed]>::is_empty")]
-    embeds: &'a [Embed],
+    #[serde(skip_serializing_if = "Embeds::is_empty")]
+    embeds: Embeds<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     message_reference: Option<Reference>,
+}
+
+/// A message create's embeds: built for this message, or already written as JSON (a long
+/// command reply's, kept by [`ReplyEmbeds`]).
+#[derive(serde::Serialize, Clone, Copy)]
+#[serde(untagged)]
+enum Embeds<'a> {
+    Built(&'a [Embed]),
+    Written(&'a RawValue),
+}
+
+impl Embeds<'_> {
+    fn is_empty(&self) -> bool {
+        matches!(self, Embeds::Built([]))
+    }
 }
 
 #[derive(serde::Serialize)]
@@ -102,7 +120,7 @@ impl<'a> CreateMessage<'a> {
     fn new(
         nonce: String,
         content: &'a str,
-        embeds: &'a [Embed],
+        embeds: Embeds<'a>,
         reply_to: Option<Id<MessageMarker>>,
     ) -> Self {
         Self {
@@ -135,6 +153,7 @@ impl DiscordPlatform {
             monitor: Arc::new(GatewayStatus::new()),
             webhooks: Webhooks::new(),
             typing: TypingThrottle::default(),
+            replies: ReplyEmbeds::default(),
         }
     }
 
@@ -205,7 +224,7 @@ impl DiscordPlatform {
         embeds: &[Embed],
         reply_to: Option<Id<MessageMarker>>,
     ) -> Result<Id<MessageMarker>, RestError> {
-        self.post(channel, content, embeds, reply_to, true)
+        self.post(channel, content, Embeds::Built(embeds), reply_to, true)
             .await?
             .ok_or_else(|| RestError::Decode("created message: no id read".into()))
     }
@@ -217,7 +236,7 @@ impl DiscordPlatform {
         &self,
         channel: Id<ChannelMarker>,
         content: &str,
-        embeds: &[Embed],
+        embeds: Embeds<'_>,
         reply_to: Option<Id<MessageMarker>>,
         read_id: bool,
     ) -> Result<Option<Id<MessageMarker>>, RestError> {
@@ -237,16 +256,23 @@ impl DiscordPlatform {
             .await
     }
 
-    /// Sends a bot message (used for command replies, which reply to the invoking message);
-    /// its id only when `read_id`.
+    /// Sends a command reply as a bot message (replying to the invoking message); its id only
+    /// when `read_id`. A long reply's embed is written once and kept ([`ReplyEmbeds`]).
     pub(crate) async fn send_reply(
         &self,
         channel: Id<ChannelMarker>,
-        embeds: &[Embed],
+        reply: &Reply,
         reply_to: Option<Id<MessageMarker>>,
         read_id: bool,
     ) -> Result<Option<Id<MessageMarker>>, RestError> {
-        self.post(channel, "", embeds, reply_to, read_id).await
+        if let Some(json) = self.replies.long(reply) {
+            return self
+                .post(channel, "", Embeds::Written(&json), reply_to, read_id)
+                .await;
+        }
+        let embed = [reply_embed(reply)];
+        self.post(channel, "", Embeds::Built(&embed), reply_to, read_id)
+            .await
     }
 }
 
@@ -471,7 +497,7 @@ mod body_tests {
             serde_json::from_slice::<serde_json::Value>(&bytes).unwrap()
         };
         assert_eq!(
-            body("hi \"there\"", &[], None),
+            body("hi \"there\"", Embeds::Built(&[]), None),
             serde_json::json!({"nonce": "17", "enforce_nonce": true, "content": "hi \"there\""})
         );
         let embed = Embed {
@@ -490,13 +516,17 @@ mod body_tests {
             url: None,
             video: None,
         };
+        let expected = serde_json::json!({
+            "nonce": "17", "enforce_nonce": true,
+            "embeds": [{"color": 7, "description": "d", "title": "t", "type": "rich"}],
+            "message_reference": {"message_id": "99", "fail_if_not_exists": false},
+        });
         assert_eq!(
-            body("", std::slice::from_ref(&embed), Some(99)),
-            serde_json::json!({
-                "nonce": "17", "enforce_nonce": true,
-                "embeds": [{"color": 7, "description": "d", "title": "t", "type": "rich"}],
-                "message_reference": {"message_id": "99", "fail_if_not_exists": false},
-            })
+            body("", Embeds::Built(std::slice::from_ref(&embed)), Some(99)),
+            expected
         );
+        // A kept reply's embeds, already written, make the same body.
+        let written = serde_json::value::to_raw_value(&[&embed]).unwrap();
+        assert_eq!(body("", Embeds::Written(&written), Some(99)), expected);
     }
 }

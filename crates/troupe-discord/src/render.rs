@@ -1,5 +1,8 @@
 //! Outcomes and outgoing messages → Discord embeds and message bodies, within Discord's limits.
 
+use std::sync::{Arc, Mutex, PoisonError};
+
+use serde_json::value::RawValue;
 use troupe_application::Reply;
 use troupe_ports::{Embed as PortEmbed, OutgoingMessage};
 use twilight_model::channel::message::embed::{Embed, EmbedField, EmbedThumbnail};
@@ -61,6 +64,68 @@ pub fn reply_embed(reply: &Reply) -> Embed {
         reply.colour,
         reply.thumbnail.as_deref(),
     )
+}
+
+/// Long command replies' embeds, written as JSON once (a message create's `embeds` array) and
+/// kept: `help`'s overview is the same 2.5 KB for every caller of an audience, and escaping it
+/// byte by byte into each reply's body cost about 50,000 instructions per `help`
+/// (docs/PERFORMANCE.md, twelfth pass). A reply is found again by equality, never by a hash, so
+/// a kept body is only ever sent for the reply it was written from. At most [`KEPT`] are kept;
+/// a new one replaces the oldest. Short replies are written each time (see [`KEEP_FROM`]).
+#[derive(Default)]
+pub(crate) struct ReplyEmbeds {
+    kept: Mutex<Kept>,
+}
+
+#[derive(Default)]
+struct Kept {
+    entries: Vec<(Reply, Arc<RawValue>)>,
+    /// The entry the next new reply replaces once [`KEPT`] are kept.
+    next: usize,
+}
+
+/// Replies whose text and fields are shorter than this (bytes) are not kept: writing them costs
+/// little more than finding them.
+const KEEP_FROM: usize = 1024;
+/// Long replies kept at most (a few kilobytes each).
+const KEPT: usize = 8;
+
+impl ReplyEmbeds {
+    /// The JSON of `reply`'s embeds when the reply is long enough to keep (written now if it was
+    /// not kept yet); `None` for a short reply, which the caller writes with the message.
+    pub(crate) fn long(&self, reply: &Reply) -> Option<Arc<RawValue>> {
+        let length = reply.title.as_ref().map_or(0, String::len)
+            + reply.text.len()
+            + reply
+                .fields
+                .iter()
+                .map(|f| f.name.len() + f.value.len())
+                .sum::<usize>();
+        if length < KEEP_FROM {
+            return None;
+        }
+        if let Some((_, json)) = self.lock().entries.iter().find(|(kept, _)| kept == reply) {
+            return Some(Arc::clone(json));
+        }
+        let json: Arc<RawValue> = serde_json::value::to_raw_value(&[reply_embed(reply)])
+            .ok()?
+            .into();
+        let mut kept = self.lock();
+        if !kept.entries.iter().any(|(r, _)| r == reply) {
+            if kept.entries.len() < KEPT {
+                kept.entries.push((reply.clone(), Arc::clone(&json)));
+            } else {
+                let slot = kept.next;
+                kept.entries[slot] = (reply.clone(), Arc::clone(&json));
+                kept.next = (slot + 1) % KEPT;
+            }
+        }
+        Some(json)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Kept> {
+        self.kept.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// The embed of an outgoing message's card.
@@ -178,6 +243,76 @@ mod tests {
         assert_eq!(embed.description.unwrap().chars().count(), 4096);
         assert_eq!(embed.fields.len(), 25);
         assert!(embed.fields.iter().all(|f| f.value.chars().count() <= 1024));
+    }
+
+    fn long_reply(text: &str) -> Reply {
+        Reply {
+            title: Some("Troupe commands".into()),
+            text: text.repeat(1100 / text.len() + 1),
+            fields: vec![troupe_ports::EmbedField {
+                name: "Utility".into(),
+                value: "`ping` — \"quoted\"\nnext line".into(),
+                inline: false,
+            }],
+            ..Reply::default()
+        }
+    }
+
+    fn written(reply: &Reply) -> String {
+        serde_json::to_string(&[reply_embed(reply)]).unwrap()
+    }
+
+    #[test]
+    fn a_long_reply_is_written_once_and_kept() {
+        let replies = ReplyEmbeds::default();
+        let reply = long_reply("help ");
+        let first = replies.long(&reply).expect("a long reply is kept");
+        assert_eq!(first.get(), written(&reply));
+        let again = replies.long(&reply.clone()).expect("kept");
+        assert!(
+            Arc::ptr_eq(&first, &again),
+            "the second reply reuses the kept JSON"
+        );
+    }
+
+    #[test]
+    fn a_kept_body_is_only_sent_for_its_own_reply() {
+        let replies = ReplyEmbeds::default();
+        // Same length, different text; then the same text with another colour.
+        let a = long_reply("aaaa ");
+        let b = long_reply("bbbb ");
+        let c = Reply {
+            colour: 7,
+            ..a.clone()
+        };
+        for reply in [&a, &b, &c, &a, &b, &c] {
+            assert_eq!(replies.long(reply).unwrap().get(), written(reply));
+        }
+    }
+
+    #[test]
+    fn short_replies_are_not_kept_and_at_most_eight_long_ones_are() {
+        let replies = ReplyEmbeds::default();
+        assert!(replies.long(&Reply::default()).is_none());
+        assert!(
+            replies
+                .long(&Reply {
+                    text: "pong".into(),
+                    ..Reply::default()
+                })
+                .is_none()
+        );
+        let many: Vec<Reply> = (0..20).map(|i| long_reply(&format!("r{i:02} "))).collect();
+        for round in 0..2 {
+            for reply in &many {
+                assert_eq!(
+                    replies.long(reply).unwrap().get(),
+                    written(reply),
+                    "round {round}"
+                );
+            }
+        }
+        assert_eq!(replies.lock().entries.len(), KEPT);
     }
 
     #[test]
