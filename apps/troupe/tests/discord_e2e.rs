@@ -467,6 +467,34 @@ async fn rest_server_errors_and_rate_limits_are_retried_and_never_crash_the_bot(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn help_is_the_same_for_every_caller_of_an_audience_and_differs_between_audiences() {
+    // help's overview is long enough that its embed is written once and kept
+    // (render::ReplyEmbeds); every caller must still get their audience's groups, in a reply to
+    // their own message.
+    let bot = Running::start(&[]).await;
+    // (Three users: the same user's identical command within 3 s is not run again.)
+    let member = bot.prefix(NSFW, MEMBER, "!tz help").await;
+    let owner = bot.prefix(NSFW, OWNER, "!tz help").await;
+    // A moderator is not an administrator: the member's audience, the kept overview.
+    let moderator = bot.prefix(THREAD, MODERATOR, "!tz help").await;
+    assert_eq!(member, moderator);
+    assert_ne!(member, owner);
+    let groups = |embed: &Value| -> Vec<String> {
+        embed["fields"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|f| f["name"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    assert!(!groups(&member).iter().any(|g| g == "Admin" || g == "Owner"));
+    assert!(groups(&owner).iter().any(|g| g == "Admin"));
+    assert!(groups(&owner).iter().any(|g| g == "Owner"));
+    assert!(text_of(&member).contains("ping"), "{}", text_of(&member));
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_malformed_gateway_payload_is_logged_and_skipped() {
     let bot = Running::start(&[]).await;
     bot.fake.inject_raw("{this is not json");
