@@ -67,8 +67,8 @@ pub fn reply_embed(reply: &Reply) -> Embed {
 }
 
 /// Long command replies' embeds, written as JSON once (a message create's `embeds` array) and
-/// kept: `help`'s overview is the same 2.5 KB for every caller of an audience, and escaping it
-/// byte by byte into each reply's body cost about 50,000 instructions per `help`
+/// kept: `help`'s overview is the same 1.5 KB or more for every caller of an audience, and
+/// escaping it byte by byte into each reply's body cost about 34,000 instructions per `help`
 /// (docs/PERFORMANCE.md, twelfth pass). A reply is found again by equality, never by a hash, so
 /// a kept body is only ever sent for the reply it was written from. At most [`KEPT`] are kept;
 /// a new one replaces the oldest. Short replies are written each time (see [`KEEP_FROM`]).
