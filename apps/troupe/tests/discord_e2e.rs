@@ -10,7 +10,7 @@ use tokio::sync::oneshot;
 use troupe::config::Config;
 use troupe::run::{RunOptions, run_until};
 use troupe_testkit::discord::{
-    ChannelKind, ChannelModel, FakeDiscord, Fault, FaultKind, Overwrite, TOKEN, perms,
+    ChannelKind, ChannelModel, FakeDiscord, Fault, FaultKind, MessageModel, Overwrite, TOKEN, perms,
 };
 
 const GUILD: u64 = 100_000_000_000_000_001;
@@ -126,6 +126,11 @@ impl Running {
 
     /// Sends a message and waits for the bot's reply to it; returns the reply's embed.
     async fn prefix(&self, channel: u64, author: u64, content: &str) -> Value {
+        self.reply(channel, author, content).await.embeds[0].clone()
+    }
+
+    /// Sends a message and waits for the bot's reply to it; returns the reply.
+    async fn reply(&self, channel: u64, author: u64, content: &str) -> MessageModel {
         let id = self.fake.send_message(channel, author, content);
         assert!(
             self.fake
@@ -133,7 +138,7 @@ impl Running {
                 .await,
             "no reply to {content:?}"
         );
-        self.fake.replies_to(id)[0].embeds[0].clone()
+        self.fake.replies_to(id).swap_remove(0)
     }
 
     /// Sends a slash command and waits for its response (initial or edited); returns the
@@ -547,13 +552,7 @@ async fn shutdown_during_work_finishes_the_in_flight_reply() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_purge_report_is_deleted_after_its_lifetime() {
     let bot = Running::start(&[]).await;
-    let id = bot.fake.send_message(DM, OWNER, "!tz purgbot");
-    assert!(
-        bot.fake
-            .wait_until(WAIT, |f| !f.replies_to(id).is_empty())
-            .await
-    );
-    let report = bot.fake.replies_to(id)[0].id;
+    let report = bot.reply(DM, OWNER, "!tz purgbot").await.id;
     let deleted = format!("/channels/{DM}/messages/{report}");
     assert!(
         bot.fake

@@ -265,14 +265,15 @@ impl DiscordPlatform {
         reply_to: Option<Id<MessageMarker>>,
         read_id: bool,
     ) -> Result<Option<Id<MessageMarker>>, RestError> {
-        if let Some(json) = self.replies.long(reply) {
-            return self
-                .post(channel, "", Embeds::Written(&json), reply_to, read_id)
-                .await;
-        }
-        let embed = [reply_embed(reply)];
-        self.post(channel, "", Embeds::Built(&embed), reply_to, read_id)
-            .await
+        let kept = self.replies.long(reply);
+        let built;
+        let embeds = if let Some(json) = &kept {
+            Embeds::Written(json)
+        } else {
+            built = [reply_embed(reply)];
+            Embeds::Built(&built)
+        };
+        self.post(channel, "", embeds, reply_to, read_id).await
     }
 }
 

@@ -1,6 +1,7 @@
 //! Outcomes and outgoing messages → Discord embeds and message bodies, within Discord's limits.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use serde_json::value::RawValue;
 use troupe_application::Reply;
@@ -74,14 +75,8 @@ pub fn reply_embed(reply: &Reply) -> Embed {
 /// a new one replaces the oldest. Short replies are written each time (see [`KEEP_FROM`]).
 #[derive(Default)]
 pub(crate) struct ReplyEmbeds {
-    kept: Mutex<Kept>,
-}
-
-#[derive(Default)]
-struct Kept {
-    entries: Vec<(Reply, Arc<RawValue>)>,
-    /// The entry the next new reply replaces once [`KEPT`] are kept.
-    next: usize,
+    /// Oldest first.
+    kept: Mutex<VecDeque<(Reply, Arc<RawValue>)>>,
 }
 
 /// Replies whose text and fields are shorter than this (bytes) are not kept: writing them costs
@@ -104,26 +99,21 @@ impl ReplyEmbeds {
         if length < KEEP_FROM {
             return None;
         }
-        if let Some((_, json)) = self.lock().entries.iter().find(|(kept, _)| kept == reply) {
+        let mut kept = self.lock();
+        if let Some((_, json)) = kept.iter().find(|(kept, _)| kept == reply) {
             return Some(Arc::clone(json));
         }
         let json: Arc<RawValue> = serde_json::value::to_raw_value(&[reply_embed(reply)])
             .ok()?
             .into();
-        let mut kept = self.lock();
-        if !kept.entries.iter().any(|(r, _)| r == reply) {
-            if kept.entries.len() < KEPT {
-                kept.entries.push((reply.clone(), Arc::clone(&json)));
-            } else {
-                let slot = kept.next;
-                kept.entries[slot] = (reply.clone(), Arc::clone(&json));
-                kept.next = (slot + 1) % KEPT;
-            }
+        if kept.len() == KEPT {
+            kept.pop_front();
         }
+        kept.push_back((reply.clone(), Arc::clone(&json)));
         Some(json)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Kept> {
+    fn lock(&self) -> MutexGuard<'_, VecDeque<(Reply, Arc<RawValue>)>> {
         self.kept.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -312,7 +302,7 @@ mod tests {
                 );
             }
         }
-        assert_eq!(replies.lock().entries.len(), KEPT);
+        assert_eq!(replies.lock().len(), KEPT);
     }
 
     #[test]
