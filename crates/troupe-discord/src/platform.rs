@@ -245,12 +245,11 @@ impl DiscordPlatform {
             .map_err(|e| RestError::Decode(format!("message body: {e}")))?;
         self.rest
             .global("create message", || async {
-                let response =
-                    fresh(self.http().create_message(channel).payload_json(&body)).await?;
+                let answer = self.rest.create_message(channel, &body).await?;
                 if read_id {
-                    crate::rest::created_id(response).await.map(Some)
+                    crate::rest::created_id_in(&answer).map(Some)
                 } else {
-                    crate::rest::drain(response).await.map(|()| None)
+                    Ok(None)
                 }
             })
             .await

@@ -23,6 +23,52 @@ pub enum RestError {
     Decode(String),
     /// No slot of the global limit came free within the longest wait.
     Busy,
+    /// Discord (or what stands in front of it) answered a message create with an error
+    /// status: Discord's JSON error code and message when the body had them.
+    Status {
+        status: u16,
+        code: Option<u64>,
+        message: String,
+    },
+    /// A message create failed in transport: connect, TLS, I/O, a malformed response.
+    Transport(String),
+    /// A message create got no complete response within the REST timeout.
+    TimedOut,
+    /// A message create's global slot went stale while it waited for its route's limit; it
+    /// never left.
+    Cancelled,
+}
+
+/// The longest Discord error message kept in a [`RestError::Status`].
+const MESSAGE_MAX: usize = 200;
+
+impl RestError {
+    /// The error for a response of `status` with `body` (Discord's `{"code", "message"}` when
+    /// it is JSON; an HTML page from a proxy keeps neither).
+    pub(crate) fn from_response(status: u16, body: &[u8]) -> Self {
+        #[derive(serde::Deserialize)]
+        struct Body {
+            code: u64,
+            #[serde(default)]
+            message: String,
+        }
+        let (code, mut message) = match serde_json::from_slice::<Body>(body) {
+            Ok(body) => (Some(body.code), body.message),
+            Err(_) => (None, String::new()),
+        };
+        if message.len() > MESSAGE_MAX {
+            let mut end = MESSAGE_MAX;
+            while !message.is_char_boundary(end) {
+                end -= 1;
+            }
+            message.truncate(end);
+        }
+        Self::Status {
+            status,
+            code,
+            message,
+        }
+    }
 }
 
 impl From<twilight_http::Error> for RestError {
@@ -44,6 +90,20 @@ impl std::fmt::Display for RestError {
             Self::Http(e) => write!(f, "{e}"),
             Self::Decode(e) => write!(f, "undecodable response: {e}"),
             Self::Busy => f.write_str("Discord's global rate limit is busy"),
+            Self::Status {
+                status,
+                code,
+                message,
+            } => {
+                write!(f, "Discord answered {status}")?;
+                match code {
+                    Some(code) => write!(f, ": {message} (code {code})"),
+                    None => Ok(()),
+                }
+            }
+            Self::Transport(e) => write!(f, "request to Discord failed: {e}"),
+            Self::TimedOut => f.write_str("request to Discord timed out"),
+            Self::Cancelled => f.write_str("request cancelled before it left"),
         }
     }
 }
@@ -61,13 +121,18 @@ impl RestError {
                 } => Some(general.code),
                 _ => None,
             },
+            Self::Status { code, .. } => *code,
             _ => None,
         }
     }
 
-    /// twilight cancelled the request before it left (its global slot went stale).
+    /// The request was cancelled before it left (its global slot went stale).
     pub(crate) fn is_cancelled(&self) -> bool {
-        matches!(self, Self::Http(e) if matches!(e.kind(), ErrorType::RequestCanceled))
+        match self {
+            Self::Http(e) => matches!(e.kind(), ErrorType::RequestCanceled),
+            Self::Cancelled => true,
+            _ => false,
+        }
     }
 
     fn status(&self) -> Option<u16> {
@@ -76,6 +141,7 @@ impl RestError {
                 ErrorType::Response { status, .. } => Some(status.get()),
                 _ => None,
             },
+            Self::Status { status, .. } => Some(*status),
             _ => None,
         }
     }
@@ -95,7 +161,9 @@ impl RestError {
                 | ErrorType::Parsing { .. } => true,
                 _ => false,
             },
-            Self::Decode(_) | Self::Busy => false,
+            Self::Status { status, .. } => *status >= 500,
+            Self::Transport(_) | Self::TimedOut => true,
+            Self::Decode(_) | Self::Busy | Self::Cancelled => false,
         }
     }
 
@@ -109,6 +177,8 @@ impl RestError {
             (Some(code::UNKNOWN_MESSAGE | code::UNKNOWN_CHANNEL | code::UNKNOWN_WEBHOOK), _)
             | (_, Some(404)) => PlatformError::NotFound,
             _ if self.is_ambiguous() || matches!(self, Self::Busy) => PlatformError::Unavailable,
+            // Still rate limited after the waits Discord asked for.
+            (_, Some(429)) => PlatformError::Unavailable,
             _ => PlatformError::Unexpected(self.to_string()),
         }
     }

@@ -20,6 +20,7 @@
 //! would leave more than [`FRESH`] after the slot was taken; the wrappers then take a new slot
 //! and send it again (a cancelled request never left, so this is always safe).
 
+mod creates;
 mod errors;
 mod gate;
 
@@ -30,12 +31,13 @@ use std::time::Duration;
 use tokio::time::Instant;
 use twilight_http::response::ResponseFuture;
 use twilight_model::id::Id;
-use twilight_model::id::marker::MessageMarker;
+use twilight_model::id::marker::{ChannelMarker, MessageMarker};
 
 use troupe_ports::SharedRateLimit;
 
 use twilight_http::Client;
 
+use creates::{Creates, Origin};
 pub use errors::{RestError, code};
 use gate::GlobalGate;
 
@@ -52,26 +54,37 @@ tokio::task_local! {
     static SLOT: Instant;
 }
 
+/// The `User-Agent` of the adapter's own requests (Discord asks for this form).
+const USER_AGENT: &str = concat!(
+    "DiscordBot (https://example.invalid/troupe, ",
+    env!("CARGO_PKG_VERSION"),
+    ")"
+);
+
+/// Whether the current request may still leave: its global slot (if any) was taken at most
+/// [`FRESH`] ago.
+fn slot_is_fresh() -> bool {
+    SLOT.try_with(|slot| slot.elapsed() <= FRESH)
+        .unwrap_or(true)
+}
+
 /// The id of the message a create or a webhook execution returned, read from the response
 /// body without decoding the whole message (author, embeds, mentions…) that nobody reads.
 pub(crate) async fn created_id<T>(
     response: twilight_http::Response<T>,
 ) -> Result<Id<MessageMarker>, RestError> {
+    created_id_in(&response.bytes().await?)
+}
+
+/// The id of the message in a create's response body (the rest is not decoded).
+pub(crate) fn created_id_in(body: &[u8]) -> Result<Id<MessageMarker>, RestError> {
     #[derive(serde::Deserialize)]
     struct Created {
         id: Id<MessageMarker>,
     }
-    let body = response.bytes().await?;
-    serde_json::from_slice::<Created>(&body)
+    serde_json::from_slice::<Created>(body)
         .map(|c| c.id)
         .map_err(|e| RestError::Decode(format!("created message: {e}")))
-}
-
-/// Reads a response's body to its end without decoding it (an unread body would keep the
-/// connection from being used again).
-pub(crate) async fn drain<T>(response: twilight_http::Response<T>) -> Result<(), RestError> {
-    response.bytes().await?;
-    Ok(())
 }
 
 /// A twilight request that twilight cancels if it would leave more than [`FRESH`] after the
@@ -120,6 +133,9 @@ pub(crate) const BACKOFF: [Duration; 3] = [
 pub(crate) struct Rest {
     http: Client,
     gate: Option<GlobalGate>,
+    /// Message creates on the adapter's own connections (ADR 0053); `None` when the token
+    /// cannot be a header (twilight's client then reports it).
+    creates: Option<Creates>,
 }
 
 impl Rest {
@@ -137,14 +153,42 @@ impl Rest {
         if gate.is_none() {
             builder = builder.ratelimiter(None);
         }
+        let http = builder.build();
+        let origin = match &config.api_proxy {
+            Some(proxy) => Origin::Plain(proxy.clone()),
+            None => Origin::discord(),
+        };
+        let creates = http.token().and_then(|token| {
+            Creates::new(
+                origin,
+                token,
+                config.rest_timeout,
+                http.ratelimiter().cloned(),
+            )
+        });
         Self {
-            http: builder.build(),
+            http,
             gate,
+            creates,
         }
     }
 
     pub(crate) fn http(&self) -> &Client {
         &self.http
+    }
+
+    /// Creates a message in `channel` with the JSON `body` (which must carry an enforced
+    /// nonce); the response's body. One try: the caller's policy ([`Rest::global`]) retries.
+    pub(crate) async fn create_message(
+        &self,
+        channel: Id<ChannelMarker>,
+        body: &[u8],
+    ) -> Result<Vec<u8>, RestError> {
+        if let Some(creates) = &self.creates {
+            return creates.create(channel.get(), body).await;
+        }
+        let response = fresh(self.http.create_message(channel).payload_json(body)).await?;
+        Ok(response.bytes().await?)
     }
 
     /// Shares the global limit through `shared` (no-op without a limit or when shared).
