@@ -136,6 +136,10 @@ impl<'a> CreateMessage<'a> {
     }
 }
 
+/// The room a message create's body starts with, besides its content and any embed already
+/// written: a command reply's embed of a dozen fields fits.
+const BODY_ROOM: usize = 2048;
+
 /// A nonce for a message create: Discord returns the first message for a repeated nonce
 /// (`enforce_nonce`), so a create tried again after an ambiguous failure never posts twice.
 fn nonce() -> String {
@@ -241,8 +245,18 @@ impl DiscordPlatform {
         read_id: bool,
     ) -> Result<Option<Id<MessageMarker>>, RestError> {
         let nonce = crate::relay::scoped_nonce().unwrap_or_else(nonce);
-        let body = serde_json::to_vec(&CreateMessage::new(nonce, content, embeds, reply_to))
-            .map_err(|e| RestError::Decode(format!("message body: {e}")))?;
+        // Room for the usual body at once (`to_vec` starts at 128 bytes and grows four times
+        // for a command reply's embed).
+        let written = match embeds {
+            Embeds::Written(json) => json.get().len(),
+            Embeds::Built(_) => 0,
+        };
+        let mut body = Vec::with_capacity(BODY_ROOM + content.len() + written);
+        serde_json::to_writer(
+            &mut body,
+            &CreateMessage::new(nonce, content, embeds, reply_to),
+        )
+        .map_err(|e| RestError::Decode(format!("message body: {e}")))?;
         self.rest
             .global("create message", || async {
                 let answer = self.rest.create_message(channel, &body).await?;

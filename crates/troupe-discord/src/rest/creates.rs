@@ -24,8 +24,10 @@ use twilight_http_ratelimiting::{Endpoint, Method, RateLimitHeaders, RateLimiter
 
 use super::RestError;
 
-/// Kept connections at most (a burst opens more; the rest are closed after their response).
-const IDLE_MAX: usize = 32;
+/// Kept connections at most: as many as commands run at once by default (the commands lane's
+/// 64 slots), so a burst does not open and close connections; more are closed after their
+/// response.
+const IDLE_MAX: usize = 64;
 /// A kept connection unused for longer is closed rather than used (servers close idle
 /// keep-alive connections after a minute or so).
 const IDLE_FOR: Duration = Duration::from_secs(50);
@@ -307,6 +309,14 @@ impl Creates {
         conn.buf.shrink_to(BUFFER_KEPT);
         conn.since = Instant::now();
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        // The least recently used connection lies at the bottom; once a burst is over, the
+        // connections it left are closed one by one as they age.
+        if idle
+            .first()
+            .is_some_and(|oldest| oldest.since.elapsed() >= IDLE_FOR)
+        {
+            idle.remove(0);
+        }
         if idle.len() < IDLE_MAX {
             idle.push(conn);
         }
