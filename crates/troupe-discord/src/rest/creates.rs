@@ -41,7 +41,8 @@ const HEADERS_MAX: usize = 48;
 const BUFFER_KEPT: usize = 8 * 1024;
 /// How often a create answered 429 is sent again (after the wait Discord asks for).
 const RATE_LIMITED_TRIES: u32 = 5;
-/// The longest wait of a 429 honoured without a rate limiter (a longer one fails the create).
+/// The longest wait of a 429 honoured here, when the rate limiter does not wait it out (a
+/// longer one fails the create).
 const RATE_LIMITED_WAIT_MAX: Duration = Duration::from_secs(10);
 
 trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
@@ -223,8 +224,12 @@ impl Creates {
                 Ok(answer) => answer?,
                 Err(_) => return Err(RestError::TimedOut),
             };
+            let bucket = answer.limits.headers();
+            // The limiter waits the bucket out before its next permit; anything else (no
+            // limiter, a global limit, a 429 without a bucket) is waited out here.
+            let limiter_waits = permit.is_some() && bucket.is_some();
             if let Some(permit) = permit {
-                permit.complete(answer.limits.headers());
+                permit.complete(bucket);
             }
             tracing::debug!(
                 status = answer.status,
@@ -236,7 +241,7 @@ impl Creates {
                 429 if tries < RATE_LIMITED_TRIES => {
                     tries += 1;
                     tracing::info!(request = "create message", "rate limited; retrying");
-                    if self.limiter.is_none() {
+                    if !limiter_waits {
                         let wait = answer.retry_after();
                         if wait > RATE_LIMITED_WAIT_MAX {
                             return Err(RestError::from_response(answer.status, &answer.body));
@@ -368,9 +373,10 @@ impl Creates {
 }
 
 impl Answer {
-    /// How long Discord asks to wait (`retry-after`, whole seconds; at least a second).
+    /// How long Discord asks to wait (`retry-after`, whole seconds; a second when it does not
+    /// say).
     fn retry_after(&self) -> Duration {
-        Duration::from_secs(u64::from(self.limits.retry_after.unwrap_or(1).max(1)))
+        Duration::from_secs(u64::from(self.limits.retry_after.unwrap_or(1)))
     }
 }
 

@@ -319,13 +319,65 @@ async fn a_429_is_waited_out_and_sent_again() {
     assert!(started.elapsed() >= Duration::from_secs(1));
     // With twilight's limiter: it learns the bucket and hands out the next permit.
     let limited = Creates::new(
-        Origin::Plain(address),
+        Origin::Plain(address.clone()),
         TOKEN,
         Duration::from_secs(5),
         Some(RateLimiter::default()),
     )
     .unwrap();
     assert_eq!(limited.create(42, BODY).await.unwrap(), CREATED.as_bytes());
+}
+
+#[tokio::test]
+async fn a_429_without_a_bucket_is_waited_out_even_with_a_limiter() {
+    // A global 429 (twilight's limiter learns nothing from it) is not sent again at once.
+    let (address, _) = server(|mut stream, _| async move {
+        let mut n = 0;
+        while request(&mut stream).await.is_some() {
+            let answer = if n == 0 {
+                let body = r#"{"message": "You are being rate limited.", "retry_after": 1, "global": true}"#;
+                format!(
+                    "HTTP/1.1 429 Too Many Requests\r\nretry-after: 1\r\nx-ratelimit-global: true\r\nx-ratelimit-scope: global\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                )
+            } else {
+                ok(CREATED)
+            };
+            n += 1;
+            stream.write_all(answer.as_bytes()).await.unwrap();
+        }
+    })
+    .await;
+    let limited = Creates::new(
+        Origin::Plain(address),
+        TOKEN,
+        Duration::from_secs(5),
+        Some(RateLimiter::default()),
+    )
+    .unwrap();
+    let started = Instant::now();
+    assert_eq!(limited.create(42, BODY).await.unwrap(), CREATED.as_bytes());
+    assert!(started.elapsed() >= Duration::from_secs(1));
+}
+
+#[tokio::test]
+async fn a_create_still_limited_after_five_waits_is_unavailable() {
+    let (address, accepted) = server(|mut stream, _| async move {
+        while request(&mut stream).await.is_some() {
+            let answer =
+                "HTTP/1.1 429 Too Many Requests\r\nretry-after: 0\r\ncontent-length: 0\r\n\r\n";
+            stream.write_all(answer.as_bytes()).await.unwrap();
+        }
+    })
+    .await;
+    let error = creates(&address).create(42, BODY).await.unwrap_err();
+    assert!(
+        matches!(error, RestError::Status { status: 429, .. }),
+        "{error:?}"
+    );
+    assert!(!error.is_ambiguous());
+    assert_eq!(error.to_platform(), PlatformError::Unavailable);
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
 }
 
 #[test]
