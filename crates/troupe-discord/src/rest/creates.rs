@@ -388,6 +388,21 @@ impl Conn {
         self.io.flush().await.map_err(unanswered)?;
         self.buf.clear();
         let (head, head_len) = loop {
+            if !self.buf.is_empty() {
+                match parse_head(&self.buf)? {
+                    // An informational response (100 Continue) precedes the real one, which
+                    // may already be in the buffer.
+                    Some((head, len)) if (100..200).contains(&head.status) => {
+                        self.buf.drain(..len);
+                        continue;
+                    }
+                    Some(done) => break done,
+                    None if self.buf.len() > HEAD_MAX => {
+                        return Err(broken("response head too long"));
+                    }
+                    None => {}
+                }
+            }
             let read = match self.read().await {
                 Ok(read) => read,
                 Err(e) if self.buf.is_empty() => return Err(unanswered(e)),
@@ -399,15 +414,6 @@ impl Conn {
                 } else {
                     broken("connection closed in the response head")
                 });
-            }
-            match parse_head(&self.buf)? {
-                // An informational response (100 Continue) precedes the real one.
-                Some((head, len)) if (100..200).contains(&head.status) => {
-                    self.buf.drain(..len);
-                }
-                Some(done) => break done,
-                None if self.buf.len() > HEAD_MAX => return Err(broken("response head too long")),
-                None => {}
             }
         };
         self.buf.drain(..head_len);

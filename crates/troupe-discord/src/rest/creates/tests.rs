@@ -269,6 +269,23 @@ async fn error_answers_keep_discords_code_and_a_proxy_page_is_ambiguous() {
 }
 
 #[tokio::test]
+async fn an_informational_answer_before_the_real_one_is_skipped() {
+    let (address, accepted) = server(|mut stream, _| async move {
+        while request(&mut stream).await.is_some() {
+            // Both in one write: the real answer is already read with the informational one.
+            let answer = format!("HTTP/1.1 100 Continue\r\n\r\n{}", ok(CREATED));
+            stream.write_all(answer.as_bytes()).await.unwrap();
+        }
+    })
+    .await;
+    let creates = creates(&address);
+    for _ in 0..2 {
+        assert_eq!(creates.create(42, BODY).await.unwrap(), CREATED.as_bytes());
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
 async fn malformed_answers_are_transport_failures() {
     for answer in [
         "NOT HTTP AT ALL\r\n\r\n",
