@@ -308,24 +308,44 @@ async fn malformed_answers_are_transport_failures() {
     }
 }
 
-#[tokio::test]
-async fn a_429_is_waited_out_and_sent_again() {
-    let (address, _) = server(|mut stream, _| async move {
-        let mut n = 0;
+/// A server whose every connection answers its first request with a 429 carrying `headers`,
+/// and every later one with a created message.
+async fn limited_once(headers: &'static str) -> String {
+    let (address, _) = server(move |mut stream, _| async move {
+        let mut first = true;
         while request(&mut stream).await.is_some() {
-            let answer = if n == 0 {
-                let body = r#"{"message": "You are being rate limited.", "retry_after": 0.1, "global": false}"#;
+            let answer = if first {
+                let body = r#"{"message": "You are being rate limited.", "retry_after": 1}"#;
                 format!(
-                    "HTTP/1.1 429 Too Many Requests\r\nretry-after: 1\r\nx-ratelimit-scope: user\r\nx-ratelimit-bucket: abc\r\nx-ratelimit-limit: 5\r\nx-ratelimit-remaining: 0\r\nx-ratelimit-reset-after: 0.1\r\ncontent-length: {}\r\n\r\n{body}",
+                    "HTTP/1.1 429 Too Many Requests\r\n{headers}content-length: {}\r\n\r\n{body}",
                     body.len()
                 )
             } else {
                 ok(CREATED)
             };
-            n += 1;
+            first = false;
             stream.write_all(answer.as_bytes()).await.unwrap();
         }
     })
+    .await;
+    address
+}
+
+fn with_limiter(address: String) -> Creates {
+    Creates::new(
+        Origin::Plain(address),
+        TOKEN,
+        Duration::from_secs(5),
+        Some(RateLimiter::default()),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_429_is_waited_out_and_sent_again() {
+    let address = limited_once(
+        "retry-after: 1\r\nx-ratelimit-scope: user\r\nx-ratelimit-bucket: abc\r\nx-ratelimit-limit: 5\r\nx-ratelimit-remaining: 0\r\nx-ratelimit-reset-after: 0.1\r\n",
+    )
     .await;
     // Without a limiter: the wait Discord asks for, then the create again.
     let started = Instant::now();
@@ -335,45 +355,21 @@ async fn a_429_is_waited_out_and_sent_again() {
     );
     assert!(started.elapsed() >= Duration::from_secs(1));
     // With twilight's limiter: it learns the bucket and hands out the next permit.
-    let limited = Creates::new(
-        Origin::Plain(address.clone()),
-        TOKEN,
-        Duration::from_secs(5),
-        Some(RateLimiter::default()),
-    )
-    .unwrap();
+    let limited = with_limiter(address);
     assert_eq!(limited.create(42, BODY).await.unwrap(), CREATED.as_bytes());
 }
 
 #[tokio::test]
 async fn a_429_without_a_bucket_is_waited_out_even_with_a_limiter() {
     // A global 429 (twilight's limiter learns nothing from it) is not sent again at once.
-    let (address, _) = server(|mut stream, _| async move {
-        let mut n = 0;
-        while request(&mut stream).await.is_some() {
-            let answer = if n == 0 {
-                let body = r#"{"message": "You are being rate limited.", "retry_after": 1, "global": true}"#;
-                format!(
-                    "HTTP/1.1 429 Too Many Requests\r\nretry-after: 1\r\nx-ratelimit-global: true\r\nx-ratelimit-scope: global\r\ncontent-length: {}\r\n\r\n{body}",
-                    body.len()
-                )
-            } else {
-                ok(CREATED)
-            };
-            n += 1;
-            stream.write_all(answer.as_bytes()).await.unwrap();
-        }
-    })
-    .await;
-    let limited = Creates::new(
-        Origin::Plain(address),
-        TOKEN,
-        Duration::from_secs(5),
-        Some(RateLimiter::default()),
-    )
-    .unwrap();
+    let address =
+        limited_once("retry-after: 1\r\nx-ratelimit-global: true\r\nx-ratelimit-scope: global\r\n")
+            .await;
     let started = Instant::now();
-    assert_eq!(limited.create(42, BODY).await.unwrap(), CREATED.as_bytes());
+    assert_eq!(
+        with_limiter(address).create(42, BODY).await.unwrap(),
+        CREATED.as_bytes()
+    );
     assert!(started.elapsed() >= Duration::from_secs(1));
 }
 
