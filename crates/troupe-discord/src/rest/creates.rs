@@ -35,8 +35,9 @@ const IDLE_FOR: Duration = Duration::from_secs(50);
 const HEAD_MAX: usize = 16 * 1024;
 /// The longest response body read (a created message is a few kilobytes).
 const BODY_MAX: usize = 1 << 20;
-/// The headers of a response read at most.
-const HEADERS_MAX: usize = 48;
+/// The headers of a response read at most (Discord's answers, through Cloudflare, carry about
+/// 25; more fails the create as a malformed answer).
+const HEADERS_MAX: usize = 96;
 /// A kept connection's buffer is shrunk back to this after a larger response.
 const BUFFER_KEPT: usize = 8 * 1024;
 /// How often a create answered 429 is sent again (after the wait Discord asks for).

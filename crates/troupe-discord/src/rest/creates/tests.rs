@@ -286,6 +286,29 @@ async fn an_informational_answer_before_the_real_one_is_skipped() {
 }
 
 #[tokio::test]
+async fn an_answer_with_many_headers_is_read() {
+    // More than a proxy in front of Discord usually adds (cookies, reports, security headers).
+    let (address, _) = server(|mut stream, _| async move {
+        while request(&mut stream).await.is_some() {
+            let mut headers = String::new();
+            for i in 0..80 {
+                headers.push_str(&format!("x-h{i}: v\r\n"));
+            }
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\n{headers}content-length: {}\r\n\r\n{CREATED}",
+                CREATED.len()
+            );
+            stream.write_all(answer.as_bytes()).await.unwrap();
+        }
+    })
+    .await;
+    assert_eq!(
+        creates(&address).create(42, BODY).await.unwrap(),
+        CREATED.as_bytes()
+    );
+}
+
+#[tokio::test]
 async fn malformed_answers_are_transport_failures() {
     for answer in [
         "NOT HTTP AT ALL\r\n\r\n",
