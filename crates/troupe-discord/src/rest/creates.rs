@@ -146,6 +146,17 @@ enum Failure {
     Broken(RestError),
 }
 
+impl Failure {
+    fn into_error(self) -> RestError {
+        match self {
+            Self::Unanswered(e) => {
+                RestError::Transport(format!("connection closed before a response: {e}"))
+            }
+            Self::Broken(e) => e,
+        }
+    }
+}
+
 /// Message creates on kept connections (see the module).
 pub(crate) struct Creates {
     origin: Origin,
@@ -274,27 +285,26 @@ impl Creates {
     /// One exchange: on a kept connection, or on a new one when there is none or the kept one
     /// turned out closed.
     async fn exchange(&self, request: &[u8]) -> Result<Answer, RestError> {
-        if let Some(mut conn) = self.take() {
-            match conn.send(request).await {
-                Ok((answer, reusable)) => {
-                    self.keep(conn, reusable);
-                    return Ok(answer);
-                }
+        if let Some(conn) = self.take() {
+            match self.send_on(conn, request).await {
+                // Closed while it was idle: a new connection.
                 Err(Failure::Unanswered(_)) => {}
-                Err(Failure::Broken(e)) => return Err(e),
+                answered => return answered.map_err(Failure::into_error),
             }
         }
-        let mut conn = self.connect().await?;
-        match conn.send(request).await {
-            Ok((answer, reusable)) => {
-                self.keep(conn, reusable);
-                Ok(answer)
-            }
-            Err(Failure::Unanswered(e)) => Err(RestError::Transport(format!(
-                "connection closed before a response: {e}"
-            ))),
-            Err(Failure::Broken(e)) => Err(e),
+        let conn = self.connect().await?;
+        self.send_on(conn, request)
+            .await
+            .map_err(Failure::into_error)
+    }
+
+    /// Sends `request` on `conn`, which is kept afterwards when it can be used again.
+    async fn send_on(&self, mut conn: Conn, request: &[u8]) -> Result<Answer, Failure> {
+        let (answer, reusable) = conn.send(request).await?;
+        if reusable {
+            self.keep(conn);
         }
+        Ok(answer)
     }
 
     fn take(&self) -> Option<Conn> {
@@ -307,10 +317,7 @@ impl Creates {
         None
     }
 
-    fn keep(&self, mut conn: Conn, reusable: bool) {
-        if !reusable {
-            return;
-        }
+    fn keep(&self, mut conn: Conn) {
         conn.buf.clear();
         conn.buf.shrink_to(BUFFER_KEPT);
         conn.since = Instant::now();

@@ -56,16 +56,21 @@ tokio::task_local! {
 
 /// The `User-Agent` of the adapter's own requests (Discord asks for this form).
 const USER_AGENT: &str = concat!(
-    "DiscordBot (https://example.invalid/troupe, ",
+    "DiscordBot (",
+    env!("CARGO_PKG_REPOSITORY"),
+    ", ",
     env!("CARGO_PKG_VERSION"),
     ")"
 );
 
-/// Whether the current request may still leave: its global slot (if any) was taken at most
-/// [`FRESH`] ago.
+/// Whether a request whose global slot was taken at `slot` may still leave.
+fn fresh_since(slot: Instant) -> bool {
+    slot.elapsed() <= FRESH
+}
+
+/// Whether the current request may still leave: its global slot (if any) is fresh.
 fn slot_is_fresh() -> bool {
-    SLOT.try_with(|slot| slot.elapsed() <= FRESH)
-        .unwrap_or(true)
+    SLOT.try_with(|slot| fresh_since(*slot)).unwrap_or(true)
 }
 
 /// The id of the message a create or a webhook execution returned, read from the response
@@ -95,7 +100,7 @@ where
 {
     let mut future = request.into_future();
     if let Ok(slot) = SLOT.try_with(|slot| *slot) {
-        future.set_pre_flight(move || slot.elapsed() <= FRESH);
+        future.set_pre_flight(move || fresh_since(slot));
     }
     future
 }
