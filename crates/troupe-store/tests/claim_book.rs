@@ -1,6 +1,8 @@
 //! The claim book (ADR 0030): claims decided in memory for ids made after it started, by the
 //! store for older ids (replays), written to the store in batches.
 
+mod common;
+
 use std::time::Duration;
 
 use troupe_domain::{MessageId, Timestamp};
@@ -229,4 +231,62 @@ async fn unwritten_claims_survive_a_store_outage() {
         book.flush().await.is_err(),
         "kept for the next attempt, which fails again"
     );
+}
+
+/// A batch larger than any one statement of the earlier writer (256 rows), with one id in it
+/// twice (answered, then claimed again after its TTL): written in one go, the newer time kept.
+async fn a_large_batch_with_a_repeated_id_is_written(store: Store) {
+    let book = ClaimBook::new(
+        store.clone(),
+        Timestamp::from_millis(NOW),
+        ClaimBookSettings::default(),
+    );
+    let first = Timestamp::from_millis(NOW + 20_000);
+    for n in 0..1_000 {
+        let id = id_at(NOW + 15_000, n);
+        assert!(book.claim(id, first, TTL).await.unwrap());
+        book.settle(id).await.unwrap();
+    }
+    // Claimed again once its TTL has passed: pending twice (settled, and unsettled).
+    let again = Timestamp::from_millis(NOW + 20_000 + 3_600_001);
+    let repeated = id_at(NOW + 15_000, 7);
+    assert!(book.claim(repeated, again, TTL).await.unwrap());
+    book.flush().await.unwrap();
+    assert_eq!(store.count().await.unwrap(), 1_000);
+    // Another process: the repeated id's claim is the newer one (still within its TTL a
+    // minute later); the others are older than the TTL by then.
+    let later = Timestamp::from_millis(again.as_millis() + 60_000);
+    let next = ClaimBook::new(store.clone(), later, ClaimBookSettings::default());
+    assert!(
+        !next.claim(repeated, later, TTL).await.unwrap(),
+        "the newer claim was kept"
+    );
+    assert!(
+        next.claim(id_at(NOW + 15_000, 8), later, TTL)
+            .await
+            .unwrap(),
+        "an old claim past its TTL"
+    );
+    assert!(
+        !next
+            .claim(id_at(NOW + 15_000, 9), first, TTL)
+            .await
+            .unwrap(),
+        "within its TTL at the first time"
+    );
+}
+
+#[tokio::test]
+async fn sqlite_a_large_batch_with_a_repeated_id_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    a_large_batch_with_a_repeated_id_is_written(store(&dir).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_large_batch_with_a_repeated_id_is_written() {
+    common::with_postgres("claim book batch", |url| async move {
+        let store = Store::open(&url, common::options()).await.unwrap();
+        a_large_batch_with_a_repeated_id_is_written(store).await;
+    })
+    .await;
 }

@@ -7,7 +7,7 @@ use troupe_domain::{Duration, MessageId, Timestamp};
 use troupe_ports::{Clock as _, ProcessedMessages, StoreError, SystemClock};
 
 use crate::Store;
-use crate::backend::{db, from_sql_count, on_pool};
+use crate::backend::{Backend, db, from_sql_count, on_pool};
 
 /// Every this many claims, claims older than their TTL are forgotten.
 const PURGE_EVERY: u64 = 512;
@@ -154,7 +154,7 @@ struct BookState {
 /// Longest list of unwritten claims kept while the store is down; beyond it the oldest are
 /// dropped (logged): their events are already answered, only a replay would find them.
 const MAX_PENDING: usize = 100_000;
-/// Rows per INSERT statement of a batch.
+/// Rows per INSERT statement of a batch on SQLite.
 const ROWS_PER_STATEMENT: usize = 256;
 
 impl ClaimBook {
@@ -390,25 +390,51 @@ impl ProcessedMessages for ClaimBook {
 }
 
 impl Store {
-    /// Writes claims `(message id, claimed at)` in one transaction (a claim already there is
-    /// overwritten: it is at least as old).
+    /// Writes claims `(message id, claimed at)` in one transaction. A claim already there
+    /// keeps the newer of the two times, and so does an id twice in `claims` (answered, then
+    /// claimed again after its TTL).
+    ///
+    /// On SQLite one multi-row INSERT per [`ROWS_PER_STATEMENT`] claims (sqlx prepares a
+    /// statement for each batch size it meets and keeps it; statements of fixed power-of-two
+    /// sizes, prepared once, cost a third more on the writer's thread for the extra statements,
+    /// docs/PERFORMANCE.md, fourteenth pass). On PostgreSQL one INSERT over two arrays, one
+    /// statement whatever the size; a multi-row INSERT naming an id twice fails there.
     async fn write_claims(&self, claims: &[(i64, i64)]) -> Result<(), StoreError> {
-        on_pool!(self.backend(), |pool| {
-            let mut tx = crate::backend::WritePool::begin_write(pool).await?;
-            for chunk in claims.chunks(ROWS_PER_STATEMENT) {
-                let mut insert = sqlx::QueryBuilder::new(
-                    "INSERT INTO processed_messages (message_id, claimed_at) ",
-                );
-                insert.push_values(chunk, |mut row, &(id, at)| {
-                    row.push_bind(id).push_bind(at);
-                });
-                insert.push(
-                    " ON CONFLICT (message_id) DO UPDATE SET claimed_at = excluded.claimed_at",
-                );
-                insert.build().execute(&mut *tx).await.map_err(db)?;
+        match self.backend() {
+            Backend::Sqlite(pool) => {
+                let mut tx = crate::backend::WritePool::begin_write(pool).await?;
+                for chunk in claims.chunks(ROWS_PER_STATEMENT) {
+                    let mut insert = sqlx::QueryBuilder::new(
+                        "INSERT INTO processed_messages (message_id, claimed_at) ",
+                    );
+                    insert.push_values(chunk, |mut row, &(id, at)| {
+                        row.push_bind(id).push_bind(at);
+                    });
+                    insert.push(
+                        " ON CONFLICT (message_id) DO UPDATE \
+                         SET claimed_at = max(claimed_at, excluded.claimed_at)",
+                    );
+                    insert.build().execute(&mut *tx).await.map_err(db)?;
+                }
+                tx.commit().await.map_err(db)
             }
-            tx.commit().await.map_err(db)
-        })
+            Backend::Postgres(pool) => {
+                let (ids, ats): (Vec<i64>, Vec<i64>) = claims.iter().copied().unzip();
+                sqlx::query(
+                    "INSERT INTO processed_messages (message_id, claimed_at) \
+                     SELECT id, max(at) FROM UNNEST($1::int8[], $2::int8[]) AS c (id, at) \
+                     GROUP BY id \
+                     ON CONFLICT (message_id) DO UPDATE \
+                     SET claimed_at = GREATEST(processed_messages.claimed_at, excluded.claimed_at)",
+                )
+                .bind(ids)
+                .bind(ats)
+                .execute(pool)
+                .await
+                .map(|_| ())
+                .map_err(db)
+            }
+        }
     }
 
     /// Whether `id` was claimed at or after `since` (milliseconds).
