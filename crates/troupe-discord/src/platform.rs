@@ -12,7 +12,6 @@ use troupe_ports::{
     PlatformError, PlatformStatus,
 };
 use twilight_http::Client;
-use twilight_model::channel::message::Embed;
 use twilight_model::id::Id;
 use twilight_model::id::marker::{ChannelMarker, MessageMarker, UserMarker};
 
@@ -20,7 +19,7 @@ use crate::cache::{Cache, ChannelFacts};
 use crate::config::DiscordConfig;
 use crate::ids;
 use crate::monitor::GatewayStatus;
-use crate::render::{ReplyEmbeds, is_personality_dm, outgoing, reply_embed, sanitize_username};
+use crate::render::{Cut, EmbedView, ReplyEmbeds, is_personality_dm, outgoing, sanitize_username};
 use crate::rest::{Rest, RestError, fresh};
 use crate::webhooks::{Post, Webhooks};
 
@@ -87,8 +86,8 @@ impl std::fmt::Debug for DiscordPlatform {
 struct CreateMessage<'a> {
     nonce: String,
     enforce_nonce: bool,
-    #[serde(skip_serializing_if = "str::is_empty")]
-    content: &'a str,
+    #[serde(skip_serializing_if = "Cut::is_empty")]
+    content: Cut<'a>,
     #[serde(skip_serializing_if = "Embeds::is_empty")]
     embeds: Embeds<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -100,7 +99,7 @@ struct CreateMessage<'a> {
 #[derive(serde::Serialize, Clone, Copy)]
 #[serde(untagged)]
 enum Embeds<'a> {
-    Built(&'a [Embed]),
+    Built(&'a [EmbedView<'a>]),
     Written(&'a RawValue),
 }
 
@@ -119,7 +118,7 @@ struct Reference {
 impl<'a> CreateMessage<'a> {
     fn new(
         nonce: String,
-        content: &'a str,
+        content: Cut<'a>,
         embeds: Embeds<'a>,
         reply_to: Option<Id<MessageMarker>>,
     ) -> Self {
@@ -136,9 +135,9 @@ impl<'a> CreateMessage<'a> {
     }
 }
 
-/// The room a message create's body starts with, besides its content and any embed already
-/// written: a command reply's embed of a dozen fields fits.
-const BODY_ROOM: usize = 2048;
+/// The room a message create's body starts with besides its content and its embeds' text: the
+/// keys, quotes and escapes around a command reply's embed of a dozen fields fit.
+const BODY_ROOM: usize = 1024;
 
 /// A nonce for a message create: Discord returns the first message for a repeated nonce
 /// (`enforce_nonce`), so a create tried again after an ambiguous failure never posts twice.
@@ -224,10 +223,11 @@ impl DiscordPlatform {
     async fn create(
         &self,
         channel: Id<ChannelMarker>,
-        content: &str,
-        embeds: &[Embed],
+        content: Cut<'_>,
+        embed: Option<EmbedView<'_>>,
         reply_to: Option<Id<MessageMarker>>,
     ) -> Result<Id<MessageMarker>, RestError> {
+        let embeds = embed.as_slice();
         self.post(channel, content, Embeds::Built(embeds), reply_to, true)
             .await?
             .ok_or_else(|| RestError::Decode("created message: no id read".into()))
@@ -239,17 +239,17 @@ impl DiscordPlatform {
     async fn post(
         &self,
         channel: Id<ChannelMarker>,
-        content: &str,
+        content: Cut<'_>,
         embeds: Embeds<'_>,
         reply_to: Option<Id<MessageMarker>>,
         read_id: bool,
     ) -> Result<Option<Id<MessageMarker>>, RestError> {
         let nonce = crate::relay::scoped_nonce().unwrap_or_else(nonce);
-        // Room for the usual body at once (`to_vec` starts at 128 bytes and grows four times
+        // Room for the whole body at once (`to_vec` starts at 128 bytes and grows four times
         // for a command reply's embed).
         let written = match embeds {
             Embeds::Written(json) => json.get().len(),
-            Embeds::Built(_) => 0,
+            Embeds::Built(views) => views.iter().map(EmbedView::text_len).sum(),
         };
         let mut body = Vec::with_capacity(BODY_ROOM + content.len() + written);
         serde_json::to_writer(
@@ -283,10 +283,11 @@ impl DiscordPlatform {
         let embeds = if let Some(json) = &kept {
             Embeds::Written(json)
         } else {
-            built = [reply_embed(reply)];
+            built = [EmbedView::of_reply(reply)];
             Embeds::Built(&built)
         };
-        self.post(channel, "", embeds, reply_to, read_id).await
+        self.post(channel, Cut::EMPTY, embeds, reply_to, read_id)
+            .await
     }
 }
 
@@ -320,8 +321,8 @@ impl ChatPlatform for DiscordPlatform {
             .dm_channel(ids::to_user(user))
             .await
             .map_err(|e| platform_error("create DM channel", &e))?;
-        let (content, embeds) = outgoing(&message);
-        self.create(channel, &content, &embeds, None)
+        let (content, embed) = outgoing(&message);
+        self.create(channel, content, embed, None)
             .await
             .map(ids::message)
             .map_err(|e| platform_error("send DM", &e))
@@ -332,8 +333,8 @@ impl ChatPlatform for DiscordPlatform {
         channel: ChannelId,
         message: OutgoingMessage,
     ) -> Result<MessageId, PlatformError> {
-        let (content, embeds) = outgoing(&message);
-        self.create(ids::to_channel(channel), &content, &embeds, None)
+        let (content, embed) = outgoing(&message);
+        self.create(ids::to_channel(channel), content, embed, None)
             .await
             .map(ids::message)
             .map_err(|e| platform_error("send message", &e))
@@ -356,7 +357,7 @@ impl ChatPlatform for DiscordPlatform {
             // stays one message; a longer text is split once, never cut again.
             for chunk in Layout::dm(&persona.display_name).split(text) {
                 let id = self
-                    .create(channel, &chunk, &[], None)
+                    .create(channel, Cut::whole(&chunk), None, None)
                     .await
                     .map_err(|e| platform_error("send personality DM", &e))?;
                 first.get_or_insert(id);
@@ -505,6 +506,7 @@ mod body_tests {
     fn a_message_create_body_names_only_what_it_sends() {
         let body = |content, embeds, reply_to: Option<u64>| {
             let reply_to = reply_to.map(Id::new);
+            let content = Cut::new(content, 2000);
             let bytes =
                 serde_json::to_vec(&CreateMessage::new("17".into(), content, embeds, reply_to))
                     .unwrap();
@@ -514,22 +516,13 @@ mod body_tests {
             body("hi \"there\"", Embeds::Built(&[]), None),
             serde_json::json!({"nonce": "17", "enforce_nonce": true, "content": "hi \"there\""})
         );
-        let embed = Embed {
-            author: None,
-            color: Some(7),
-            description: Some("d".into()),
-            fields: Vec::new(),
-            flags: None,
-            footer: None,
-            image: None,
-            kind: "rich".into(),
-            provider: None,
-            thumbnail: None,
-            timestamp: None,
+        let reply = Reply {
             title: Some("t".into()),
-            url: None,
-            video: None,
+            text: "d".into(),
+            colour: 7,
+            ..Reply::default()
         };
+        let embed = EmbedView::of_reply(&reply);
         let expected = serde_json::json!({
             "nonce": "17", "enforce_nonce": true,
             "embeds": [{"color": 7, "description": "d", "title": "t", "type": "rich"}],
@@ -542,5 +535,11 @@ mod body_tests {
         // A kept reply's embeds, already written, make the same body.
         let written = serde_json::value::to_raw_value(&[&embed]).unwrap();
         assert_eq!(body("", Embeds::Written(&written), Some(99)), expected);
+        // Content over 2,000 characters is cut, with `…`.
+        let long = "é".repeat(2001);
+        let sent = body(&long, Embeds::Built(&[]), None);
+        let content = sent["content"].as_str().unwrap();
+        assert_eq!(content.chars().count(), 2000);
+        assert!(content.ends_with("é…"));
     }
 }

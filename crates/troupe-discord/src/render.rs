@@ -103,7 +103,7 @@ impl ReplyEmbeds {
         if let Some((_, json)) = kept.iter().find(|(kept, _)| kept == reply) {
             return Some(Arc::clone(json));
         }
-        let json: Arc<RawValue> = serde_json::value::to_raw_value(&[reply_embed(reply)])
+        let json: Arc<RawValue> = serde_json::value::to_raw_value(&[EmbedView::of_reply(reply)])
             .ok()?
             .into();
         if kept.len() == KEPT {
@@ -118,8 +118,9 @@ impl ReplyEmbeds {
     }
 }
 
-/// The embed of an outgoing message's card.
-pub fn port_embed(card: &PortEmbed) -> Embed {
+/// The embed of an outgoing message's card (as twilight's model: what [`EmbedView`] writes).
+#[cfg(test)]
+fn port_embed(card: &PortEmbed) -> Embed {
     embed(
         &card.title,
         &card.description,
@@ -171,15 +172,199 @@ fn embed<'a>(
     }
 }
 
-/// The content and embeds of an outgoing message (content cut to 2,000 characters).
-pub fn outgoing(message: &OutgoingMessage) -> (String, Vec<Embed>) {
+/// The content and embed of an outgoing message (content cut to 2,000 characters).
+pub(crate) fn outgoing(message: &OutgoingMessage) -> (Cut<'_>, Option<EmbedView<'_>>) {
     (
-        truncate(
+        Cut::new(
             &message.content,
             troupe_domain::conversation::MAX_MESSAGE_CHARS,
         ),
-        message.embed.iter().map(port_embed).collect(),
+        message.embed.as_ref().map(EmbedView::of_card),
     )
+}
+
+/// Text cut as [`truncate`] cuts it, without copying it: the part kept, and whether `…`
+/// follows. Written to JSON as one string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Cut<'a> {
+    kept: &'a str,
+    cut: bool,
+}
+
+impl<'a> Cut<'a> {
+    /// No text.
+    pub(crate) const EMPTY: Cut<'static> = Cut::whole("");
+
+    /// All of `text`.
+    pub(crate) const fn whole(text: &'a str) -> Self {
+        Self {
+            kept: text,
+            cut: false,
+        }
+    }
+
+    /// `text` cut to at most `max` (at least 1) characters.
+    pub(crate) fn new(text: &'a str, max: usize) -> Self {
+        // No more bytes than `max`: no more characters either.
+        if text.len() <= max {
+            return Self {
+                kept: text,
+                cut: false,
+            };
+        }
+        let mut starts = text.char_indices().map(|(i, _)| i);
+        match starts.nth(max.saturating_sub(1)) {
+            // A character after the first `max`: keep `max - 1` and add `…`.
+            Some(end) if starts.next().is_some() => Self {
+                kept: &text[..end],
+                cut: true,
+            },
+            _ => Self {
+                kept: text,
+                cut: false,
+            },
+        }
+    }
+
+    /// Whether nothing but whitespace is left.
+    fn is_blank(self) -> bool {
+        !self.cut && self.kept.trim().is_empty()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        !self.cut && self.kept.is_empty()
+    }
+
+    /// The text, with `…` when it was cut.
+    pub(crate) fn len(self) -> usize {
+        self.kept.len() + if self.cut { '…'.len_utf8() } else { 0 }
+    }
+}
+
+impl serde::Serialize for Cut<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if self.cut {
+            serializer.collect_str(&format_args!("{}…", self.kept))
+        } else {
+            serializer.serialize_str(self.kept)
+        }
+    }
+}
+
+/// An embed as a message create carries it, written from the reply's or card's own text: the
+/// same JSON as the twilight `Embed` that [`reply_embed`] and [`port_embed`] build (checked by
+/// the tests), without building it — that copied two strings per field and filled a model of
+/// fourteen members, for a third of a `status` reply's cost (docs/PERFORMANCE.md, fourteenth
+/// pass).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EmbedView<'a> {
+    title: &'a str,
+    description: &'a str,
+    fields: &'a [troupe_ports::EmbedField],
+    colour: u32,
+    thumbnail: Option<&'a str>,
+}
+
+impl<'a> EmbedView<'a> {
+    pub(crate) fn of_reply(reply: &'a Reply) -> Self {
+        Self {
+            title: reply.title.as_deref().unwrap_or_default(),
+            description: &reply.text,
+            fields: &reply.fields,
+            colour: reply.colour,
+            thumbnail: reply.thumbnail.as_deref(),
+        }
+    }
+
+    pub(crate) fn of_card(card: &'a PortEmbed) -> Self {
+        Self {
+            title: &card.title,
+            description: &card.description,
+            fields: &card.fields,
+            colour: card.colour,
+            thumbnail: card.thumbnail.as_deref(),
+        }
+    }
+
+    /// The bytes of text it carries at most (to size a body).
+    pub(crate) fn text_len(&self) -> usize {
+        self.title.len()
+            + self.description.len()
+            + self
+                .fields
+                .iter()
+                .take(FIELDS_MAX)
+                .map(|f| f.name.len() + f.value.len())
+                .sum::<usize>()
+    }
+}
+
+impl serde::Serialize for EmbedView<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        // twilight's member order, and its omissions: no empty title, description or fields.
+        let description = Cut::new(self.description, DESCRIPTION_MAX);
+        let title = Cut::new(self.title, TITLE_MAX);
+        let fields = FieldsView(&self.fields[..self.fields.len().min(FIELDS_MAX)]);
+        let mut embed = serializer.serialize_struct("Embed", 6)?;
+        embed.serialize_field("color", &self.colour)?;
+        if !description.is_blank() {
+            embed.serialize_field("description", &description)?;
+        }
+        if !fields.0.is_empty() {
+            embed.serialize_field("fields", &fields)?;
+        }
+        embed.serialize_field("type", "rich")?;
+        if let Some(url) = self.thumbnail {
+            embed.serialize_field("thumbnail", &ThumbnailView { url })?;
+        }
+        if !title.is_blank() {
+            embed.serialize_field("title", &title)?;
+        }
+        embed.end()
+    }
+}
+
+struct FieldsView<'a>(&'a [troupe_ports::EmbedField]);
+
+impl serde::Serialize for FieldsView<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeSeq as _, SerializeStruct as _};
+        /// A blank name or value is sent as a zero-width space (Discord refuses empty ones).
+        fn or_blank(text: Cut<'_>) -> Cut<'_> {
+            if text.is_blank() {
+                Cut {
+                    kept: "\u{200B}",
+                    cut: false,
+                }
+            } else {
+                text
+            }
+        }
+        struct FieldView<'a>(&'a troupe_ports::EmbedField);
+        impl serde::Serialize for FieldView<'_> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let mut field = serializer.serialize_struct("EmbedField", 3)?;
+                field.serialize_field("inline", &self.0.inline)?;
+                field.serialize_field("name", &or_blank(Cut::new(&self.0.name, FIELD_NAME_MAX)))?;
+                field.serialize_field(
+                    "value",
+                    &or_blank(Cut::new(&self.0.value, FIELD_VALUE_MAX)),
+                )?;
+                field.end()
+            }
+        }
+        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+        for field in self.0 {
+            seq.serialize_element(&FieldView(field))?;
+        }
+        seq.end()
+    }
+}
+
+#[derive(serde::Serialize)]
+struct ThumbnailView<'a> {
+    url: &'a str,
 }
 
 /// Whether a message the bot sent in a DM is a personality's (`**Name:** …`).
@@ -233,6 +418,94 @@ mod tests {
         assert_eq!(embed.description.unwrap().chars().count(), 4096);
         assert_eq!(embed.fields.len(), 25);
         assert!(embed.fields.iter().all(|f| f.value.chars().count() <= 1024));
+    }
+
+    /// What twilight's model writes for `reply`: the reference the view must match.
+    fn modelled(reply: &Reply) -> String {
+        serde_json::to_string(&reply_embed(reply)).unwrap()
+    }
+
+    fn viewed(reply: &Reply) -> String {
+        serde_json::to_string(&EmbedView::of_reply(reply)).unwrap()
+    }
+
+    #[test]
+    fn the_embed_view_writes_what_twilights_model_writes() {
+        let field = |name: &str, value: &str, inline| troupe_ports::EmbedField {
+            name: name.into(),
+            value: value.into(),
+            inline,
+        };
+        let texts = [
+            String::new(),
+            "   ".into(),
+            "pong".into(),
+            "quotes \" and \\ and\nlines\t\u{1}".into(),
+            "ünïcödé 🎭 text".into(),
+            "x".repeat(255),
+            "x".repeat(256),
+            "x".repeat(257),
+            "é".repeat(256),
+            "é".repeat(257),
+            "🎭".repeat(1024),
+            "🎭".repeat(1025),
+            format!("{}\"", "a".repeat(1023)),
+            "d".repeat(4096),
+            "d".repeat(4097),
+            format!("{}   ", " ".repeat(300)),
+        ];
+        for text in &texts {
+            let reply = Reply {
+                title: Some(text.clone()),
+                text: text.clone(),
+                fields: vec![
+                    field(text, text, false),
+                    field("", text, true),
+                    field(text, "  ", false),
+                ],
+                colour: 0x0058_65F2,
+                thumbnail: Some(format!("https://cdn.example/{}", text.len())),
+                ..Reply::default()
+            };
+            assert_eq!(viewed(&reply), modelled(&reply), "{text:?}");
+        }
+        let bare = Reply::default();
+        assert_eq!(viewed(&bare), modelled(&bare));
+        let many = Reply {
+            title: None,
+            fields: (0..30)
+                .map(|i| field(&format!("f{i}"), "v", i % 2 == 0))
+                .collect(),
+            ..Reply::default()
+        };
+        assert_eq!(viewed(&many), modelled(&many));
+        // A card (bot messages and DMs) the same way.
+        let card = PortEmbed {
+            title: "Card".into(),
+            description: "é".repeat(5000),
+            fields: vec![field("a", "b", true)],
+            colour: 1,
+            thumbnail: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&EmbedView::of_card(&card)).unwrap(),
+            serde_json::to_string(&port_embed(&card)).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_cut_is_what_truncate_makes() {
+        for text in ["", "a", "ab", "abc", "é", "éé", "ééé", "🎭🎭🎭", "a🎭b"] {
+            for max in 1..5 {
+                let cut = Cut::new(text, max);
+                assert_eq!(
+                    serde_json::to_string(&cut).unwrap(),
+                    serde_json::to_string(&truncate(text, max)).unwrap(),
+                    "{text:?} to {max}"
+                );
+                assert_eq!(cut.len(), truncate(text, max).len());
+            }
+        }
     }
 
     fn long_reply(text: &str) -> Reply {
