@@ -127,9 +127,12 @@ async fn concurrent_postgres_writers_each_bump_the_version_once_and_a_stable_ver
             let store = store.clone();
             let done = done.clone();
             tokio::spawn(async move {
-                // version → the values read between two equal reads of the version
+                // version → the values read between two equal reads of the version. It polls
+                // once more after the writers are done: that poll's version is stable, so the
+                // map is never empty however the writers and the poller were scheduled.
                 let mut seen = std::collections::BTreeMap::new();
-                while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                loop {
+                    let last = done.load(std::sync::atomic::Ordering::SeqCst);
                     let before = store.version().await.unwrap();
                     let mut values = store.values().await.unwrap();
                     values.sort_by(|a, b| a.name.cmp(&b.name));
@@ -139,6 +142,9 @@ async fn concurrent_postgres_writers_each_bump_the_version_once_and_a_stable_ver
                         && let Some(earlier) = seen.insert(before, values.clone())
                     {
                         assert_eq!(earlier, values, "values changed under version {before}");
+                    }
+                    if last {
+                        break;
                     }
                 }
                 seen.len()
