@@ -16,13 +16,14 @@ const FIELD_NAME_MAX: usize = 256;
 const FIELD_VALUE_MAX: usize = 1024;
 const USERNAME_MAX: usize = 80;
 
-/// Cuts `text` to at most `max` characters, ending with `…` when cut.
+/// Cuts `text` to at most `max` characters, ending with `…` when cut (a [`Cut`], copied).
 pub fn truncate(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
+    let cut = Cut::new(text, max);
+    let mut out = String::with_capacity(cut.len());
+    out.push_str(cut.kept);
+    if cut.cut {
+        out.push('…');
     }
-    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
     out
 }
 
@@ -491,16 +492,23 @@ mod tests {
     }
 
     #[test]
-    fn a_cut_is_what_truncate_makes() {
+    fn a_cut_keeps_max_characters_or_max_minus_one_and_an_ellipsis() {
         for text in ["", "a", "ab", "abc", "é", "éé", "ééé", "🎭🎭🎭", "a🎭b"] {
             for max in 1..5 {
                 let cut = Cut::new(text, max);
+                let expected = if text.chars().count() <= max {
+                    text.to_owned()
+                } else {
+                    let kept: String = text.chars().take(max - 1).collect();
+                    format!("{kept}…")
+                };
                 assert_eq!(
                     serde_json::to_string(&cut).unwrap(),
-                    serde_json::to_string(&truncate(text, max)).unwrap(),
+                    serde_json::to_string(&expected).unwrap(),
                     "{text:?} to {max}"
                 );
-                assert_eq!(cut.len(), truncate(text, max).len());
+                assert_eq!(cut.len(), expected.len());
+                assert_eq!(truncate(text, max), expected);
             }
         }
     }
